@@ -1,0 +1,111 @@
+# tomclip: `make paper` reproduces the companion, `make test` checks it. `make` alone lists targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.SECONDARY:
+MAKEFLAGS += --no-builtin-rules
+
+PROFILE ?= embedded
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+KERNEL := tomclip
+BUILD := build
+export PYTHONHASHSEED := 0
+
+SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+NAMES := $(notdir $(basename $(SOURCES)))
+EXECUTED := $(NAMES:%=$(BUILD)/executed/$(PROFILE)/%.ipynb)
+NBVAL := $(NAMES:%=$(BUILD)/nbval/%.ipynb)
+
+VENV_STAMP := $(VENV)/.tomclip-installed
+SYSTEM_STAMP := $(BUILD)/stamps/system-assets
+ASSETS_STAMP := $(BUILD)/stamps/assets
+
+.PHONY: help setup paper test unit nbval nbval-record lab lock clean distclean
+
+help: ## list the targets
+	@echo "tomclip: the ToMCLIP companion. Targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: PROFILE=$(PROFILE) (embedded | smoke | paper)"
+
+# ---------------------------------------------------------------- set-up (idempotent, stamped)
+$(VENV_STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (tomclip)" >/dev/null
+	@touch $@
+
+$(SYSTEM_STAMP): scripts/install-system-assets.sh
+	bash scripts/install-system-assets.sh
+	@mkdir -p $(@D) && touch $@
+
+$(ASSETS_STAMP): $(VENV_STAMP) $(SYSTEM_STAMP)
+	$(BIN)/python -m tomclip_lib.assets prepare
+	@mkdir -p $(@D) && touch $@
+
+setup: $(ASSETS_STAMP) ## install everything: virtualenv, Jupyter kernel, data and model assets
+
+# ---------------------------------------------------------------- notebooks
+$(BUILD)/notebooks/%.ipynb: notebooks/%.py jupytext.toml | $(VENV_STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/jupytext --quiet --to ipynb --set-kernel $(KERNEL) --output $@ $<
+
+$(BUILD)/params/$(PROFILE)/%.yaml: params/$(PROFILE).yaml notebooks/%.py | $(VENV_STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/python -m tomclip_lib.config $(PROFILE) $* > $@.tmp && mv $@.tmp $@
+
+# Executed copies, never in place; a failure keeps the partial notebook as *.failed.ipynb.
+$(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params/$(PROFILE)/%.yaml | $(ASSETS_STAMP)
+	@mkdir -p $(@D) && rm -f $(@:.ipynb=.failed.ipynb)
+	@echo "== running $* (profile $(PROFILE))"
+	@$(BIN)/papermill --kernel $(KERNEL) --parameters_file $(word 2,$^) --cwd $(@D) \
+	    --log-level WARNING --no-progress-bar $< $@.partial.ipynb \
+	  || { mv $@.partial.ipynb $(@:.ipynb=.failed.ipynb); \
+	       echo "error: notebook notebooks/$*.py failed (profile $(PROFILE)); the failing cell is shown" \
+	            "above and in $(@:.ipynb=.failed.ipynb)" >&2; exit 1; }
+	@mv $@.partial.ipynb $@
+
+# What each notebook reads from the ones before it (artifacts); make re-runs it when they change.
+include notebooks/dependencies.mk
+
+paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded) into build/executed/PROFILE/
+
+lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebooks)
+	$(BIN)/jupyter lab notebooks/
+
+# ---------------------------------------------------------------- tests
+test: setup ## unit tests, then every notebook in the smoke profile under nbval
+	$(BIN)/python -m pytest -q tests
+	$(MAKE) --no-print-directory nbval
+
+unit: setup ## unit tests only
+	$(BIN)/python -m pytest -q tests
+
+# nbval re-executes each notebook and compares the cells marked NBVAL_CHECK_OUTPUT with the
+# outputs recorded in tests/nbval/expected/ (update them with `make nbval-record`).
+.SECONDEXPANSION:
+$(BUILD)/nbval/%.ipynb: $(BUILD)/notebooks/%.ipynb params/smoke.yaml tests/nbval/regress.py \
+                        $$(wildcard tests/nbval/expected/$$*.json) | $(VENV_STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/python -m tomclip_lib.config smoke $* > $(@D)/$*.params.yaml
+	$(BIN)/python tests/nbval/regress.py prepare $< $(@D)/$*.params.yaml tests/nbval/expected/$*.json $@
+
+nbval: $(NBVAL) | $(ASSETS_STAMP) ## the notebook regression alone (smoke profile)
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-cell-timeout 900 \
+	    --nbval-sanitize-with tests/nbval/sanitize.cfg $(NBVAL)
+
+nbval-record: ## run the smoke profile and record its marked outputs as the new expected ones
+	$(MAKE) --no-print-directory paper PROFILE=smoke
+	$(BIN)/python tests/nbval/regress.py record $(NAMES:%=$(BUILD)/executed/smoke/%.ipynb)
+
+# ---------------------------------------------------------------- maintenance
+lock: $(VENV_STAMP) ## re-pin requirements.lock from the virtualenv
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | sort > requirements.lock
+
+clean: ## remove built notebooks, stamps and artifacts (keeps .venv and the asset cache)
+	rm -rf $(BUILD) artifacts
+
+distclean: clean ## also remove the virtualenv
+	rm -rf $(VENV)

@@ -1,0 +1,73 @@
+"""The data card: what each profile trains and tests on, how much of it, and under which licence."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import assets, paths, report
+from ..io import write_json, write_text
+from .corpus import SPLITS
+from .languages import LANGUAGE_CODES
+
+
+def pair_counts(corpus: pd.DataFrame) -> pd.DataFrame:
+    """Caption pairs per language (rows, paper order) and split (columns), plus the low-resource subset."""
+    table = corpus.pivot_table(index="lang", columns="split", values="text", aggfunc="size", fill_value=0)
+    table = table.reindex(index=[c for c in LANGUAGE_CODES if c in table.index],
+                          columns=[s for s in SPLITS if s in table.columns], fill_value=0)
+    table["low-resource train"] = corpus[corpus["low_resource"]].groupby("lang").size()
+    table = table.fillna(0).astype(int)
+    table.loc["all"] = table.sum()
+    return table.reset_index().rename(columns={"lang": "language"})
+
+
+def source_counts(corpus: pd.DataFrame) -> pd.DataFrame:
+    """Items (distinct emoji, territories, languages) and pairs per source and split."""
+    grouped = corpus.groupby(["source", "split"])
+    table = pd.DataFrame({"items": grouped["item"].nunique(), "pairs": grouped.size()}).reset_index()
+    return table.sort_values(["source", "split"]).reset_index(drop=True)
+
+
+def asset_table(identities) -> pd.DataFrame:
+    rows = []
+    for identity in identities:
+        asset = assets.ASSETS[identity]
+        rows.append(dict(asset=identity, what=asset.description,
+                         source=assets.cache_source(identity) or asset.source, license=asset.license))
+    return pd.DataFrame(rows)
+
+
+def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], identities) -> dict:
+    """Write results/<profile>/data_card.{md,json} and the count tables; return the card as a dict."""
+    pairs, sources, licences = pair_counts(corpus), source_counts(corpus), asset_table(identities)
+    report.save_table(pairs, "data_pairs_per_language", profile)
+    report.save_table(sources, "data_sources", profile)
+    image_table = pd.DataFrame({"images": list(images), "count": list(images.values())})
+    card = {
+        "profile": profile,
+        "pairs_per_language": pairs.to_dict(orient="records"),
+        "sources": sources.to_dict(orient="records"),
+        "images": images,
+        "assets": licences.to_dict(orient="records"),
+    }
+    folder = paths.results_dir(profile)
+    write_json(folder / "data_card.json", card)
+    markdown = "\n".join([
+        f"# Data card: profile `{profile}`",
+        "",
+        "Written by `tomclip_lib.data.datacard.write_data_card` (notebook 01_data); do not edit.",
+        "",
+        "## Caption pairs per language and split",
+        "",
+        report.markdown_table(pairs),
+        "## Items and pairs per source",
+        "",
+        report.markdown_table(sources),
+        "## Images",
+        "",
+        report.markdown_table(image_table),
+        "## Assets, sources and licences",
+        "",
+        report.markdown_table(licences),
+    ])
+    write_text(folder / "data_card.md", markdown)
+    return card

@@ -1,0 +1,286 @@
+"""The alignment losses of MCLIP, ToMCLIP, ToMA and the topological autoencoder, as torch functions.
+
+Each loss takes a student batch and a teacher batch (n, d), row i of each embedding the same
+caption (or, for ToMA, the same image-text pair), and returns a differentiable scalar.
+`AlignmentLoss` combines them with weights and computes each batch's distances and spanning tree
+once per step, whatever the number of terms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import TomclipError
+from .diagrams import death_wasserstein, sliced_constant, sliced_wasserstein, wasserstein_h0
+from .distances import BatchGeometry, check_pair
+from .persistence import forest_edges, graph_h1_mask
+
+MODES = ("exact", "reference", "diagram")
+
+#: The four models of the paper, as weights of AlignmentLoss (paper: lr 1e-5, batch 256).
+PAPER_VARIANTS: dict[str, dict[str, float]] = {
+    "MCLIP": {"pointwise": 1.0},
+    "ToMCLIP(dm)": {"pointwise": 1.0, "distance_matrix": 0.01},
+    "ToMCLIP(ta)": {"pointwise": 1.0, "topology_h0": 0.01},
+    "ToMCLIP": {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01},
+}
+
+
+@dataclass
+class _Side:
+    """A batch's geometry and, computed on first use, its spanning forest."""
+
+    geometry: BatchGeometry
+    method: str = "auto"
+    _forest: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def forest(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._forest is None:
+            self._forest = forest_edges(self.geometry, self.method)
+        return self._forest
+
+    def deaths(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """H0 deaths of every MST edge (normalised) and the mask of those kept by sparsification."""
+        edges, kept = self.forest
+        return self.geometry.edge_lengths(edges), kept
+
+    def h1_births(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Graph-H1 births: every pair u < v (normalised length) and the mask of birth edges."""
+        mask = graph_h1_mask(self.geometry, *self.forest)
+        upper = torch.triu_indices(*mask.shape, offset=1, device=mask.device)
+        values = self.geometry.matrix()[upper[0], upper[1]]
+        return values, mask[upper[0], upper[1]]
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise TomclipError(f"Unknown L_ta mode {mode!r}; choose one of {MODES} (see topological_alignment_loss).")
+
+
+def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Tensor, mask_t: torch.Tensor,
+                  dimension: int, mode: str, p: float, n_projections: int, seed: int | None) -> torch.Tensor:
+    if mode == "exact":
+        return sliced_constant(p) * death_wasserstein(student, teacher, p, mask_s, mask_t)
+    if mode == "reference":
+        zeros_s, zeros_t = torch.zeros_like(student), torch.zeros_like(teacher)
+        # H0 points are (0, death); the reference's graph-H1 points are (birth, 0).
+        pairs_s = torch.stack([zeros_s, student] if dimension == 0 else [student, zeros_s], dim=1)
+        pairs_t = torch.stack([zeros_t, teacher] if dimension == 0 else [teacher, zeros_t], dim=1)
+        return sliced_wasserstein(pairs_s, pairs_t, n_projections=n_projections, p=p, seed=seed,
+                                  mask_a=mask_s, mask_b=mask_t)
+    return wasserstein_h0(student[mask_s], teacher[mask_t], p)
+
+
+def pointwise_loss(student, teacher) -> torch.Tensor:
+    """L_pw (MCLIP): mean squared error over all n * d entries."""
+    student, teacher = check_pair(student, teacher)
+    return F.mse_loss(student, teacher)
+
+
+def distance_matrix_loss(student, teacher, *, sparsify: float | None = 0.5) -> torch.Tensor:
+    """L_dm: MSE between the two sparsified, max-normalised distance matrices.
+
+    Following the reference code, a removed edge counts as 0 in this comparison, so an edge kept
+    in one batch and removed in the other contributes its full normalised length.
+    """
+    student, teacher = check_pair(student, teacher)
+    return _distance_matrix_term(_Side(BatchGeometry.of(student, sparsify, True, True)),
+                                 _Side(BatchGeometry.of(teacher, sparsify, True, True)))
+
+
+def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
+    return F.mse_loss(student.geometry.matrix(), teacher.geometry.matrix())
+
+
+def topological_alignment_loss(student, teacher, *, dimension: int = 0, sparsify: float | None = 0.5,
+                               mode: str = "exact", p: float = 2, n_projections: int = 50,
+                               seed: int | None = None, method: str = "auto") -> torch.Tensor:
+    """L_ta: a distance between the persistence diagrams of the two batches.
+
+    dimension 0 compares H0 diagrams {(0, death)} of the sparsified, normalised graphs (the
+    paper's term); dimension 1 the reference's graph-H1 births (kept non-tree edges).
+    mode:
+      "exact"     the deterministic value of the reference's estimate: c_p * W_p between the 1-D
+                  distributions of deaths (c_2 = 1/sqrt 2), sort-and-compare, no host sync;
+      "reference" the reference code: POT sliced Wasserstein of the diagrams as uniform point
+                  clouds, `n_projections` random directions (new ones per call unless `seed`);
+      "diagram"   the exact p-Wasserstein distance between persistence diagrams with diagonal
+                  matching (gudhi's definition); the matching is found on the host.
+    """
+    _check_mode(mode)
+    if dimension not in (0, 1):
+        raise TomclipError(f"dimension must be 0 (H0) or 1 (graph-H1), got {dimension}.")
+    student, teacher = check_pair(student, teacher)
+    sides = [_Side(BatchGeometry.of(x, sparsify, True, dimension == 1), method) for x in (student, teacher)]
+    return _alignment_term(*sides, dimension, mode, p, n_projections, seed)
+
+
+def _alignment_term(student: _Side, teacher: _Side, dimension: int, mode: str, p: float,
+                    n_projections: int, seed: int | None) -> torch.Tensor:
+    values_s, mask_s = student.deaths() if dimension == 0 else student.h1_births()
+    values_t, mask_t = teacher.deaths() if dimension == 0 else teacher.h1_births()
+    return _diagram_term(values_s, values_t, mask_s, mask_t, dimension, mode, p, n_projections, seed)
+
+
+def _cosines_of_differences(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """C[i, j] = cos(x_i - x_j, y_i - y_j) for all pairs, from Gram matrices (O(n^2 d), no gathers).
+
+    A pair collapsed in both spaces counts as aligned (1); collapsed in one only, as orthogonal (0).
+    """
+    cross = x @ y.T
+    diagonal = torch.diagonal(cross)
+    dots = diagonal[:, None] + diagonal[None, :] - cross - cross.T
+    gram_x, gram_y = x @ x.T, y @ y.T
+    sq_x = (torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :] - 2 * gram_x).clamp_min(0)
+    sq_y = (torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :] - 2 * gram_y).clamp_min(0)
+    tiny = torch.finfo(x.dtype).eps
+    norms = torch.sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
+    cosines = (dots / norms).clamp(-1, 1)
+    collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
+    cosines = torch.where(collapsed_x | collapsed_y, (collapsed_x & collapsed_y).to(cosines.dtype), cosines)
+    return cosines
+
+
+def _edge_mask(side: _Side, dimension: int) -> torch.Tensor:
+    n = len(side.geometry.points)
+    if dimension == 1:
+        return graph_h1_mask(side.geometry, *side.forest)
+    edges, kept = side.forest
+    mask = torch.zeros((n, n), dtype=torch.bool, device=edges.device)
+    mask[edges.min(dim=1).values, edges.max(dim=1).values] = kept
+    return mask
+
+
+def _misalignment(cosines: torch.Tensor, mask: torch.Tensor, absolute: bool) -> torch.Tensor:
+    """1 - mean cos over the edges of `mask` (|cos| if absolute); 0 for an empty edge set."""
+    aligned = cosines.abs() if absolute else cosines
+    weights = mask.to(cosines.dtype)
+    count = weights.sum()
+    return (count - (weights * aligned).sum()) / count.clamp_min(1)
+
+
+def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Tensor:
+    cosines = _cosines_of_differences(x.geometry.points, y.geometry.points)
+    loss = (_misalignment(cosines, _edge_mask(x, 0), absolute) + _misalignment(cosines, _edge_mask(y, 0), absolute)) / 2
+    if h1_weight:
+        h1 = (_misalignment(cosines, _edge_mask(x, 1), absolute) + _misalignment(cosines, _edge_mask(y, 1), absolute)) / 2
+        loss = loss + h1_weight * h1
+    return loss
+
+
+def toma_loss(x, y, *, sparsify: float | None = 0.5, h1_weight: float = 1.0, absolute: bool = True,
+              scale: float = 1.0, method: str = "auto") -> torch.Tensor:
+    """ToMA: align the directions of difference vectors along each space's salient edges.
+
+    For an edge set E, c(E) = 1 - mean over (i, j) in E of |cos(x_i - x_j, y_i - y_j)|; the
+    H0-death edges E0 are each space's sparsified spanning forest, the H1-birth edges E1 its kept
+    non-forest edges. Returns scale * ((c(E0_x) + c(E0_y)) / 2 + h1_weight * (c(E1_x) + c(E1_y)) / 2).
+    absolute=False drops the absolute value, as the ToMA paper's figure writes it (the code keeps it).
+    """
+    x, y = check_pair(x, y)
+    return scale * _toma_term(_Side(BatchGeometry.of(x, sparsify, False), method),
+                              _Side(BatchGeometry.of(y, sparsify, False), method), h1_weight, absolute)
+
+
+def _topo_ae_term(x: _Side, z: _Side) -> torch.Tensor:
+    total = 0.0
+    for source in (x, z):
+        edges, kept = source.forest
+        gap = x.geometry.edge_lengths(edges) - z.geometry.edge_lengths(edges)
+        weights = kept.to(gap.dtype)
+        total = total + 0.5 * (weights * gap**2).sum() / weights.sum().clamp_min(1)
+    return total
+
+
+def topo_ae_loss(x, z, *, sparsify: float | None = 0.5, normalize: bool = True,
+                 method: str = "auto") -> torch.Tensor:
+    """Topological autoencoder loss (Moor et al. 2020): match distances along pairing edges.
+
+    The H0 persistence pairings of each space are its spanning-tree edges; the loss is
+    1/2 mean over E_x of (d_x - d_z)^2 + 1/2 mean over E_z of (d_z - d_x)^2, with distances
+    divided by each batch's largest (normalize=True) so that spaces of different scale compare.
+    Means instead of Moor's sums keep its size independent of the batch size. The default uses
+    the sparsified forests, the edges ToMA aligns (its "dist" baseline); sparsify=None gives
+    Moor's full spanning trees.
+    """
+    x, z = check_pair(x, z)
+    return _topo_ae_term(_Side(BatchGeometry.of(x, sparsify, normalize), method),
+                         _Side(BatchGeometry.of(z, sparsify, normalize), method))
+
+
+class AlignmentLoss(nn.Module):
+    """Weighted sum of the alignment terms; returns (total, {term: unweighted value}) per batch.
+
+    Our weight names, and what the two sources call them (they disagree):
+
+    ================  ========================  ==========================================
+    ours              reference code            paper (objective as its figure writes it)
+    ================  ========================  ==========================================
+    pointwise         mse_co                    alpha  (L_pw)
+    distance_matrix   alpha                     gamma  (L_dm)
+    topology_h0       beta                      beta   (L_ta, H0)
+    topology_h1       gamma                     (not used; 0 in every reported run)
+    ================  ========================  ==========================================
+
+    `toma` and `topo_ae` add the ToMA and topological-autoencoder terms (student as x, teacher as
+    y). Paper settings: `AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"])`. Each batch's distance
+    matrix and spanning tree are computed once and shared by every term that needs them.
+    sparsify is the s of the topological terms; the reference's distance-matrix term always used
+    s = 0.5 (distance_matrix_sparsify).
+    """
+
+    def __init__(self, pointwise: float = 1.0, distance_matrix: float = 0.0, topology_h0: float = 0.0,
+                 topology_h1: float = 0.0, toma: float = 0.0, topo_ae: float = 0.0, *,
+                 sparsify: float | None = 0.5, distance_matrix_sparsify: float | None = 0.5,
+                 mode: str = "exact", p: float = 2, n_projections: int = 50, seed: int | None = None,
+                 toma_h1_weight: float = 1.0, toma_absolute: bool = True, mst_method: str = "auto"):
+        super().__init__()
+        _check_mode(mode)
+        self.weights = {"pointwise": pointwise, "distance_matrix": distance_matrix,
+                        "topology_h0": topology_h0, "topology_h1": topology_h1, "toma": toma,
+                        "topo_ae": topo_ae}
+        negative = {k: v for k, v in self.weights.items() if v < 0}
+        if negative:
+            raise TomclipError(f"Loss weights must be non-negative, got {negative}.")
+        self.sparsify, self.distance_matrix_sparsify = sparsify, distance_matrix_sparsify
+        self.mode, self.p, self.n_projections, self.seed = mode, p, n_projections, seed
+        self.toma_h1_weight, self.toma_absolute, self.mst_method = toma_h1_weight, toma_absolute, mst_method
+
+    def extra_repr(self) -> str:
+        active = ", ".join(f"{k}={v:g}" for k, v in self.weights.items() if v)
+        return f"{active}, sparsify={self.sparsify}, mode={self.mode!r}"
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        student, teacher = check_pair(student, teacher)
+        w = self.weights
+        needs_matrix = bool(w["distance_matrix"] or w["topology_h1"])
+        sides: dict[float | None, tuple[_Side, _Side]] = {}
+
+        def side_pair(sparsify: float | None) -> tuple[_Side, _Side]:
+            if sparsify not in sides:
+                sides[sparsify] = tuple(
+                    _Side(BatchGeometry.of(x, sparsify, True, needs_matrix), self.mst_method)
+                    for x in (student, teacher))
+            return sides[sparsify]
+
+        terms: dict[str, torch.Tensor] = {}
+        if w["pointwise"]:
+            terms["pointwise"] = F.mse_loss(student, teacher)
+        if w["distance_matrix"]:
+            terms["distance_matrix"] = _distance_matrix_term(*side_pair(self.distance_matrix_sparsify))
+        for dimension, name in ((0, "topology_h0"), (1, "topology_h1")):
+            if w[name]:
+                terms[name] = _alignment_term(*side_pair(self.sparsify), dimension, self.mode, self.p,
+                                              self.n_projections, self.seed)
+        if w["toma"]:
+            terms["toma"] = _toma_term(*side_pair(self.sparsify), self.toma_h1_weight, self.toma_absolute)
+        if w["topo_ae"]:
+            terms["topo_ae"] = _topo_ae_term(*side_pair(self.sparsify))
+        if not terms:
+            raise TomclipError("AlignmentLoss has no term with a positive weight.")
+        total = sum(w[name] * value for name, value in terms.items())
+        return total, {name: value.detach() for name, value in terms.items()}

@@ -48,10 +48,10 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
+from ..encoding import encode
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
 
@@ -472,35 +472,10 @@ def embed(
     """L2-normalised, attention-masked mean-pooled embeddings, one row per text, in input order.
 
     `source` is a model folder or a loaded (model, tokenizer) pair; reuse a pair for repeated
-    calls. Texts are batched by token length so padding is minimal; the rows come back on the
-    model's device as float32. E5 expects the "query: " or "passage: " prefix.
+    calls. E5 expects the "query: " or "passage: " prefix. See `tomclip_lib.encoding.encode`.
     """
-    if isinstance(texts, str):
-        raise TomclipError("embed() takes a sequence of texts, not a single string; wrap it in a list.")
     model, tokenizer = load_model(source) if isinstance(source, (str, Path)) else source
-    device = next(model.parameters()).device
-    if not texts:
-        return torch.empty(0, model.config.hidden_size, device=device)
-    texts = [prefix + text for text in texts]
-    max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings)
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    out = torch.empty(len(texts), model.config.hidden_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                  max_length=max_length, return_tensors="pt").to(device)
-                hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1)
-                out[rows] = F.normalize(pooled.float(), dim=-1)
-    finally:
-        model.train(was_training)
-    return out
+    return encode(model, tokenizer, texts, prefix=prefix, batch_size=batch_size)
 
 
 def check_alignment(model_dir: ModelSource) -> dict:

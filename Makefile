@@ -23,7 +23,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup paper test unit nbval nbval-record lab lock clean distclean
+.PHONY: help setup paper readme benchmark test unit nbval nbval-record lab lock clean distclean
 
 help: ## list the targets
 	@echo "tomclip: the ToMCLIP companion. Targets:"
@@ -54,7 +54,8 @@ $(BUILD)/notebooks/%.ipynb: notebooks/%.py jupytext.toml | $(VENV_STAMP)
 
 $(BUILD)/params/$(PROFILE)/%.yaml: params/$(PROFILE).yaml notebooks/%.py | $(VENV_STAMP)
 	@mkdir -p $(@D)
-	$(BIN)/python -m tomclip_lib.config $(PROFILE) $* > $@.tmp && mv $@.tmp $@
+	$(BIN)/python -m tomclip_lib.config $(PROFILE) $* > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi  # unchanged: keep the date
 
 # Executed copies, never in place; a failure keeps the partial notebook as *.failed.ipynb.
 $(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params/$(PROFILE)/%.yaml | $(ASSETS_STAMP)
@@ -71,6 +72,12 @@ $(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params
 include notebooks/dependencies.mk
 
 paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded) into build/executed/PROFILE/
+
+readme: ## refresh README.md's generated blocks (tables, figures) from results/ and figures/
+	$(BIN)/python scripts/update-readme.py
+
+benchmark: $(VENV_STAMP) ## time the topology engine against the reference path (minutes)
+	$(BIN)/python benchmarks/bench_topology.py
 
 lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebooks)
 	$(BIN)/jupyter lab notebooks/

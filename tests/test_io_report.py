@@ -49,7 +49,8 @@ def test_figures_are_written_as_png_and_pdf_with_cjk_text(output_dirs):
     images = np.full((2, 8, 8, 3), 255, dtype=np.uint8)
     images[0, 2:6, 2:6] = [200, 30, 30]
     fig = plots.image_grid(images, [["apple", "사과", "りんご"], ["whale", "고래", "鲸"]], ncols=2)
-    png, pdf = report.save_figure(fig, "grid", "unit")
+    assert report.save_figure(fig, "grid", "unit") is fig
+    png, pdf = (output_dirs / "figures" / "unit" / f"grid.{suffix}" for suffix in ("png", "pdf"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
     assert png.stat().st_size > 5000
     from matplotlib import font_manager

@@ -48,3 +48,78 @@ def grouped_counts(frame: pd.DataFrame, category: str, hue: str, title: str):
     ax.set_title(title)
     ax.legend(title=hue, loc="lower right")
     return fig
+
+
+def death_distributions(deaths: dict[str, np.ndarray], title: str):
+    """H0 diagrams as L_ta compares them: quantile curves of the deaths (left), histograms (right).
+
+    The exact L_ta (p = 2) is 1/sqrt 2 times the root of the mean squared gap between two quantile
+    curves, so the left panel shows the loss as an area.
+    """
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    for name, values in deaths.items():
+        values = np.sort(values)
+        left.step((np.arange(len(values)) + 1) / max(len(values), 1), values, where="post", label=f"{name} ({len(values)} bars)")
+        right.hist(values, bins=30, alpha=0.5, label=name)
+    left.set_xlabel("quantile")
+    left.set_ylabel("death (normalised distance)")
+    left.set_title("sorted deaths (quantile functions)")
+    right.set_xlabel("death (normalised distance)")
+    right.set_ylabel("bars")
+    right.set_title("distribution of deaths")
+    left.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def persistence_diagram(diagrams: dict[str, np.ndarray], title: str):
+    """Persistence diagrams (birth, death) overlaid, with the diagonal."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), layout="constrained")
+    top = max((float(d[:, 1].max()) for d in diagrams.values() if len(d)), default=1.0) * 1.05
+    ax.plot([0, top], [0, top], color="grey", lw=0.8)
+    for (name, diagram), marker in zip(diagrams.items(), "os^v"):
+        ax.scatter(diagram[:, 0], diagram[:, 1], s=12, alpha=0.6, marker=marker, label=f"{name} ({len(diagram)})")
+    ax.set_xlabel("birth")
+    ax.set_ylabel("death")
+    ax.set_xlim(-0.02 * top, top)
+    ax.set_ylim(0, top)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def theorem_bound(curve: pd.DataFrame, title: str):
+    """Theorem 1: the actual W_p between full and sparsified H0 diagrams against the bound."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(5.2, 3.4), layout="constrained")
+    for column, style in (("bound", "--"), ("bar matching", ":"), ("actual W_p", "-")):
+        ax.plot(curve["eps"], curve[column], style, marker="o", ms=3, label=column)
+    ax.set_xlabel("eps (edges longer than eps removed; distances normalised to [0, 1])")
+    ax.set_ylabel("W_2 between H0 diagrams")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def estimate_spread(samples: np.ndarray, exact: float, title: str):
+    """Draws of a random estimator against the exact value it estimates."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), layout="constrained")
+    ax.hist(samples, bins=30, color="C0", alpha=0.7, label=f"reference mode, {len(samples)} calls")
+    ax.axvline(exact, color="C3", lw=2, label="exact mode")
+    ax.axvline(np.sqrt(np.mean(samples**2)), color="k", ls="--", lw=1, label="root mean square of the draws")
+    ax.set_xlabel("L_ta (H0)")
+    ax.set_ylabel("calls")
+    ax.set_title(title)
+    ax.legend()
+    return fig

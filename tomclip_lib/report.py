@@ -47,25 +47,32 @@ def use_style() -> None:
     mpl.rcParams["font.family"] = FONT_FAMILY
 
 
-def save_figure(fig, name: str, profile: str) -> list[Path]:
-    """Write `fig` as figures/<profile>/<name>.png and .pdf; return the two paths."""
-    out = []
+def save_figure(fig, name: str, profile: str):
+    """Write `fig` as figures/<profile>/<name>.png and .pdf, and return it for display.
+
+    The figure is closed in pyplot first, so a notebook cell ending in this call shows it once.
+    """
+    import matplotlib.pyplot as plt
+
     for suffix in (".png", ".pdf"):
-        target = paths.figures_dir(profile) / f"{name}{suffix}"
-        with atomic_path(target) as tmp:
+        with atomic_path(paths.figures_dir(profile) / f"{name}{suffix}") as tmp:
             fig.savefig(tmp, format=suffix[1:])
-        out.append(target)
-    return out
+    plt.close(fig)
+    return fig
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
+    """A Markdown table; integer columns stay integers (floatfmt applies to floats only)."""
+    integers = frame.select_dtypes("integer").columns
+    frame = frame.astype({column: object for column in integers})
     return frame.to_markdown(index=False, floatfmt=floatfmt) + "\n"
 
 
-def save_table(frame: pd.DataFrame, name: str, profile: str, floatfmt: str = ".2f") -> list[Path]:
-    """Write results/<profile>/<name>.csv and .md; return the two paths."""
+def save_table(frame: pd.DataFrame, name: str, profile: str, floatfmt: str = ".2f",
+               caption: str | None = None) -> list[Path]:
+    """Write results/<profile>/<name>.csv and .md (the caption, if any, above the table)."""
     folder = paths.results_dir(profile)
     csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
     write_text(csv_path, frame.to_csv(index=False))
-    write_text(md_path, markdown_table(frame, floatfmt))
+    write_text(md_path, (caption + "\n\n" if caption else "") + markdown_table(frame, floatfmt))
     return [csv_path, md_path]

@@ -1,0 +1,1 @@
+"""Analyses behind the figures: persistence views of batches, embedding geometry."""

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from .errors import TomclipError
 
@@ -20,7 +21,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 def encode(model, tokenizer, texts: Sequence[str], *, prefix: str = "", batch_size: int = 64,
-           normalize: bool = True) -> torch.Tensor:
+           normalize: bool = True, progress: bool = False) -> torch.Tensor:
     """Mean-pooled sentence embeddings (float32, on the model's device), one row per text, in order.
 
     Texts are sorted by token length so that batches carry little padding; `prefix` is prepended
@@ -41,7 +42,8 @@ def encode(model, tokenizer, texts: Sequence[str], *, prefix: str = "", batch_si
     model.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
+            starts = range(0, len(order), batch_size)
+            for start in tqdm(starts, desc="encoding", unit="batch", leave=False) if progress else starts:
                 rows = order[start : start + batch_size]
                 batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                   max_length=max_length, return_tensors="pt").to(device)

@@ -132,3 +132,17 @@ def render_emoji(emojis: list[str], size: int) -> np.ndarray:
         with open(tmp, "wb") as handle:
             np.save(handle, out)
     return out
+
+
+def read_images(paths) -> list[np.ndarray]:
+    """Image files as RGB uint8 arrays (sizes may differ; the teacher's preprocessing resizes)."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                out.append(np.asarray(image.convert("RGB")))
+        except (OSError, UnidentifiedImageError) as error:
+            raise TomclipError(f"Cannot read image {path}: {error}") from None
+    return out

@@ -88,6 +88,12 @@ PROMPT_TEMPLATES: dict[str, dict[str, str]] = {
 }
 
 
+#: Captions for training the embedded teacher: {} takes an English class name with its article
+#: (ENGLISH_ARTICLES by the name's variant), e.g. "a picture of an apple", "a photo of trousers".
+TEACHER_TEMPLATES = ("a photo of {}", "a picture of {}", "an image of {}", "a close-up photo of {}")
+ENGLISH_ARTICLES = {"a": "a ", "an": "an ", "-": ""}
+
+
 def check_languages(codes) -> tuple[str, ...]:
     """Return `codes` as a tuple if every code is one of the paper's 13; otherwise say which is not."""
     if isinstance(codes, str):

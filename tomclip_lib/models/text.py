@@ -62,7 +62,8 @@ def text_features(identity: str, texts: list[str], *, normalize: bool = True, ba
         features = np.load(path)
     else:
         model, tokenizer = load_encoder(identity)
-        features = encode(model, tokenizer, texts, prefix=prefix, batch_size=batch_size, normalize=False).numpy()
+        features = encode(model, tokenizer, texts, prefix=prefix, batch_size=batch_size, normalize=False,
+                          progress=len(texts) > 2000).numpy()
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 np.save(handle, features)

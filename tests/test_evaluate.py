@@ -1,0 +1,115 @@
+"""Evaluation metrics on small cases computed by hand, bootstrap intervals, and the summary tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tomclip_lib import evaluate, experiment
+from tomclip_lib.errors import TomclipError
+
+
+def unit(rows):
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_zero_shot_accuracy_by_hand():
+    classes = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    images = unit([[0.9, 0.1, 0.0],   # class 0: nearest 0              -> top1 hit
+                   [0.6, 0.5, 0.0],   # class 1: 0 first, 1 second      -> top2 hit only
+                   [0.1, 0.7, 0.3]])  # class 2: 1 first, 2 second      -> top2 hit only
+    result = evaluate.zero_shot_accuracy(images, classes, [0, 1, 2], topk=(1, 2, 3))
+    assert result == {"top1": pytest.approx(1 / 3), "top2": pytest.approx(1.0), "top3": pytest.approx(1.0)}
+
+
+def test_ties_count_against_the_truth():
+    classes = unit([[1, 0], [1, 0]])  # two identical prompts
+    images = unit([[1, 0]])
+    assert evaluate.zero_shot_accuracy(images, classes, [1], topk=(1, 2)) == {"top1": 0.0, "top2": 1.0}
+
+
+def test_retrieval_recall_by_hand():
+    texts = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    images = unit([[1, 0, 0],          # pair 0 matches best both ways
+                   [0, 0.2, 1],        # image 1 is nearest to text 2
+                   [0, 1, 0.3]])       # image 2 is nearest to text 1
+    hits = evaluate.retrieval_hits(texts, images, ks=(1, 2))
+    assert hits[("text_to_image", 1)].tolist() == [True, False, False]
+    assert hits[("text_to_image", 2)].tolist() == [True, True, True]
+    assert hits[("image_to_text", 1)].tolist() == [True, False, False]
+    table = evaluate.retrieval_recall(texts, images, ks=(1, 2), n_boot=500)
+    assert table.set_index("metric").loc["text_to_image R@1", "value"] == pytest.approx(1 / 3)
+    assert set(table["metric"]) == {"text_to_image R@1", "text_to_image R@2", "image_to_text R@1", "image_to_text R@2"}
+
+
+def test_bootstrap_intervals_are_fixed_by_the_seed_and_contain_the_mean():
+    hits = np.random.default_rng(0).random(400) < 0.3
+    low, high = evaluate.bootstrap_interval(hits, n_boot=2000, seed=7)
+    assert (low, high) == evaluate.bootstrap_interval(hits, n_boot=2000, seed=7)
+    assert low < hits.mean() < high and high - low == pytest.approx(2 * 1.96 * np.sqrt(0.3 * 0.7 / 400), rel=0.2)
+    assert evaluate.bootstrap_interval(np.ones(50), n_boot=100) == (1.0, 1.0)
+    values = np.random.default_rng(1).random(300)  # not 0/1: resampled explicitly
+    low, high = evaluate.bootstrap_interval(values, n_boot=2000)
+    assert low < values.mean() < high
+
+
+def test_binomial_shortcut_matches_explicit_resampling():
+    hits = (np.random.default_rng(3).random(500) < 0.4).astype(float)
+    rng = np.random.default_rng(0)
+    explicit = hits[rng.integers(0, 500, (4000, 500))].mean(axis=1)
+    low, high = evaluate.bootstrap_interval(hits, n_boot=4000)
+    assert low == pytest.approx(np.quantile(explicit, 0.025), abs=0.01)
+    assert high == pytest.approx(np.quantile(explicit, 0.975), abs=0.01)
+
+
+@pytest.mark.parametrize("images, classes, labels, message", [
+    (np.ones((2, 3)), np.ones((4, 2)), [0, 1], "dimension"),
+    (np.full((2, 3), np.nan), np.ones((4, 3)), [0, 1], "NaN"),
+    (np.ones((2, 3)), np.ones((4, 3)), [0, 9], "class index"),
+    (np.ones((0, 3)), np.ones((4, 3)), [], "non-empty"),
+])
+def test_bad_inputs_get_clear_errors(images, classes, labels, message):
+    with pytest.raises(TomclipError, match=message):
+        evaluate.zero_shot_accuracy(images, classes, labels)
+
+
+def test_retrieval_needs_one_caption_per_image():
+    with pytest.raises(TomclipError, match="one to one"):
+        evaluate.retrieval_recall(np.ones((3, 2)), np.ones((4, 2)))
+
+
+def long_rows():
+    rows = []
+    for model, base in (("MCLIP", 0.50), ("ToMCLIP", 0.52)):
+        for seed in (0, 1, 2):
+            for lang, shift in (("en", 0.1), ("ko", -0.1)):
+                rows.append(dict(model=model, setting="low", language=lang, metric="top1",
+                                 value=base + shift + 0.01 * seed, ci_low=0, ci_high=1, seed=seed))
+    return pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS)
+
+
+def test_language_average_and_seed_summary():
+    table = evaluate.language_average(long_rows())
+    averages = table[table["language"] == "avg"]
+    assert len(averages) == 6 and averages["value"].round(6).tolist()[:3] == [0.50, 0.51, 0.52]
+    summary = evaluate.summarize_seeds(averages)
+    assert summary.set_index("model").loc["ToMCLIP", "mean"] == pytest.approx(0.53)
+    assert summary.set_index("model").loc["ToMCLIP", "sd"] == pytest.approx(0.01)
+
+
+def test_wide_table_shows_mean_and_sd_in_percent():
+    table = evaluate.language_average(long_rows())
+    wide = experiment.wide_table(table, "top1", "low", ["en", "ko"])
+    assert wide.columns.tolist() == ["model", "en", "ko", "avg"]
+    assert wide.set_index("model").loc["ToMCLIP", "en"] == "63.0 ± 1.0"
+
+
+def test_comparison_with_mclip_is_paired_by_seed_and_says_no_when_not_always_ahead():
+    zero_shot = evaluate.language_average(long_rows())
+    retrieval = zero_shot.assign(metric="text_to_image R@1").replace({"avg": "macro"})
+    verdicts = experiment.compare_to_mclip(zero_shot, retrieval)
+    row = verdicts[verdicts["task"] == "zero-shot top-1"].iloc[0]
+    assert row["difference"] == pytest.approx(2.0) and row["beats MCLIP"] == "yes"
+    worse = zero_shot.copy()
+    worse.loc[(worse["model"] == "ToMCLIP") & (worse["seed"] == 1), "value"] -= 0.1
+    verdicts = experiment.compare_to_mclip(evaluate.language_average(worse[worse["language"] != "avg"]), retrieval)
+    assert verdicts[verdicts["task"] == "zero-shot top-1"].iloc[0]["beats MCLIP"] == "no"

@@ -1,0 +1,67 @@
+"""The paper profile's path, offline: randomly initialised real architectures (open_clip ViT-B-32,
+a small XLM-RoBERTa) and fixture files in the real formats, through the same training and
+evaluation functions as the embedded profile."""
+import numpy as np
+import pytest
+import torch
+
+from tomclip_lib import assets, evaluate
+from tomclip_lib.data.classnames import prompts
+from tomclip_lib.data.images import read_images
+from tomclip_lib.data.paper_sources import load_cifar100_test, load_mclip_pairs, load_xflickrco, split_mclip
+from tomclip_lib.models.student import Student, StudentConfig
+from tomclip_lib.models.teacher import load_paper_teacher
+from tomclip_lib.train import DistillationSplit, TrainConfig, train_student
+
+
+@pytest.fixture(scope="module")
+def paper_teacher():
+    torch.manual_seed(0)
+    return load_paper_teacher(pretrained=None)
+
+
+@pytest.fixture(scope="module")
+def xlmr_student():
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))  # XLM-R's vocabulary
+    torch.manual_seed(0)
+    backbone = XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                                num_attention_heads=2, intermediate_size=64,
+                                                max_position_embeddings=80), add_pooling_layer=False)
+    config = StudentConfig(backbone="xlm-roberta-large", out_dim=512, head_hidden=None, trainable_layers="all")
+    return Student(config, backbone=backbone, tokenizer=tokenizer)
+
+
+def test_the_paper_student_distils_mclip_pairs(mclip_files, hf_cache, xlmr_student, tmp_path):
+    pairs = load_mclip_pairs(mclip_files.translations, mclip_files.embeddings, korean=mclip_files.korean,
+                             cache_dir=hf_cache)
+    split = split_mclip(pairs, validation_rows=4, low_resource_rows=6, total_rows=len(pairs))
+    train = DistillationSplit(split.low_resource_train.translated, torch.from_numpy(split.low_resource_train.embeddings))
+    validation = DistillationSplit(split.validation.translated, torch.from_numpy(split.validation.embeddings))
+    config = TrainConfig(variant="ToMCLIP", setting="low", lr=1e-5, batch_size=4, max_epochs=2, warmup_steps=2)
+    result = train_student(config, xlmr_student, train, validation, tmp_path, progress=False)
+    assert result.epochs == 2 and np.isfinite(result.best_validation)
+    assert all(p.requires_grad for p in xlmr_student.backbone.parameters()), "the paper fine-tunes all of XLM-R"
+
+
+def test_zero_shot_on_cifar100_in_several_languages(cifar100_root, paper_teacher, xlmr_student):
+    images, labels, names = load_cifar100_test(cifar100_root, verify=False)
+    image_embeddings = paper_teacher.encode_images(images)
+    assert image_embeddings.shape == (len(images), 512)
+    assert np.allclose(np.linalg.norm(image_embeddings, axis=1), 1, atol=1e-5)
+    for lang in ("en", "ko", "de"):
+        class_embeddings = xlmr_student.encode(prompts("cifar-100", lang))
+        rows = evaluate.zero_shot_rows(image_embeddings, class_embeddings, labels, model="ToMCLIP", setting="low",
+                                       language=lang, seed=0, n_boot=50)
+        assert {r["metric"] for r in rows} == {"top1", "top5"} and all(0 <= r["value"] <= 1 for r in rows)
+    baseline = paper_teacher.encode_texts(prompts("cifar-100", "en"))
+    assert baseline.shape == (100, 512)
+
+
+def test_retrieval_on_xflickrco(xflickrco_files, paper_teacher, xlmr_student):
+    pairs = load_xflickrco(xflickrco_files.annotations, xflickrco_files.image_roots, "ja")
+    image_embeddings = paper_teacher.encode_images(read_images([path for path, _ in pairs]))
+    captions = xlmr_student.encode([caption for _, caption in pairs])
+    table = evaluate.retrieval_recall(captions, image_embeddings, ks=(1, 5), n_boot=50)
+    assert len(table) == 4 and table["value"].between(0, 1).all()

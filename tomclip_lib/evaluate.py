@@ -1,0 +1,129 @@
+"""Evaluation: zero-shot classification and cross-modal retrieval, with bootstrap intervals.
+
+Both take L2-normalised embeddings (numpy arrays), so they serve any pair of encoders: the
+student's text embeddings against the teacher's image embeddings, or the teacher's own. Tables
+are long: one row per (model, setting, language, metric, seed) with a 95% percentile bootstrap
+interval over the test items (fixed seed).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import TomclipError
+
+TABLE_COLUMNS = ["model", "setting", "language", "metric", "value", "ci_low", "ci_high", "seed"]
+
+
+def _check_embeddings(name: str, array, dim: int | None = None) -> np.ndarray:
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != 2 or len(array) == 0:
+        raise TomclipError(f"{name} must be a non-empty (n, d) array, got shape {array.shape}.")
+    if dim is not None and array.shape[1] != dim:
+        raise TomclipError(f"{name} has dimension {array.shape[1]}, the other side {dim}: "
+                           f"both must live in the teacher's space.")
+    if not np.isfinite(array).all():
+        raise TomclipError(f"{name} contains NaN or inf.")
+    return array
+
+
+def ranks_of_truth(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """0-based rank of the true column in each row of `scores` (ties count against the truth)."""
+    true_scores = scores[np.arange(len(scores)), truth]
+    return (scores > true_scores[:, None]).sum(axis=1) + (scores == true_scores[:, None]).sum(axis=1) - 1
+
+
+def zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk=(1, 5)) -> dict[int, np.ndarray]:
+    """Per image, whether its class is among the k nearest class prompts (cosine), for each k."""
+    images = _check_embeddings("image_embeddings", image_embeddings)
+    classes = _check_embeddings("class_text_embeddings", class_text_embeddings, images.shape[1])
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= len(classes):
+        raise TomclipError(f"labels must give one class index in 0..{len(classes) - 1} per image.")
+    ranks = ranks_of_truth(images @ classes.T, labels)
+    return {k: ranks < k for k in topk}
+
+
+def zero_shot_accuracy(image_embeddings, class_text_embeddings, labels, topk=(1, 5)) -> dict[str, float]:
+    """Top-k accuracy of zero-shot classification: {"top1": ..., "top5": ...}."""
+    hits = zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk)
+    return {f"top{k}": float(hit.mean()) for k, hit in hits.items()}
+
+
+def bootstrap_interval(hits: np.ndarray, n_boot: int = 10_000, seed: int = 0, level: float = 0.95,
+                       chunk: int = 1000) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `hits` (resampling items with replacement).
+
+    For 0/1 outcomes the mean of a resample is exactly Binomial(n, mean) / n, so the resamples are
+    drawn that way (the same distribution, n times cheaper: 10,000 resamples of 10,000 images in
+    a millisecond); other values are resampled explicitly, in chunks.
+    """
+    hits = np.asarray(hits, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    if np.isin(hits, (0.0, 1.0)).all():
+        means = rng.binomial(len(hits), hits.mean(), size=n_boot) / len(hits)
+    else:
+        means = np.concatenate([hits[rng.integers(0, len(hits), (min(chunk, n_boot - start), len(hits)))].mean(axis=1)
+                                for start in range(0, n_boot, chunk)])
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tuple[str, int], np.ndarray]:
+    """Per query, whether its pair is among the k best: text -> image and image -> text.
+
+    Row i of each side is one pair (one caption per image).
+    """
+    texts = _check_embeddings("text_embeddings", text_embeddings)
+    images = _check_embeddings("image_embeddings", image_embeddings, texts.shape[1])
+    if len(texts) != len(images):
+        raise TomclipError(f"{len(texts)} captions for {len(images)} images: retrieval pairs them one to one.")
+    truth = np.arange(len(texts))
+    scores = texts @ images.T
+    text_to_image, image_to_text = ranks_of_truth(scores, truth), ranks_of_truth(scores.T, truth)
+    return {(direction, k): ranks < k for direction, ranks in (("text_to_image", text_to_image),
+                                                                ("image_to_text", image_to_text)) for k in ks}
+
+
+def retrieval_recall(text_embeddings, image_embeddings, ks=(1, 5, 10), n_boot: int = 10_000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Recall@k both ways with 95% bootstrap intervals: columns metric, value, ci_low, ci_high."""
+    rows = []
+    for (direction, k), hits in retrieval_hits(text_embeddings, image_embeddings, ks).items():
+        low, high = bootstrap_interval(hits, n_boot, seed)
+        rows.append({"metric": f"{direction} R@{k}", "value": float(hits.mean()), "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def zero_shot_rows(image_embeddings, class_text_embeddings, labels, *, model: str, setting: str, language: str,
+                   seed: int | None, topk=(1, 5), n_boot: int = 10_000) -> list[dict]:
+    """Long-format table rows of one zero-shot evaluation."""
+    rows = []
+    for k, hits in zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk).items():
+        low, high = bootstrap_interval(hits, n_boot, seed=0)
+        rows.append(dict(model=model, setting=setting, language=language, metric=f"top{k}",
+                         value=float(hits.mean()), ci_low=low, ci_high=high, seed=seed))
+    return rows
+
+
+def retrieval_rows(text_embeddings, image_embeddings, *, model: str, setting: str, language: str,
+                   seed: int | None, ks=(1, 5, 10), n_boot: int = 10_000) -> list[dict]:
+    """Long-format table rows of one retrieval evaluation."""
+    recall = retrieval_recall(text_embeddings, image_embeddings, ks, n_boot)
+    return [dict(model=model, setting=setting, language=language, seed=seed, **row)
+            for row in recall.to_dict(orient="records")]
+
+
+def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample sd over seeds for each (model, setting, language, metric)."""
+    keys = ["model", "setting", "language", "metric"]
+    grouped = table.groupby(keys, sort=False)["value"]
+    return grouped.agg(mean="mean", sd="std", seeds="count").reset_index()
+
+
+def language_average(table: pd.DataFrame, name: str = "avg") -> pd.DataFrame:
+    """Append, per (model, setting, metric, seed), the macro average over languages."""
+    keys = ["model", "setting", "metric", "seed"]
+    average = table.groupby(keys, dropna=False, sort=False)["value"].mean().reset_index()
+    average["language"], average["ci_low"], average["ci_high"] = name, np.nan, np.nan
+    return pd.concat([table, average[TABLE_COLUMNS]], ignore_index=True)

@@ -1,0 +1,186 @@
+"""The experiment of the paper, assembled: distillation data, the grid of student runs, the tables.
+
+Notebooks 03 and 04 call these; each run is cached under artifacts/<profile>/students/ with a key
+that covers its configuration and data, so re-running evaluation never retrains and a changed
+parameter retrains only what it changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import evaluate, paths
+from .data.classnames import prompts
+from .data.corpus import split_pairs
+from .data.embedded import RetrievalSet, ZeroShotSet
+from .errors import TomclipError
+from .io import write_json
+from .models.student import Student, StudentConfig
+from .models.teacher import Teacher
+from .train import DistillationSplit, TrainConfig, train_student
+
+TEACHER_BASELINE = "CLIP (teacher text encoder)"
+
+
+def fingerprint(*texts_lists) -> str:
+    digest = hashlib.sha256()
+    for texts in texts_lists:
+        digest.update("\x1f".join(texts).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:16]
+
+
+def embedded_splits(corpus: pd.DataFrame, student: Student, teacher_texts, setting: str
+                    ) -> tuple[DistillationSplit, DistillationSplit, str]:
+    """Training and validation pairs of one setting: student inputs and the teacher's targets.
+
+    With a frozen backbone the inputs are its cached pooled features of the translated captions;
+    the targets are the teacher's text embeddings (`teacher_texts`) of the English captions.
+    """
+    splits, keys = [], []
+    for split, which in ((split_pairs(corpus, "train", setting), "train"), (split_pairs(corpus, "validation"), "validation")):
+        texts, english = list(split["text"]), list(split["en"])
+        inputs = student.cached_features(texts) if student.config.frozen else texts
+        splits.append(DistillationSplit(inputs, torch.from_numpy(teacher_texts(english))))
+        keys.append(fingerprint(texts, english, [which]))
+    return splits[0], splits[1], fingerprint(keys)
+
+
+def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:
+    name = f"{config.variant}-{config.setting}-seed{config.seed}-{config.key(repr(student_config), data_key)}"
+    return paths.artifacts_dir(profile) / "students" / name.replace("(", "_").replace(")", "")
+
+
+def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, variants: list[str],
+               seeds: dict[str, list[int]], data: dict[str, tuple[DistillationSplit, DistillationSplit, str]],
+               progress: bool = True) -> pd.DataFrame:
+    """Train (or load) every (setting, variant, seed); one row per run with its folder and scores."""
+    rows = []
+    for setting, (train, validation, data_key) in data.items():
+        for variant in variants:
+            for seed in seeds[setting]:
+                config = replace(base, variant=variant, setting=setting, seed=seed)
+                folder = run_dir(profile, config, student_config, data_key)
+                student = Student(student_config, seed=seed)
+                result = train_student(config, student, train, validation, folder, progress=progress)
+                rows.append(dict(variant=variant, setting=setting, seed=seed, best_validation=result.best_validation,
+                                 best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds,
+                                 run_dir=str(folder)))
+    return pd.DataFrame(rows)
+
+
+def save_runs(profile: str, runs: pd.DataFrame, student_config: StudentConfig) -> None:
+    """Record the trained runs and the student's configuration for the evaluation notebook."""
+    write_json(paths.artifacts_dir(profile) / "students.json",
+               {"student": asdict(student_config), "runs": runs.to_dict(orient="records")})
+
+
+def load_runs(profile: str) -> tuple[pd.DataFrame, StudentConfig]:
+    """The runs that notebook 03 trained for `profile`, and their student configuration."""
+    path = paths.artifacts_dir(profile) / "students.json"
+    if not path.exists():
+        raise TomclipError(f"No trained students for profile {profile!r}: run notebook 03_train first "
+                           f"(make paper PROFILE={profile} runs the notebooks in order).")
+    record = json.loads(path.read_text())
+    return pd.DataFrame(record["runs"]), StudentConfig(**record["student"])
+
+
+def load_student(student_config: StudentConfig, run_dir: str | Path) -> Student:
+    student = Student(student_config)
+    student.load_trainable_state(torch.load(Path(run_dir) / "best.pt", weights_only=True))
+    return student.eval()
+
+
+def _encoders(runs: pd.DataFrame, student_config: StudentConfig, teacher: Teacher):
+    """(model, setting, seed, text encoder) for the teacher baseline and every student run."""
+    yield TEACHER_BASELINE, "-", None, teacher.encode_texts
+    for run in runs.itertuples():
+        yield run.variant, run.setting, run.seed, load_student(student_config, run.run_dir).encode
+
+
+def zero_shot_table(runs: pd.DataFrame, student_config: StudentConfig, teacher: Teacher, images: ZeroShotSet,
+                    image_embeddings: np.ndarray, languages: list[str], n_boot: int = 10_000) -> pd.DataFrame:
+    """Zero-shot top-1/top-5 per language for the teacher baseline and every student run, plus the average."""
+    rows = []
+    for model, setting, seed, encode in _encoders(runs, student_config, teacher):
+        for lang in languages:
+            classes = encode(prompts(images.dataset, lang))
+            rows += evaluate.zero_shot_rows(image_embeddings, classes, images.labels, model=model, setting=setting,
+                                            language=lang, seed=seed, n_boot=n_boot)
+    return evaluate.language_average(pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS))
+
+
+def retrieval_table(runs: pd.DataFrame, student_config: StudentConfig, teacher: Teacher, items: RetrievalSet,
+                    image_embeddings: np.ndarray, languages: list[str], n_boot: int = 10_000) -> pd.DataFrame:
+    """Recall@1/5/10 both ways per language, plus macro (mean of languages) and micro (pooled) averages."""
+    rows = []
+    for model, setting, seed, encode in _encoders(runs, student_config, teacher):
+        pooled: dict[tuple[str, int], list[np.ndarray]] = {}
+        for lang in languages:
+            captions = encode(list(items.captions[lang]))
+            rows += evaluate.retrieval_rows(captions, image_embeddings, model=model, setting=setting,
+                                            language=lang, seed=seed, n_boot=n_boot)
+            for key, hits in evaluate.retrieval_hits(captions, image_embeddings).items():
+                pooled.setdefault(key, []).append(hits)
+        for (direction, k), hits in pooled.items():
+            hits = np.concatenate(hits)
+            low, high = evaluate.bootstrap_interval(hits, n_boot)
+            rows.append(dict(model=model, setting=setting, language="micro", metric=f"{direction} R@{k}",
+                             value=float(hits.mean()), ci_low=low, ci_high=high, seed=seed))
+    table = pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS)
+    per_language = table[table["language"] != "micro"]
+    macro = evaluate.language_average(per_language, "macro")
+    return pd.concat([macro, table[table["language"] == "micro"]], ignore_index=True)
+
+
+def wide_table(table: pd.DataFrame, metric: str, setting: str, languages: list[str], digits: int = 1) -> pd.DataFrame:
+    """Models x languages for one metric and setting, in percent; mean +- sd where there are seeds."""
+    chosen = table[(table["metric"] == metric) & (table["setting"].isin([setting, "-"]))]
+    summary = evaluate.summarize_seeds(chosen)
+    cells = summary.assign(cell=[f"{100 * m:.{digits}f}" if not (s == s) or n < 2 else f"{100 * m:.{digits}f} ± {100 * s:.{digits}f}"
+                                 for m, s, n in zip(summary["mean"], summary["sd"], summary["seeds"])])
+    wide = cells.pivot(index="model", columns="language", values="cell")
+    order = [m for m in dict.fromkeys(chosen["model"])]
+    columns = [c for c in languages + ["avg", "macro", "micro"] if c in wide.columns]
+    return wide.loc[order, columns].reset_index()
+
+
+def english_reference(teacher: Teacher, images: ZeroShotSet, items: RetrievalSet, n_boot: int = 10_000) -> pd.DataFrame:
+    """The teacher in English: zero-shot top-1/top-5 and retrieval recall, with 95% intervals."""
+    image_embeddings = teacher.cached_image_embeddings("zero-shot", images.images)
+    classes = teacher.encode_texts(prompts(images.dataset, "en"))
+    zero_shot = pd.DataFrame(evaluate.zero_shot_rows(image_embeddings, classes, images.labels, model=TEACHER_BASELINE,
+                                                     setting="-", language="en", seed=None, n_boot=n_boot))
+    recall = evaluate.retrieval_recall(teacher.encode_texts(list(items.captions["en"])),
+                                       teacher.cached_image_embeddings("retrieval", items.images), n_boot=n_boot)
+    table = pd.concat([zero_shot.assign(task="zero-shot"), recall.assign(task="retrieval")], ignore_index=True)
+    return table[["task", "metric", "value", "ci_low", "ci_high"]]
+
+
+def compare_to_mclip(zero_shot: pd.DataFrame, retrieval: pd.DataFrame) -> pd.DataFrame:
+    """Each model's language-averaged score against MCLIP's, paired by seed, per setting and task.
+
+    A model "beats MCLIP" when it is ahead for every seed; the table says so plainly either way.
+    """
+    measures = [("zero-shot top-1", zero_shot, "avg", "top1"),
+                ("retrieval text->image R@1", retrieval, "macro", "text_to_image R@1")]
+    rows = []
+    for task, table, average, metric in measures:
+        chosen = table[(table["language"] == average) & (table["metric"] == metric) & (table["setting"] != "-")]
+        for setting, part in chosen.groupby("setting", sort=False):
+            scores = part.pivot_table(index="seed", columns="model", values="value")
+            if "MCLIP" not in scores:
+                continue
+            for model in [m for m in scores.columns if m != "MCLIP"]:
+                difference = 100 * (scores[model] - scores["MCLIP"])
+                rows.append({"setting": setting, "task": task, "model": model, "score": 100 * scores[model].mean(),
+                             "MCLIP": 100 * scores["MCLIP"].mean(), "difference": difference.mean(),
+                             "sd": difference.std() if len(difference) > 1 else float("nan"), "seeds": len(difference),
+                             "beats MCLIP": "yes" if (difference > 0).all() else "no"})
+    return pd.DataFrame(rows)

@@ -1,0 +1,273 @@
+"""The teacher: always an open_clip CLIP model, whose text tower defines the shared space.
+
+- paper profile: OpenAI CLIP ViT-B/32 through open_clip (internet needed for the weights).
+- embedded profile: an open_clip `CustomTextCLIP` whose text tower is all-MiniLM-L6-v2 with mean
+  pooling, locked LiT-style, and whose small image tower (CLIP's modified ResNet, 32 px) is trained
+  here with open_clip's contrastive loss on Fashion-MNIST and rendered emoji.
+
+The embedded text tower has no projection (identity, 384-d): the teacher's text embedding of a
+caption *is* its MiniLM sentence embedding. Keeping it fixed keeps MiniLM's semantics (the image
+tower learns to point into a space where "kitten" is already near "cat", which is what lets it
+reach emoji it never saw), makes the teacher text features a pure function of the caption that is
+computed once and cached, and gives the students a target that does not move when the image tower
+is retrained.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import assets, paths
+from ..errors import TomclipError
+from ..io import atomic_path, write_json
+from .text import TEACHER_TEXT, text_features
+
+IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """The embedded teacher's image tower and its training; every field enters the cache key."""
+
+    image_size: int = 32  # pixels (Fashion-MNIST 28 px and emoji are resized to this)
+    width: int = 16  # width of the modified ResNet's stem (channels grow x2 per stage)
+    layers: tuple[int, int, int, int] = (1, 1, 1, 1)  # residual blocks per stage
+    epochs: int = 6
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    fashion_per_epoch: int = 20000  # Fashion-MNIST training images drawn per epoch
+    emoji_repeats: float = 4.0  # each training emoji is drawn this many times per epoch, on average
+    seed: int = 0
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def build_embedded_teacher(config: TeacherConfig):
+    """An open_clip CustomTextCLIP: MiniLM text tower (locked, no projection) + small ResNet."""
+    from open_clip.model import CLIPTextCfg, CLIPVisionCfg, CustomTextCLIP
+
+    _quiet_transformers()
+    folder = str(assets.resolve(TEACHER_TEXT))
+    torch.manual_seed(config.seed)
+    model = CustomTextCLIP(
+        embed_dim=384,
+        vision_cfg=CLIPVisionCfg(layers=config.layers, width=config.width, image_size=config.image_size),
+        text_cfg=CLIPTextCfg(hf_model_name=folder, hf_tokenizer_name=folder, hf_pooler_type="mean_pooler",
+                             hf_proj_type=None, context_length=64),
+    )
+    model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+    return model
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float, scaled to [-1, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+    return (tensor - IMAGE_MEAN) / IMAGE_STD
+
+
+def _random_shift(batch: torch.Tensor, generator: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Translate each image by up to `pad` pixels (white border): a cheap augmentation."""
+    padded = F.pad(batch, (pad, pad, pad, pad), value=(1.0 - IMAGE_MEAN) / IMAGE_STD)
+    size = batch.shape[-1]
+    dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
+    return padded[:, :, dy : dy + size, dx : dx + size]
+
+
+class Teacher:
+    """A CLIP model behind two calls: normalised image and text embeddings as numpy arrays."""
+
+    def __init__(self, model, encode_texts, preprocess=None, device: str = "cpu", folder: Path | None = None):
+        self.model = model.to(device).eval()
+        self._encode_texts = encode_texts
+        self.preprocess = preprocess
+        self.device = device
+        self.folder = folder  # where its artifacts live (trained teachers); image embeddings are cached there
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.visual.output_dim)
+
+    @property
+    def image_size(self) -> int:
+        size = self.model.visual.image_size
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self._encode_texts(texts)
+
+    def cached_image_embeddings(self, name: str, images: np.ndarray) -> np.ndarray:
+        """encode_images, stored in the teacher's folder under `name` (with the images' fingerprint)."""
+        if self.folder is None:
+            return self.encode_images(images)
+        digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:12]
+        path = self.folder / f"images-{name}-{digest}.npy"
+        if path.exists():
+            return np.load(path)
+        embeddings = self.encode_images(images)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, embeddings)
+        return embeddings
+
+    @torch.inference_mode()
+    def encode_images(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """(N, H, W, 3) uint8 images -> (N, dim) L2-normalised embeddings."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            if self.preprocess is None:
+                batch = images_to_tensor(chunk)
+            else:
+                from PIL import Image
+
+                batch = torch.stack([self.preprocess(Image.fromarray(image)) for image in chunk])
+            out.append(self.model.encode_image(batch.to(self.device), normalize=True).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, self.dim), dtype=np.float32)
+
+
+def embedded_text_encoder(texts: list[str]) -> np.ndarray:
+    """The embedded teacher's text tower: MiniLM sentence embeddings (cached), L2-normalised."""
+    return text_features(TEACHER_TEXT, list(texts))
+
+
+def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
+                           weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
+    """Train the image tower contrastively against the frozen text tower; return it and its log.
+
+    images: (N, H, W, 3) uint8; captions[i]: the captions image i may be paired with (one is drawn
+    each time it is used); weights[i]: how many times image i is expected per epoch (images are
+    drawn with replacement, so small sources can be repeated and large ones subsampled). Texts go
+    through the frozen tower once (cached); each step encodes a batch of images and applies
+    open_clip's ClipLoss with the learnable temperature.
+    """
+    from open_clip.loss import ClipLoss
+
+    if not len(images) == len(captions) == len(weights):
+        raise TomclipError(f"The teacher needs one caption list and one weight per image; got "
+                           f"{len(images)} images, {len(captions)} caption lists, {len(weights)} weights.")
+    model = build_embedded_teacher(config)
+    vocabulary = sorted({c for options in captions for c in options})
+    index = {caption: i for i, caption in enumerate(vocabulary)}
+    text_bank = torch.from_numpy(embedded_text_encoder(vocabulary))
+    widest = max(len(options) for options in captions)
+    option_table = torch.tensor([[index[options[k % len(options)]] for k in range(widest)] for options in captions])
+    option_count = torch.tensor([len(options) for options in captions])
+    pixels = images_to_tensor(images)
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    epoch_size = int(round(float(weights.sum())))
+    steps_per_epoch = max(1, epoch_size // config.batch_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.1,
+                                                    total_steps=config.epochs * steps_per_epoch)
+    loss_fn = ClipLoss()
+    generator = torch.Generator().manual_seed(config.seed)
+    history = []
+    model.train()
+    for epoch in range(config.epochs):
+        start, total = time.perf_counter(), 0.0
+        draws = torch.multinomial(weights, steps_per_epoch * config.batch_size, replacement=True, generator=generator)
+        for rows in draws.view(steps_per_epoch, config.batch_size):
+            pick = (torch.rand(len(rows), generator=generator) * option_count[rows]).long()
+            image_features = model.encode_image(_random_shift(pixels[rows], generator), normalize=True)
+            loss = loss_fn(image_features, text_bank[option_table[rows, pick]], model.logit_scale.exp())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, np.log(100))
+            total += float(loss.detach())
+        history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch,
+                        "temperature": float(model.logit_scale.exp()), "seconds": time.perf_counter() - start})
+        log(f"teacher epoch {epoch + 1}/{config.epochs}: contrastive loss {history[-1]['loss']:.3f} "
+            f"({history[-1]['seconds']:.0f} s)")
+    return Teacher(model, embedded_text_encoder), history
+
+
+def _training_fingerprint(images: np.ndarray, captions: list[list[str]], weights: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update("\x1e".join("\x1f".join(c) for c in captions).encode("utf-8"))
+    digest.update(np.asarray(weights, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _save(folder: Path, teacher: Teacher, config: TeacherConfig, history: list[dict]) -> None:
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        torch.save(teacher.model.visual.state_dict(), tmp / "visual.pt")
+        torch.save(teacher.model.logit_scale.data, tmp / "logit_scale.pt")
+        write_json(tmp / "config.json", asdict(config))
+        write_json(tmp / "history.json", history)
+
+
+def _load(folder: Path) -> tuple[Teacher, list[dict]]:
+    config = json.loads((folder / "config.json").read_text())
+    config = TeacherConfig(**{**config, "layers": tuple(config["layers"])})
+    model = build_embedded_teacher(config)
+    model.visual.load_state_dict(torch.load(folder / "visual.pt", weights_only=True))
+    model.logit_scale.data.copy_(torch.load(folder / "logit_scale.pt", weights_only=True))
+    return Teacher(model, embedded_text_encoder, folder=folder), json.loads((folder / "history.json").read_text())
+
+
+def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
+                             weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
+    """The embedded teacher trained with this configuration on these data: loaded if it exists.
+
+    Its folder, artifacts/<profile>/teacher-<key>, is keyed by the configuration and a fingerprint
+    of the training data; artifacts/<profile>/teacher.json points the later notebooks at it.
+    """
+    key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)).encode()).hexdigest()[:12]
+    folder = paths.artifacts_dir(profile) / f"teacher-{key}"
+    if (folder / "history.json").exists():
+        teacher, history = _load(folder)
+    else:
+        teacher, history = train_embedded_teacher(config, images, captions, weights, log)
+        _save(folder, teacher, config, history)
+        teacher.folder = folder
+    write_json(paths.artifacts_dir(profile) / "teacher.json", {"kind": "embedded", "folder": folder.name})
+    return teacher, history
+
+
+def load_profile_teacher(profile: str) -> Teacher:
+    """The teacher that notebook 02 prepared for `profile`."""
+    pointer = paths.artifacts_dir(profile) / "teacher.json"
+    if not pointer.exists():
+        raise TomclipError(f"No teacher for profile {profile!r}: run notebook 02_teacher first "
+                           f"(make paper PROFILE={profile} runs the notebooks in order).")
+    record = json.loads(pointer.read_text())
+    if record["kind"] == "paper":
+        return load_paper_teacher(pretrained=record["pretrained"])
+    return _load(paths.artifacts_dir(profile) / record["folder"])[0]
+
+
+def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai") -> Teacher:
+    """OpenAI CLIP ViT-B/32 via open_clip; pretrained=None builds it with random weights (tests)."""
+    import open_clip
+
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=pretrained)
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+
+    @torch.inference_mode()
+    def encode_texts(texts: list[str]) -> np.ndarray:
+        chunks = [model.encode_text(tokenizer(texts[i : i + 256]).to(device), normalize=True).float().cpu()
+                  for i in range(0, len(texts), 256)]
+        return torch.cat(chunks).numpy()
+
+    return Teacher(model, encode_texts, preprocess, device)

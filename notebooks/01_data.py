@@ -63,6 +63,7 @@ config = corpus_lib.CorpusConfig(
     max_items=max_items,
 )
 corpus = corpus_lib.build_corpus(config)
+corpus_lib.save_corpus(corpus, profile)  # the later notebooks read this copy
 example = corpus[corpus["item"] == corpus["item"].iloc[0]]
 display(example[["lang", "source", "en", "text", "split"]])
 

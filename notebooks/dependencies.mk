@@ -1,3 +1,6 @@
 # Which notebooks read the artifacts of which others: a notebook re-runs when one of these did.
 # (Included by the Makefile; $(BUILD) and $(PROFILE) come from there.)
 EX := $(BUILD)/executed/$(PROFILE)
+$(EX)/02_teacher.ipynb: $(EX)/01_data.ipynb            # the corpus (which emoji are held out)
+$(EX)/03_train.ipynb: $(EX)/01_data.ipynb              # the corpus
+$(EX)/04_evaluate.ipynb: $(EX)/02_teacher.ipynb $(EX)/03_train.ipynb  # teacher and students

@@ -2,8 +2,8 @@
 
 The embedded profile uses two frozen Hugging Face encoders: the teacher's English text tower
 (all-MiniLM-L6-v2) and the student's multilingual backbone (multilingual-e5-small). Encoding
-tens of thousands of captions takes minutes on two cores, so features are cached in
-$TOMCLIP_CACHE/features/, keyed by the model's files, the prefix and the texts.
+tens of thousands of captions takes minutes on two cores, so every text's features are cached in
+$TOMCLIP_CACHE/features/, keyed by the model's files and the prefix.
 """
 from __future__ import annotations
 
@@ -49,24 +49,47 @@ def _fingerprint(identity: str) -> str:
     return hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
 
 
-def text_features(identity: str, texts: list[str], *, normalize: bool = True, batch_size: int = 128) -> np.ndarray:
-    """Mean-pooled features (N, 384) float32 of `texts` under a frozen encoder, cached on disk.
+_STORES: dict[str, tuple[float, dict[str, int], np.ndarray]] = {}
 
-    normalize=True L2-normalises rows (sentence embeddings); the cache stores the raw pooled
-    vectors, so both views share one entry.
+
+def _read_store(path) -> tuple[dict[str, int], np.ndarray]:
+    """The texts and features already encoded, memoised per process while the file is unchanged."""
+    if not path.exists():
+        return {}, np.zeros((0, 0), dtype=np.float32)
+    stamp = path.stat().st_mtime_ns
+    cached = _STORES.get(str(path))
+    if cached is None or cached[0] != stamp:
+        with np.load(path, allow_pickle=False) as store:
+            texts, features = store["texts"].tolist(), store["features"]
+        cached = (stamp, {text: i for i, text in enumerate(texts)}, features)
+        _STORES[str(path)] = cached
+    return cached[1], cached[2]
+
+
+def text_features(identity: str, texts: list[str], *, normalize: bool = True, batch_size: int = 128) -> np.ndarray:
+    """Mean-pooled features (N, 384) float32 of `texts` under a frozen encoder, cached per text.
+
+    One store per encoder (keyed by its files and prefix) in $TOMCLIP_CACHE/features/ holds every
+    text encoded so far; only new texts are encoded, and the store is rewritten atomically (two
+    processes adding at once lose nothing but each other's additions, which are encoded again
+    later). normalize=True L2-normalises rows; the store keeps the raw pooled vectors.
     """
     prefix = PREFIXES.get(identity, "")
-    key = hashlib.sha256("\n".join([_fingerprint(identity), prefix, *texts]).encode("utf-8")).hexdigest()[:24]
-    path = paths.cache_dir() / "features" / identity.replace("/", "--") / f"{key}.npy"
-    if path.exists():
-        features = np.load(path)
-    else:
+    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}".encode("utf-8")).hexdigest()[:16]
+    path = paths.cache_dir() / "features" / f"{identity.replace('/', '--')}-{key}.npz"
+    index, features = _read_store(path)
+    missing = [t for t in dict.fromkeys(texts) if t not in index]
+    if missing:
         model, tokenizer = load_encoder(identity)
-        features = encode(model, tokenizer, texts, prefix=prefix, batch_size=batch_size, normalize=False,
-                          progress=len(texts) > 2000).numpy()
+        new = encode(model, tokenizer, missing, prefix=prefix, batch_size=batch_size, normalize=False,
+                     progress=len(missing) > 2000).numpy()
+        all_texts = list(index) + missing
+        features = np.concatenate([features.reshape(-1, new.shape[1]), new])
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
-                np.save(handle, features)
+                np.savez(handle, texts=np.array(all_texts), features=features)
+        index = {text: i for i, text in enumerate(all_texts)}
+    rows = features[[index[t] for t in texts]] if texts else np.zeros((0, features.shape[-1]), dtype=np.float32)
     if normalize:
-        features = features / np.linalg.norm(features, axis=1, keepdims=True).clip(1e-12)
-    return features.astype(np.float32)
+        rows = rows / np.linalg.norm(rows, axis=1, keepdims=True).clip(1e-12)
+    return rows.astype(np.float32)

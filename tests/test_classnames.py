@@ -103,3 +103,10 @@ def test_unknown_inputs_get_clear_errors():
         classnames.class_names("imagenet", "en")
     with pytest.raises(TomclipError, match="prompt style"):
         classnames.class_names("cifar-100", "en")[0].prompt("fancy")
+
+
+def test_cifar100_superclasses_partition_the_classes():
+    labels = [r.label for r in classnames.class_names("cifar-100", "en")]
+    members = [m for group in classnames.CIFAR100_SUPERCLASSES.values() for m in group]
+    assert sorted(members) == sorted(labels) and len(classnames.CIFAR100_SUPERCLASSES) == 20
+    assert classnames.superclass_of("otter") == "aquatic mammals"

@@ -113,3 +113,18 @@ def test_comparison_with_mclip_is_paired_by_seed_and_says_no_when_not_always_ahe
     worse.loc[(worse["model"] == "ToMCLIP") & (worse["seed"] == 1), "value"] -= 0.1
     verdicts = experiment.compare_to_mclip(evaluate.language_average(worse[worse["language"] != "avg"]), retrieval)
     assert verdicts[verdicts["task"] == "zero-shot top-1"].iloc[0]["beats MCLIP"] == "no"
+
+
+def test_findings_state_the_tables_in_words(output_dirs):
+    from tomclip_lib import paths
+
+    folder = paths.results_dir("unit")
+    folder.mkdir(parents=True)
+    pd.DataFrame([dict(setting="low", task="retrieval text->image R@1", model="ToMCLIP", score=1.0, MCLIP=10.0,
+                       difference=-9.0, sd=0.5, seeds=3, **{"beats MCLIP": "no"})]).to_csv(folder / "tomclip_vs_mclip.csv")
+    pd.DataFrame([{"measure": "local", "median Spearman": -0.8}, {"measure": "global", "median Spearman": -0.2}]).to_csv(
+        folder / "geometry_predictiveness.csv")
+    text = experiment.write_findings("unit")
+    assert "no topological variant beats MCLIP" in text and "ToMCLIP -9.0 ± 0.5" in text
+    assert "Local predicts retrieval more strongly" in text
+    assert (folder / "findings.md").read_text() == text

@@ -63,3 +63,17 @@ def test_figure_data_are_what_was_given():
     fig = plots.image_grid(images, [["x"]], ncols=1)
     shown = fig.axes[0].images[0].get_array()
     assert hashlib.sha256(np.asarray(shown).tobytes()).hexdigest() == hashlib.sha256(images[0].tobytes()).hexdigest()
+
+
+def test_readme_blocks_are_refreshed_from_files(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("update_readme", Path(__file__).parents[1] / "scripts" / "update-readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    (tmp_path / "table.md").write_text("| a |\n|---|\n| 1 |\n")
+    text = "intro\n<!-- include: table.md -->\nold\n<!-- end include -->\n<!-- include: missing.md -->\nkept\n<!-- end include -->\n"
+    refreshed, missing = module.refresh(text)
+    assert "| 1 |" in refreshed and "old" not in refreshed and "kept" in refreshed and missing == ["missing.md"]

@@ -20,7 +20,7 @@ from .data.classnames import prompts
 from .data.corpus import split_pairs
 from .data.embedded import RetrievalSet, ZeroShotSet
 from .errors import TomclipError
-from .io import write_json
+from .io import write_json, write_text
 from .models.student import Student, StudentConfig
 from .models.teacher import Teacher
 from .train import DistillationSplit, TrainConfig, train_student
@@ -184,3 +184,154 @@ def compare_to_mclip(zero_shot: pd.DataFrame, retrieval: pd.DataFrame) -> pd.Dat
                              "sd": difference.std() if len(difference) > 1 else float("nan"), "seeds": len(difference),
                              "beats MCLIP": "yes" if (difference > 0).all() else "no"})
     return pd.DataFrame(rows)
+
+
+def summary_scores(student, teacher: Teacher, images: ZeroShotSet, items: RetrievalSet, validation: RetrievalSet,
+                   languages: list[str]) -> dict[str, float]:
+    """One run's headline numbers, averaged over languages: validation and test retrieval R@1
+    (text -> image) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
+    zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
+    scores = {}
+    for name, item_set in (("validation R@1", validation), ("retrieval R@1", items)):
+        item_images = teacher.cached_image_embeddings(name.split()[0], item_set.images)
+        scores[name] = float(np.mean([evaluate.retrieval_hits(student.encode(list(item_set.captions[lang])), item_images,
+                                                              ks=(1,))[("text_to_image", 1)].mean() for lang in languages]))
+    scores["zero-shot top-1"] = float(np.mean([evaluate.zero_shot_accuracy(
+        zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,))["top1"]
+        for lang in languages]))
+    return scores
+
+
+def ablation(profile: str, name: str, settings: list[tuple[str, TrainConfig]], seeds: list[int],
+             student_config: StudentConfig, data: tuple[DistillationSplit, DistillationSplit, str], teacher: Teacher,
+             images: ZeroShotSet, items: RetrievalSet, validation: RetrievalSet, languages: list[str]) -> pd.DataFrame:
+    """Train (or load) each labelled configuration with each seed and score it; one row per run.
+
+    Runs share the cache of notebook 03: a configuration trained there is not trained again.
+    """
+    train, valid, data_key = data
+    rows = []
+    for label, config in settings:
+        for seed in seeds:
+            config_seed = replace(config, seed=seed)
+            student = Student(student_config, seed=seed)
+            result = train_student(config_seed, student, train, valid, run_dir(profile, config_seed, student_config, data_key),
+                                   progress=False)
+            steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
+            rows.append({"ablation": name, "setting": label, "seed": seed, "epochs": result.epochs,
+                         "ms per step": 1000 * result.seconds / max(steps, 1),
+                         **summary_scores(student, teacher, images, items, validation, languages)})
+    return pd.DataFrame(rows)
+
+
+def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over seeds of each setting's scores (percent) and its cost per step."""
+    metrics = ["validation R@1", "retrieval R@1", "zero-shot top-1"]
+    grouped = runs.groupby("setting", sort=False)
+    table = pd.DataFrame({"seeds": grouped["seed"].count()})
+    for metric in metrics:
+        table[f"{metric} mean"] = 100 * grouped[metric].mean()
+        table[f"{metric} sd"] = 100 * grouped[metric].std()
+    table["ms per step"] = grouped["ms per step"].median()
+    return table.reset_index()
+
+
+def teacher_ablation(profile: str, settings: list[tuple[str, "TeacherConfig"]], seeds: list[int], corpus: pd.DataFrame,
+                     images: ZeroShotSet, items: RetrievalSet) -> pd.DataFrame:
+    """Train (or load) the embedded teacher under each labelled configuration and seed; score it in
+    English: zero-shot top-1 on the test images and text -> image R@1 on the held-out emoji."""
+    from .data.embedded import teacher_training_set
+    from .models.teacher import prepare_embedded_teacher
+
+    rows = []
+    for label, config in settings:
+        training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
+        for seed in seeds:
+            teacher, _ = prepare_embedded_teacher(profile, replace(config, seed=seed), training.images,
+                                                  training.captions, training.weights, log=lambda message: None,
+                                                  make_default=False)
+            classes = teacher.encode_texts(prompts(images.dataset, "en"))
+            zero_shot = evaluate.zero_shot_accuracy(teacher.cached_image_embeddings("zero-shot", images.images),
+                                                    classes, images.labels, topk=(1,))["top1"]
+            hits = evaluate.retrieval_hits(teacher.encode_texts(list(items.captions["en"])),
+                                           teacher.cached_image_embeddings("retrieval", items.images), ks=(1,))
+            rows.append({"setting": label, "seed": seed, "zero-shot top-1": zero_shot,
+                         "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
+    return pd.DataFrame(rows)
+
+
+def seed_spread(table: pd.DataFrame, average: str, metric: str, setting: str = "low") -> pd.DataFrame:
+    """Per model: mean and sd over seeds of a language-averaged score (percent): the stability of
+    each objective."""
+    chosen = table[(table["language"] == average) & (table["metric"] == metric) & (table["setting"] == setting)]
+    grouped = chosen.groupby("model", sort=False)["value"]
+    stats = grouped.agg(["mean", "std", "min", "max"]) * 100
+    stats["seeds"] = grouped.count()
+    return stats.rename(columns={"std": "sd"}).reset_index()
+
+
+def write_findings(profile: str) -> str:
+    """Sentences that state what the tables of a profile show, with their numbers, written to
+    results/<profile>/findings.md; computed from the result files, so they change with them."""
+    folder = paths.results_dir(profile)
+
+    def read(name: str) -> pd.DataFrame | None:
+        path = folder / f"{name}.csv"
+        return pd.read_csv(path) if path.exists() else None
+
+    lines = []
+    verdicts = read("tomclip_vs_mclip")
+    if verdicts is not None:
+        winners = verdicts[verdicts["beats MCLIP"] == "yes"]
+        lines.append("- At the weights of notebook 03 (0.01 for each topological term, the paper's), " + (
+            "no topological variant beats MCLIP in any setting or task (language averages, every seed)."
+            if winners.empty else "these beat MCLIP on every seed: " + "; ".join(
+                f"{r.model} ({r.setting}, {r.task}, {r.difference:+.1f} points)" for r in winners.itertuples()) + "."))
+        low = verdicts[(verdicts["setting"] == "low") & (verdicts["task"].str.startswith("retrieval"))]
+        if len(low):
+            lines.append("- Low-resource retrieval R@1, difference to MCLIP in points: " + ", ".join(
+                f"{r.model} {r.difference:+.1f} ± {r.sd:.1f}" for r in low.itertuples()) + ".")
+    weights = read("ablation_weights")
+    if weights is not None:
+        best = weights.sort_values("validation R@1 mean", ascending=False).iloc[0]
+        mclip = weights[weights["setting"].str.startswith("MCLIP")].iloc[0]
+        lines.append(f"- Loss weights: the validation emoji pick \"{best['setting']}\"; on the test emoji it scores "
+                     f"{best['retrieval R@1 mean']:.1f} ± {best['retrieval R@1 sd']:.1f} R@1 against MCLIP's "
+                     f"{mclip['retrieval R@1 mean']:.1f} ± {mclip['retrieval R@1 sd']:.1f}. Weights of 0.01 collapse the "
+                     "student here: with unit-norm 384-d targets the point-wise MSE is small, and the distance-matrix "
+                     "term dominates it.")
+    batch = read("ablation_batch_size")
+    if batch is not None:
+        batch["model"] = batch["setting"].str.split(",").str[0]
+        batch["size"] = batch["setting"].str.split("batch ").str[1].astype(int)
+        pivot = batch.pivot(index="size", columns="model", values="retrieval R@1 mean")
+        if {"MCLIP", "ToMCLIP"} <= set(pivot.columns):
+            gaps = (pivot["ToMCLIP"] - pivot["MCLIP"]).round(1)
+            lines.append("- Batch size, ToMCLIP (paper weights) minus MCLIP in test R@1 points: " + ", ".join(
+                f"{size}: {gap:+.1f}" for size, gap in gaps.items()) + ".")
+    mode = read("ablation_mode")
+    if mode is not None and len(mode) == 2:
+        exact, reference = mode.iloc[0], mode.iloc[1]
+        lines.append(f"- L_ta exact versus the reference's sliced estimate: test R@1 {exact['retrieval R@1 mean']:.1f} ± "
+                     f"{exact['retrieval R@1 sd']:.1f} against {reference['retrieval R@1 mean']:.1f} ± "
+                     f"{reference['retrieval R@1 sd']:.1f}; cost {exact['ms per step']:.0f} against "
+                     f"{reference['ms per step']:.0f} ms per step.")
+    teacher = read("ablation_teacher_toma")
+    if teacher is not None:
+        lines.append("- ToMA in the teacher's training, English retrieval R@1 of held-out emoji: " + "; ".join(
+            f"{r['setting']} {r['retrieval R@1 mean']:.1f}" for _, r in teacher.iterrows()) + " (%).")
+    spread = read("seed_spread_retrieval")
+    if spread is not None and spread["sd"].notna().any():
+        steady = spread.sort_values("sd").iloc[0]
+        lines.append(f"- Spread over seeds (low-resource retrieval R@1): smallest for {steady['model']} "
+                     f"(sd {steady['sd']:.2f} points); " + ", ".join(f"{r.model} {r.sd:.2f}" for r in spread.itertuples()) + ".")
+    geometry = read("geometry_predictiveness")
+    if geometry is not None and len(geometry) == 2:
+        local, global_ = geometry["median Spearman"]
+        lines.append(f"- Effective dimension and retrieval: median Spearman within spaces, across clusters, {local:.2f}; "
+                     f"across spaces, globally, {global_:.2f}. "
+                     + ("Local predicts retrieval more strongly than global here, as the seed paper found."
+                        if abs(local) > abs(global_) else "Here the global measure is the stronger predictor, unlike the seed paper's finding."))
+    text = "\n".join(lines) + "\n"
+    write_text(folder / "findings.md", text)
+    return text

@@ -123,3 +123,122 @@ def estimate_spread(samples: np.ndarray, exact: float, title: str):
     ax.set_title(title)
     ax.legend()
     return fig
+
+
+def retrieval_examples(images: np.ndarray, truths: list[str], guesses: list[str], ncols: int = 6, title: str = ""):
+    """Images with their true caption and the caption a model ranked first (marked when wrong)."""
+    captions = [[f"true: {t}", ("✓ " if t == g else "✗ ") + g] for t, g in zip(truths, guesses)]
+    return image_grid(images, captions, ncols=ncols, title=title)
+
+
+def training_curves(logs: dict[str, pd.DataFrame], component: str, title: str):
+    """One loss component per training step, one line per run (a rolling mean smooths the noise)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(6.2, 3.4), layout="constrained")
+    for name, log in logs.items():
+        if component in log:
+            ax.plot(log["step"], log[component].rolling(20, min_periods=1).mean(), label=name, lw=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(component)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def ablation_bars(summary: pd.DataFrame, title: str, metrics=("validation R@1", "retrieval R@1", "zero-shot top-1")):
+    """Each setting's mean score with its seed sd as error bars, one group per metric (percent)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(summary) + 2.5), 3.4), layout="constrained")
+    width = 0.8 / len(summary)
+    positions = np.arange(len(metrics))
+    for i, row in enumerate(summary.itertuples(index=False)):
+        row = row._asdict()
+        means = [summary.iloc[i][f"{m} mean"] for m in metrics]
+        sds = [summary.iloc[i][f"{m} sd"] for m in metrics]
+        ax.bar(positions + (i - (len(summary) - 1) / 2) * width, means, width, yerr=np.nan_to_num(sds),
+               capsize=2, label=row["setting"])
+    ax.set_xticks(positions, [f"{m} (%)" for m in metrics])
+    ax.set_ylabel("mean over seeds, bars = sd")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncols=2)
+    return fig
+
+
+def batch_size_curves(runs: pd.DataFrame, metric: str, title: str):
+    """A metric against the batch size, one line per model, mean +- sd over seeds (the paper's Figure 5)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(5.2, 3.4), layout="constrained")
+    for model, part in runs.groupby("model", sort=False):
+        stats = part.groupby("batch size")[metric].agg(["mean", "std"]) * 100
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(runs["batch size"].unique()), [str(b) for b in sorted(runs["batch size"].unique())])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def tsne_panels(maps: dict[str, dict[str, np.ndarray]], categories: list[str], title: str, legend_columns: int = 4):
+    """A grid of 2-D maps: one row per model, one column per language; colour = category."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    models = list(maps)
+    languages = list(next(iter(maps.values())))
+    names = list(dict.fromkeys(categories))
+    palette = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    colours = {name: palette(i % palette.N) for i, name in enumerate(names)}
+    fig, axes = plt.subplots(len(models), len(languages), figsize=(3.3 * len(languages), 3.0 * len(models)),
+                             squeeze=False, layout="constrained")
+    for row, model in enumerate(models):
+        for column, language in enumerate(languages):
+            ax = axes[row, column]
+            points = maps[model][language]
+            ax.scatter(points[:, 0], points[:, 1], s=9, c=[colours[c] for c in categories], linewidths=0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{model} — {language}", fontsize=8)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[n], label=n) for n in names]
+    fig.legend(handles=handles, loc="outside lower center", ncols=legend_columns, fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def sorted_distance_curves(curves: dict[str, np.ndarray], title: str):
+    """Sorted normalised pairwise distances of several batches (the paper's Figure 3)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(5.6, 3.5), layout="constrained")
+    for (name, values), style in zip(curves.items(), ["-", "--", "-.", ":", "-"]):
+        ax.plot(np.linspace(0, 1, len(values)), values, style, lw=1.6, label=name)
+    ax.set_xlabel("rank of the pair (fraction of all pairs)")
+    ax.set_ylabel("distance / largest distance")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def scatter_by(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, size: str | None = None):
+    """A scatter of two columns, one colour per value of `hue` (optionally sized by `size`)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, ax = plt.subplots(figsize=(5.4, 3.6), layout="constrained")
+    for name, part in frame.groupby(hue, sort=False):
+        sizes = 8 + 40 * part[size] / frame[size].max() if size else 16
+        ax.scatter(part[x], part[y], s=sizes, alpha=0.7, label=name, linewidths=0)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig

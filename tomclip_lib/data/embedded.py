@@ -76,9 +76,10 @@ class RetrievalSet:
     groups: pd.Series  # index: item; the emoji group, for colouring
 
 
-def retrieval_set(corpus: pd.DataFrame, image_size: int) -> RetrievalSet:
-    """The corpus's test emoji, rendered, with their CLDR names in every language ("xEmoji")."""
-    names = corpus[(corpus["split"] == "test") & (corpus["source"] == "emoji-name")]
+def retrieval_set(corpus: pd.DataFrame, image_size: int, split: str = "test") -> RetrievalSet:
+    """The corpus's test (or validation) emoji, rendered, with their CLDR names in every language
+    ("xEmoji"). The validation emoji are for choosing settings; the test emoji for reporting."""
+    names = corpus[(corpus["split"] == split) & (corpus["source"] == "emoji-name")]
     captions = names.pivot(index="item", columns="lang", values="text")
     captions = captions[[lang for lang in dict.fromkeys(names["lang"])]]
     first = names.drop_duplicates("item").set_index("item").loc[captions.index]

@@ -45,6 +45,8 @@ class TeacherConfig:
     weight_decay: float = 0.05
     fashion_per_epoch: int = 20000  # Fashion-MNIST training images drawn per epoch
     emoji_repeats: float = 4.0  # each training emoji is drawn this many times per epoch, on average
+    caption_fraction: float = 1.0  # the fraction of images that keep their captions (ToMA's 10% setting)
+    toma_weight: float = 0.0  # weight of ToMA's edge-direction alignment between image and text batches
     seed: int = 0
 
     def key(self) -> str:
@@ -98,6 +100,7 @@ class Teacher:
         self.preprocess = preprocess
         self.device = device
         self.folder = folder  # where its artifacts live (trained teachers); image embeddings are cached there
+        self.config = None  # the TeacherConfig of a trained teacher
 
     @property
     def dim(self) -> int:
@@ -154,9 +157,15 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     each time it is used); weights[i]: how many times image i is expected per epoch (images are
     drawn with replacement, so small sources can be repeated and large ones subsampled). Texts go
     through the frozen tower once (cached); each step encodes a batch of images and applies
-    open_clip's ClipLoss with the learnable temperature.
+    open_clip's ClipLoss with the learnable temperature, plus, with toma_weight, ToMA's alignment of
+    difference directions along each batch's H0-death and H1-birth edges (images and captions
+    index-paired). With caption_fraction < 1 only a fixed random fraction of the images keeps its
+    captions (the ToMA paper's semi-supervised setting with 10% labelled pairs); the others are
+    not drawn.
     """
     from open_clip.loss import ClipLoss
+
+    from ..topology import toma_loss
 
     if not len(images) == len(captions) == len(weights):
         raise TomclipError(f"The teacher needs one caption list and one weight per image; got "
@@ -170,6 +179,9 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     option_count = torch.tensor([len(options) for options in captions])
     pixels = images_to_tensor(images)
     weights = torch.as_tensor(weights, dtype=torch.float64)
+    if config.caption_fraction < 1:
+        labelled = torch.rand(len(images), generator=torch.Generator().manual_seed(10_000 + config.seed))
+        weights = weights * (labelled < config.caption_fraction)
     epoch_size = int(round(float(weights.sum())))
     steps_per_epoch = max(1, epoch_size // config.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -186,7 +198,10 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
         for rows in draws.view(steps_per_epoch, config.batch_size):
             pick = (torch.rand(len(rows), generator=generator) * option_count[rows]).long()
             image_features = model.encode_image(_random_shift(pixels[rows], generator), normalize=True)
-            loss = loss_fn(image_features, text_bank[option_table[rows, pick]], model.logit_scale.exp())
+            text_features = text_bank[option_table[rows, pick]]
+            loss = loss_fn(image_features, text_features, model.logit_scale.exp())
+            if config.toma_weight:
+                loss = loss + config.toma_weight * toma_loss(image_features, text_features)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -195,7 +210,7 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
                 model.logit_scale.clamp_(0, np.log(100))
             total += float(loss.detach())
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch,
-                        "temperature": float(model.logit_scale.exp()), "seconds": time.perf_counter() - start})
+                        "temperature": float(model.logit_scale.detach().exp()), "seconds": time.perf_counter() - start})
         log(f"teacher epoch {epoch + 1}/{config.epochs}: contrastive loss {history[-1]['loss']:.3f} "
             f"({history[-1]['seconds']:.0f} s)")
     return Teacher(model, embedded_text_encoder), history
@@ -223,15 +238,18 @@ def _load(folder: Path) -> tuple[Teacher, list[dict]]:
     model = build_embedded_teacher(config)
     model.visual.load_state_dict(torch.load(folder / "visual.pt", weights_only=True))
     model.logit_scale.data.copy_(torch.load(folder / "logit_scale.pt", weights_only=True))
-    return Teacher(model, embedded_text_encoder, folder=folder), json.loads((folder / "history.json").read_text())
+    teacher = Teacher(model, embedded_text_encoder, folder=folder)
+    teacher.config = config
+    return teacher, json.loads((folder / "history.json").read_text())
 
 
 def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
-                             weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
+                             weights: np.ndarray, log=print, make_default: bool = True) -> tuple[Teacher, list[dict]]:
     """The embedded teacher trained with this configuration on these data: loaded if it exists.
 
     Its folder, artifacts/<profile>/teacher-<key>, is keyed by the configuration and a fingerprint
-    of the training data; artifacts/<profile>/teacher.json points the later notebooks at it.
+    of the training data; with make_default, artifacts/<profile>/teacher.json points the later
+    notebooks at it (ablations train other teachers without moving that pointer).
     """
     key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)).encode()).hexdigest()[:12]
     folder = paths.artifacts_dir(profile) / f"teacher-{key}"
@@ -240,8 +258,9 @@ def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.nda
     else:
         teacher, history = train_embedded_teacher(config, images, captions, weights, log)
         _save(folder, teacher, config, history)
-        teacher.folder = folder
-    write_json(paths.artifacts_dir(profile) / "teacher.json", {"kind": "embedded", "folder": folder.name})
+        teacher.folder, teacher.config = folder, config
+    if make_default:
+        write_json(paths.artifacts_dir(profile) / "teacher.json", {"kind": "embedded", "folder": folder.name})
     return teacher, history
 
 

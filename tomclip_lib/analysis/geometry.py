@@ -1,0 +1,149 @@
+"""The geometry of a shared embedding space ("Topological perspectives on optimal multimodal
+embedding spaces", arXiv 2405.18867): modality gap, separability, effective dimension, clusters.
+
+Parameter choices (the paper's exact ones were not available to us; all fixed and seeded):
+- modality gap: Euclidean distance between the means of the L2-normalised embeddings of the two
+  modalities;
+- linear separability: 5-fold stratified cross-validated accuracy of a logistic-regression probe
+  that tells the modalities apart (0.5 = inseparable, 1 = a clean gap);
+- effective dimension: the entropy effective rank exp(H(p)), p the normalised singular values of
+  the centred embeddings (Roy and Vetterli 2007), and the area under the singular-value curve
+  normalised to [0, 1] on both axes (small = a few directions dominate);
+- clusters: UMAP (cosine input metric, output on the sphere through the haversine metric, seed 0)
+  followed by HDBSCAN on the sphere's 3-D coordinates; a cluster's local effective dimension is the
+  effective rank of its own members.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import TomclipError
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+
+
+def modality_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Distance between the centroids of two modalities' L2-normalised embeddings."""
+    return float(np.linalg.norm(normalize(a).mean(axis=0) - normalize(b).mean(axis=0)))
+
+
+def linear_separability(a: np.ndarray, b: np.ndarray, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated accuracy of a linear probe telling modality a from modality b."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    features = np.concatenate([normalize(a), normalize(b)])
+    labels = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=splitter).mean())
+
+
+def singular_values(x: np.ndarray) -> np.ndarray:
+    centred = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
+    return np.linalg.svd(centred, compute_uv=False)
+
+
+def effective_rank(x: np.ndarray) -> float:
+    """exp of the entropy of the normalised singular values: 1 for a line, d for an isotropic cloud."""
+    values = singular_values(x)
+    if len(values) == 0 or values.sum() <= 0:
+        return 0.0
+    p = values / values.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def singular_value_auc(x: np.ndarray) -> float:
+    """Area under s_i / s_1 against i / (k - 1): near 0 when one direction dominates, 1 when flat."""
+    values = singular_values(x)
+    if len(values) < 2 or values[0] <= 0:
+        return 0.0
+    return float(np.trapezoid(values / values[0], np.linspace(0, 1, len(values))))
+
+
+def geometry_summary(images: np.ndarray, texts: np.ndarray) -> dict[str, float]:
+    """Global measures of a paired image-text space."""
+    joint = np.concatenate([normalize(images), normalize(texts)])
+    return {"modality gap": modality_gap(images, texts), "linear separability": linear_separability(images, texts),
+            "effective rank (texts)": effective_rank(normalize(texts)),
+            "effective rank (images)": effective_rank(normalize(images)),
+            "effective rank (joint)": effective_rank(joint), "singular-value AUC (texts)": singular_value_auc(normalize(texts))}
+
+
+def sphere_clusters(x: np.ndarray, seed: int = 0, min_cluster_size: int = 15, n_neighbors: int = 15) -> np.ndarray:
+    """Cluster labels (-1 = noise) from UMAP onto the sphere followed by HDBSCAN."""
+    import hdbscan
+    import umap
+
+    if len(x) < max(n_neighbors + 2, min_cluster_size):
+        raise TomclipError(f"{len(x)} points are too few to cluster (n_neighbors={n_neighbors}).")
+    reducer = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", output_metric="haversine", random_state=seed,
+                        n_jobs=1)
+    latitude_longitude = reducer.fit_transform(normalize(x))
+    theta, phi = latitude_longitude[:, 0], latitude_longitude[:, 1]
+    xyz = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)
+    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size).fit_predict(xyz)
+
+
+def local_dimensions(x: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Per cluster: its size and the effective rank of its members (noise excluded)."""
+    rows = [{"cluster": int(c), "size": int((labels == c).sum()), "local effective rank": effective_rank(normalize(x[labels == c]))}
+            for c in sorted(set(labels.tolist()) - {-1})]
+    return pd.DataFrame(rows)
+
+
+def spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def retrieval_hits_at_1(texts: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Per caption, whether its own image is the nearest of all images (text -> image R@1)."""
+    scores = normalize(texts) @ normalize(images).T
+    return scores.argmax(axis=1) == np.arange(len(texts))
+
+
+def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Global and per-cluster geometry of each (model, language) text space against the images.
+
+    images: (N, d) image embeddings of N items; texts[(model, language)]: (N, d) captions of the
+    same items; clusters: (N,) cluster label of each item (-1: noise). Returns one row per
+    (model, language) with the global measures and R@1, and one row per (model, language,
+    cluster) with the cluster's local effective rank (its images and captions together) and R@1.
+    """
+    global_rows, local_rows = [], []
+    for (model, language), captions in texts.items():
+        hits = retrieval_hits_at_1(captions, images)
+        global_rows.append({"model": model, "language": language, "R@1": float(hits.mean()),
+                            **geometry_summary(images, captions)})
+        for cluster in sorted(set(clusters.tolist()) - {-1}):
+            members = clusters == cluster
+            joint = np.concatenate([normalize(images[members]), normalize(captions[members])])
+            local_rows.append({"model": model, "language": language, "cluster": int(cluster), "size": int(members.sum()),
+                               "local effective rank": effective_rank(joint), "R@1": float(hits[members].mean())})
+    return pd.DataFrame(global_rows), pd.DataFrame(local_rows)
+
+
+def predictiveness(global_table: pd.DataFrame, local_table: pd.DataFrame) -> pd.DataFrame:
+    """Does effective dimension predict retrieval? Spearman correlations, local and global.
+
+    Local: within each (model, language), across clusters, local effective rank against the
+    cluster's R@1 (one value per space; the table gives their median and range). Global: across
+    the (model, language) spaces, their joint effective rank against their R@1.
+    """
+    local = local_table.groupby(["model", "language"]).apply(
+        lambda part: spearman(part["local effective rank"], part["R@1"]), include_groups=False)
+    rows = [{"measure": "local effective rank vs cluster R@1 (within each space)", "spaces": int(local.notna().sum()),
+             "median Spearman": float(local.median()), "min": float(local.min()), "max": float(local.max())},
+            {"measure": "global effective rank vs R@1 (across spaces)", "spaces": len(global_table),
+             "median Spearman": spearman(global_table["effective rank (joint)"], global_table["R@1"]),
+             "min": float("nan"), "max": float("nan")}]
+    return pd.DataFrame(rows)

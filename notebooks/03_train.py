@@ -11,6 +11,10 @@
 # | ToMCLIP(ta) | + topological alignment of H0 diagrams | 0.01 |
 # | ToMCLIP | + both | 0.01, 0.01 |
 #
+# Two more objectives act on the same topologically selected edges, as baselines from the ToMA
+# code: ToMA (align the directions of difference vectors along each batch's H0-death and
+# H1-birth edges) and the topological autoencoder's distance matching (Topo-AE), both at 0.01.
+#
 # Each is trained in the full setting and in the low-resource one (the paper's 1%; here 6% of the
 # training pairs, see README), low-resource with several seeds. This is the "GPU training"
 # notebook of the paper profile; in the embedded profile it runs on the CPU: the student's
@@ -20,7 +24,7 @@
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
-variants = ["MCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMCLIP"]
+variants = ["MCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMCLIP", "ToMA", "Topo-AE"]  # see train.VARIANTS
 seeds_full = [0]  # seeds of the full setting
 seeds_low = [0, 1, 2]  # seeds of the low-resource setting (mean +- sd in notebook 04)
 batch_size = 256  # the paper's

@@ -61,6 +61,19 @@ for setting in ("full", "low"):
         display(Markdown(f"**{metric}, {setting} setting**\n\n" + report.markdown_table(table, ".1f")))
 
 # %% [markdown]
+# ## Stability over seeds
+# ToMA's paper claims its objective is more stable; here is the spread of each objective's
+# language-averaged scores over the low-resource seeds (percent).
+
+# %%
+for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1"),
+                                      ("retrieval text->image R@1", retrieval, "macro", "text_to_image R@1")):
+    spread = experiment.seed_spread(table, average, metric)
+    report.save_table(spread, f"seed_spread_{'zero_shot' if average == 'avg' else 'retrieval'}", profile,
+                      caption=f"{name}, low-resource: spread over seeds (%).")
+    display(Markdown(f"**{name}**\n\n" + report.markdown_table(spread)))
+
+# %% [markdown]
 # ## Summary: does ToMCLIP beat MCLIP here?
 
 # %%

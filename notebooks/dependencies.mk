@@ -4,3 +4,6 @@ EX := $(BUILD)/executed/$(PROFILE)
 $(EX)/02_teacher.ipynb: $(EX)/01_data.ipynb            # the corpus (which emoji are held out)
 $(EX)/03_train.ipynb: $(EX)/01_data.ipynb              # the corpus
 $(EX)/04_evaluate.ipynb: $(EX)/02_teacher.ipynb $(EX)/03_train.ipynb  # teacher and students
+$(EX)/05_ablations.ipynb: $(EX)/02_teacher.ipynb $(EX)/03_train.ipynb  # teacher, runs to reuse
+$(EX)/06_figures.ipynb: $(EX)/02_teacher.ipynb $(EX)/03_train.ipynb    # teacher and students
+$(EX)/08_embedding_geometry.ipynb: $(EX)/02_teacher.ipynb $(EX)/03_train.ipynb  # teacher and students

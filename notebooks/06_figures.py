@@ -1,0 +1,107 @@
+# %% [markdown]
+# # 06 · Figures: how English and Korean sit in the shared space
+#
+# The paper's qualitative figures, redrawn with our models: (1) t-SNE of English and Korean
+# captions from a catalogue, coloured by category (the paper uses fashion product names; we use
+# the held-out emoji names coloured by their Unicode group); (2) t-SNE of English and Korean
+# CIFAR-100 class prompts for CLIP, MCLIP and ToMCLIP (six panels); (3) sorted pairwise-distance
+# curves of English against Korean embeddings; and persistence diagrams of an English teacher batch
+# against Korean student batches. "CLIP" is the teacher's own (English) text tower fed Korean;
+# MCLIP and ToMCLIP are the full-setting students of notebook 03 (first seed, paper weights).
+
+# %% tags=["parameters"]
+profile = "embedded"  # which params/<profile>.yaml the Makefile read
+languages = ["en", "ko"]  # the two languages of the figures
+batch_size = 256  # captions in the distance-curve and persistence-diagram batches
+diagram_points = 96  # points for the Vietoris-Rips diagrams (H1 costs grow fast)
+perplexity = 15.0
+seed = 0
+
+# %%
+import numpy as np
+
+from tomclip_lib import experiment, plots, report
+from tomclip_lib.analysis import persistence as diagrams
+from tomclip_lib.analysis import views
+from tomclip_lib.data.classnames import class_names, prompts, superclass_of
+from tomclip_lib.data.corpus import load_corpus
+from tomclip_lib.models.teacher import load_profile_teacher
+from tomclip_lib.topology import vietoris_rips_h1
+
+# %%
+corpus = load_corpus(profile)
+teacher = load_profile_teacher(profile)
+runs, student_config = experiment.load_runs(profile)
+chosen = runs[(runs["setting"] == "full")].groupby("variant").first()
+encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
+            **{model: experiment.load_student(student_config, chosen.loc[model, "run_dir"]).encode
+               for model in ("MCLIP", "ToMCLIP")}}
+
+# %% [markdown]
+# ## Figure 1: a catalogue of captions in English and Korean
+# The held-out (validation and test) emoji names, never seen in distillation. In a well-aligned
+# student the Korean map shows the same groups as the English one.
+
+# %%
+names = corpus[(corpus["split"] != "train") & (corpus["source"] == "emoji-name")]
+captions = names.pivot(index="item", columns="lang", values="text")
+groups = names.drop_duplicates("item").set_index("item").loc[captions.index, "group"].tolist()
+maps = {model: views.joint_tsne({lang: encode(list(captions[lang])) for lang in languages}, perplexity, seed)
+        for model, encode in encoders.items()}
+report.save_figure(plots.tsne_panels(maps, groups, "Held-out emoji names, English and Korean (colour: Unicode group)"),
+                   "figure1_tsne_emoji_names", profile)
+
+# %% [markdown]
+# ## Figure 2: CIFAR-100 class prompts
+# The 100 prompts ("a photo of an otter", "수달이 있는 사진") in English and Korean, coloured by
+# CIFAR-100 superclass.
+
+# %%
+superclasses = [superclass_of(row.label) for row in class_names("cifar-100", "en")]
+maps = {model: views.joint_tsne({lang: encode(prompts("cifar-100", lang)) for lang in languages}, perplexity, seed)
+        for model, encode in encoders.items()}
+report.save_figure(plots.tsne_panels(maps, superclasses, "CIFAR-100 class prompts (colour: superclass)", 5),
+                   "figure2_tsne_cifar100_prompts", profile)
+
+# %% [markdown]
+# ## Figure 3: sorted pairwise distances
+# For one batch of caption pairs, all pairwise distances of the English teacher embeddings and of
+# each model's Korean embeddings, sorted and divided by the largest. Matching curves mean matching
+# shapes: this is what L_dm and L_ta reward.
+
+# %%
+batch = corpus[(corpus["split"] == "train") & (corpus["source"] == "emoji-name")]
+batch = batch.pivot(index="item", columns="lang", values="text").sample(batch_size, random_state=seed)
+english = teacher.encode_texts(list(batch["en"]))
+korean = {model: encode(list(batch["ko"])) for model, encode in encoders.items()}
+curves = {"teacher, English": views.sorted_pairwise_distances(english),
+          **{f"{model}, Korean": views.sorted_pairwise_distances(x) for model, x in korean.items()}}
+report.save_figure(plots.sorted_distance_curves(curves, f"Sorted pairwise distances, {batch_size} captions"),
+                   "figure3_sorted_distances", profile)
+
+# %% [markdown]
+# ## Persistence diagrams: English teacher against Korean students
+# Vietoris-Rips diagrams (H0 and H1, gudhi, Z/2) of the first points of the same batch, distances
+# divided by each batch's largest. H0 points sit on the vertical axis (every component is born at
+# 0); H1 points are loops.
+
+# %%
+def diagram(x):
+    x = np.asarray(x[:diagram_points], dtype=float)
+    x = x / np.max(np.linalg.norm(x[:, None] - x[None], axis=-1))
+    h0 = np.stack([np.zeros(len(x) - 1), diagrams.h0_deaths(x, sparsify=None)], axis=1)
+    return np.concatenate([h0, vietoris_rips_h1(x)])
+
+
+overlay = {"teacher, English": diagram(english), **{f"{m}, Korean": diagram(x) for m, x in korean.items()}}
+report.save_figure(plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_points} captions"),
+                   "figure_persistence_diagrams", profile)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gaps = {name: float(np.sqrt(np.mean((curves[name] - curves["teacher, English"]) ** 2))) for name in curves if name != "teacher, English"}
+for name, gap in gaps.items():
+    print(f"{name}: root-mean-square gap to the English teacher's sorted distances {gap:.3f}")

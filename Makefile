@@ -73,7 +73,9 @@ include notebooks/dependencies.mk
 
 paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded) into build/executed/PROFILE/
 
-readme: ## refresh README.md's generated blocks (tables, figures) from results/ and figures/
+readme: ## refresh README.md's generated blocks (tables, timings) from results/ after `make paper`
+	$(BIN)/python scripts/notebook-timings.py embedded
+	$(BIN)/python scripts/findings.py embedded
 	$(BIN)/python scripts/update-readme.py
 
 benchmark: $(VENV_STAMP) ## time the topology engine against the reference path (minutes)

@@ -136,3 +136,6 @@ print(f"profile {profile}: {len(corpus):,} caption pairs over {corpus['item'].nu
 print("items per split: " + ", ".join(f"{k} {v:,}" for k, v in split_items.items()))
 print(f"low-resource training pairs: {int(corpus['low_resource'].sum()):,}")
 print("images: " + ", ".join(f"{k} {v:,}" for k, v in image_counts.items()))
+
+# %%
+print(report.peak_memory_note())

@@ -84,3 +84,6 @@ recall = reference.query("task == 'retrieval' and metric == 'text_to_image R@1'"
 print(f"teacher: {len(history)} epochs on {len(training.images):,} images; English zero-shot top-1 on "
       f"Fashion-MNIST {100 * top1:.0f}%; English retrieval of {len(items.images)} held-out emoji, "
       f"text->image R@1 {100 * recall:.0f}% (chance {100 / len(items.images):.1f}%)")
+
+# %%
+print(report.peak_memory_note())

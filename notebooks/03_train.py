@@ -94,3 +94,6 @@ report.save_figure(fig, "training_pointwise_loss", profile)
 print(f"{len(runs)} runs: {len(variants)} models x (full: {len(seeds_full)} seed(s), low-resource: "
       f"{len(seeds_low)} seed(s)); {len(data['full'][0]):,} full and {len(data['low'][0]):,} low-resource pairs")
 print("epochs until early stopping, per run: " + ", ".join(str(e) for e in runs["epochs"]))
+
+# %%
+print(report.peak_memory_note())

@@ -82,3 +82,6 @@ verdicts = experiment.compare_to_mclip(zero_shot, retrieval)
 report.save_table(verdicts, "tomclip_vs_mclip", profile, floatfmt=".2f",
                   caption="Average over languages, difference to MCLIP in points (mean over seeds, sd of the difference).")
 print(verdicts.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+
+# %%
+print(report.peak_memory_note())

@@ -160,3 +160,6 @@ for name, summary in (("batch size", batch_summary), ("weights", weight_summary)
     print(f"{name}: best on validation = {best(summary)}")
 for row in teacher_summary.itertuples(index=False):
     print(f"teacher, {row[0]}: English zero-shot top-1 {row[2]:.0f}%, emoji R@1 {row[4]:.0f}%")
+
+# %%
+print(report.peak_memory_note())

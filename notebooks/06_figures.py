@@ -105,3 +105,6 @@ report.save_figure(plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_po
 gaps = {name: float(np.sqrt(np.mean((curves[name] - curves["teacher, English"]) ** 2))) for name in curves if name != "teacher, English"}
 for name, gap in gaps.items():
     print(f"{name}: root-mean-square gap to the English teacher's sorted distances {gap:.3f}")
+
+# %%
+print(report.peak_memory_note())

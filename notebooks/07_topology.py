@@ -124,3 +124,6 @@ print(f"teacher batch: {len(teacher)} points; H0 bars kept by s = 0.5: "
 print(f"exact L_ta(English teacher, Korean under the English tower) = {exact:.3f}; "
       f"reference draws spread {100 * spread:.0f}% around it (relative sd)")
 print(f"Theorem 1 bound holds at every eps: {bool((curve['actual W_p'] <= curve['bound'] + 1e-9).all())}")
+
+# %%
+print(report.peak_memory_note())

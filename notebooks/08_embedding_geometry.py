@@ -85,3 +85,6 @@ print(f"teacher, English: modality gap {english.loc['CLIP (teacher text tower)',
       f"separability {english.loc['CLIP (teacher text tower)', 'linear separability']:.2f}")
 for row in verdict.itertuples(index=False):
     print(f"{row.measure}: median Spearman {row[2]:.2f}")
+
+# %%
+print(report.peak_memory_note())

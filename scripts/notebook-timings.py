@@ -3,6 +3,7 @@ per-cell durations, summed), so the README's time budget comes from a run.
 
     python scripts/notebook-timings.py embedded
 """
+import re
 import sys
 from pathlib import Path
 
@@ -20,14 +21,18 @@ def main(profile: str) -> int:
     for path in sorted((ROOT / "build" / "executed" / profile).glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         seconds = sum(cell.metadata.get("papermill", {}).get("duration") or 0 for cell in notebook.cells)
-        rows.append({"notebook": path.stem, "minutes": seconds / 60})
+        printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        memory = re.search(re.escape(report.PEAK_MEMORY_LABEL) + r": ([0-9.]+) GB", printed)
+        rows.append({"notebook": path.stem, "minutes": seconds / 60,
+                     "peak memory (GB)": float(memory.group(1)) if memory else float("nan")})
     if not rows:
         print(f"no executed notebooks for profile {profile}: run `make paper PROFILE={profile}` first", file=sys.stderr)
         return 1
     table = pd.DataFrame(rows)
-    table.loc[len(table)] = {"notebook": "all", "minutes": table["minutes"].sum()}
+    table.loc[len(table)] = {"notebook": "all", "minutes": table["minutes"].sum(),
+                             "peak memory (GB)": table["peak memory (GB)"].max()}
     report.save_table(table, "notebook_timings", profile, floatfmt=".1f",
-                      caption=f"Time to execute each notebook (profile {profile}, cells only, from its last run).")
+                      caption=f"Time and peak memory of each notebook (profile {profile}, cells only, from its last run).")
     print(report.markdown_table(table, ".1f"))
     return 0
 

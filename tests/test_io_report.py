@@ -5,6 +5,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tomclip_lib import plots, report
 from tomclip_lib.io import atomic_path, write_json, write_text
@@ -77,3 +78,15 @@ def test_readme_blocks_are_refreshed_from_files(tmp_path, monkeypatch):
     text = "intro\n<!-- include: table.md -->\nold\n<!-- end include -->\n<!-- include: missing.md -->\nkept\n<!-- end include -->\n"
     refreshed, missing = module.refresh(text)
     assert "| 1 |" in refreshed and "old" not in refreshed and "kept" in refreshed and missing == ["missing.md"]
+
+
+def test_a_texts_encoding_does_not_depend_on_its_batch_mates():
+    from tomclip_lib.encoding import encode
+    from tomclip_lib.models.text import STUDENT_BACKBONE, load_encoder
+
+    model, tokenizer = load_encoder(STUDENT_BACKBONE)
+    texts = ["cat face", "dog face", "a much longer caption about a red apple", "고양이", "chien"]
+    alone = encode(model, tokenizer, texts[:1], prefix="query: ")
+    together = encode(model, tokenizer, texts, prefix="query: ")
+    reordered = encode(model, tokenizer, texts[::-1], prefix="query: ")
+    assert torch.equal(alone[0], together[0]) and torch.equal(together[0], reordered[-1])

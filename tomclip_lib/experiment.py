@@ -18,11 +18,11 @@ import torch
 from . import evaluate, paths
 from .data.classnames import prompts
 from .data.corpus import split_pairs
-from .data.embedded import RetrievalSet, ZeroShotSet
+from .data.embedded import RetrievalSet, ZeroShotSet, teacher_training_set
 from .errors import TomclipError
 from .io import write_json, write_text
 from .models.student import Student, StudentConfig
-from .models.teacher import Teacher
+from .models.teacher import Teacher, TeacherConfig, prepare_embedded_teacher
 from .train import DistillationSplit, TrainConfig, train_student
 
 TEACHER_BASELINE = "CLIP (teacher text encoder)"
@@ -43,13 +43,17 @@ def embedded_splits(corpus: pd.DataFrame, student: Student, teacher_texts, setti
     With a frozen backbone the inputs are its cached pooled features of the translated captions;
     the targets are the teacher's text embeddings (`teacher_texts`) of the English captions.
     """
-    splits, keys = [], []
-    for split, which in ((split_pairs(corpus, "train", setting), "train"), (split_pairs(corpus, "validation"), "validation")):
+    splits, digest = [], hashlib.sha256()
+    for split in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
         texts, english = list(split["text"]), list(split["en"])
         inputs = student.cached_features(texts) if student.config.frozen else texts
-        splits.append(DistillationSplit(inputs, torch.from_numpy(teacher_texts(english))))
-        keys.append(fingerprint(texts, english, [which]))
-    return splits[0], splits[1], fingerprint(keys)
+        targets = torch.from_numpy(teacher_texts(english))
+        splits.append(DistillationSplit(inputs, targets))
+        # The key covers the numbers themselves, so changed features retrain what depends on them.
+        digest.update(fingerprint(texts, english).encode())
+        digest.update(inputs.numpy().tobytes() if isinstance(inputs, torch.Tensor) else b"texts")
+        digest.update(targets.numpy().tobytes())
+    return splits[0], splits[1], digest.hexdigest()[:16]
 
 
 def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:
@@ -236,13 +240,10 @@ def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def teacher_ablation(profile: str, settings: list[tuple[str, "TeacherConfig"]], seeds: list[int], corpus: pd.DataFrame,
+def teacher_ablation(profile: str, settings: list[tuple[str, TeacherConfig]], seeds: list[int], corpus: pd.DataFrame,
                      images: ZeroShotSet, items: RetrievalSet) -> pd.DataFrame:
     """Train (or load) the embedded teacher under each labelled configuration and seed; score it in
     English: zero-shot top-1 on the test images and text -> image R@1 on the held-out emoji."""
-    from .data.embedded import teacher_training_set
-    from .models.teacher import prepare_embedded_teacher
-
     rows = []
     for label, config in settings:
         training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)

@@ -61,6 +61,16 @@ def save_figure(fig, name: str, profile: str):
     return fig
 
 
+PEAK_MEMORY_LABEL = "peak memory of this notebook's kernel"
+
+
+def peak_memory_note() -> str:
+    """The kernel's peak resident memory so far (Linux reports kilobytes), for the timing table."""
+    import resource
+
+    return f"{PEAK_MEMORY_LABEL}: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB"
+
+
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     """A Markdown table; integer columns stay integers (floatfmt applies to floats only)."""
     integers = frame.select_dtypes("integer").columns

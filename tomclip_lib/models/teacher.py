@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .. import assets, paths
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
+from ..encoding import ENCODING_VERSION
 from .text import TEACHER_TEXT, text_features
 
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
@@ -251,7 +252,8 @@ def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.nda
     of the training data; with make_default, artifacts/<profile>/teacher.json points the later
     notebooks at it (ablations train other teachers without moving that pointer).
     """
-    key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)).encode()).hexdigest()[:12]
+    key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)
+                          + f"|encoding {ENCODING_VERSION}").encode()).hexdigest()[:12]
     folder = paths.artifacts_dir(profile) / f"teacher-{key}"
     if (folder / "history.json").exists():
         teacher, history = _load(folder)

@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 
 from .. import assets, paths
-from ..encoding import encode
+from ..encoding import ENCODING_VERSION, encode
 from ..io import atomic_path
 
 TEACHER_TEXT = "sentence-transformers/all-MiniLM-L6-v2"
@@ -66,23 +66,24 @@ def _read_store(path) -> tuple[dict[str, int], np.ndarray]:
     return cached[1], cached[2]
 
 
-def text_features(identity: str, texts: list[str], *, normalize: bool = True, batch_size: int = 128) -> np.ndarray:
+def text_features(identity: str, texts: list[str], *, normalize: bool = True) -> np.ndarray:
     """Mean-pooled features (N, 384) float32 of `texts` under a frozen encoder, cached per text.
 
     One store per encoder (keyed by its files and prefix) in $TOMCLIP_CACHE/features/ holds every
     text encoded so far; only new texts are encoded, and the store is rewritten atomically (two
     processes adding at once lose nothing but each other's additions, which are encoded again
-    later). normalize=True L2-normalises rows; the store keeps the raw pooled vectors.
+    later). `encode` makes a text's vector independent of what it was encoded with, so the store's
+    history does not change any number. normalize=True L2-normalises rows; the store keeps the raw
+    pooled vectors.
     """
     prefix = PREFIXES.get(identity, "")
-    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}".encode("utf-8")).hexdigest()[:16]
+    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}|{ENCODING_VERSION}".encode("utf-8")).hexdigest()[:16]
     path = paths.cache_dir() / "features" / f"{identity.replace('/', '--')}-{key}.npz"
     index, features = _read_store(path)
     missing = [t for t in dict.fromkeys(texts) if t not in index]
     if missing:
         model, tokenizer = load_encoder(identity)
-        new = encode(model, tokenizer, missing, prefix=prefix, batch_size=batch_size, normalize=False,
-                     progress=len(missing) > 2000).numpy()
+        new = encode(model, tokenizer, missing, prefix=prefix, normalize=False, progress=len(missing) > 2000).numpy()
         all_texts = list(index) + missing
         features = np.concatenate([features.reshape(-1, new.shape[1]), new])
         with atomic_path(path) as tmp:

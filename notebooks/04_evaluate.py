@@ -18,8 +18,7 @@ n_boot = 10000  # bootstrap resamples for the 95% intervals in the long tables
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import experiment, report
-from tomclip_lib.data import embedded
+from tomclip_lib import experiment, report, sources
 from tomclip_lib.data.corpus import load_corpus
 from tomclip_lib.models.teacher import load_profile_teacher
 
@@ -27,8 +26,9 @@ from tomclip_lib.models.teacher import load_profile_teacher
 corpus = load_corpus(profile)
 teacher = load_profile_teacher(profile)
 runs, student_config = experiment.load_runs(profile)
-images = embedded.zero_shot_set(teacher.image_size, zero_shot_limit)
-items = embedded.retrieval_set(corpus, teacher.image_size)
+images = sources.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
+items = sources.retrieval_set(profile, corpus, teacher.image_size)
+retrieval_languages = [lang for lang in languages if lang in items.captions]  # xFlickr&CO has 7 of the 13
 
 # %% [markdown]
 # ## Zero-shot classification (the paper's CIFAR-100 table; here Fashion-MNIST)
@@ -51,13 +51,14 @@ for setting in ("full", "low"):
 
 # %%
 retrieval = experiment.retrieval_table(runs, student_config, teacher, items,
-                                       teacher.cached_image_embeddings("retrieval", items.images), languages, n_boot)
+                                       teacher.cached_image_embeddings("retrieval", items.images), retrieval_languages,
+                                       n_boot)
 report.save_table(retrieval, "retrieval_long", profile, floatfmt=".4f")
 for setting in ("full", "low"):
     for metric in ("text_to_image R@1", "image_to_text R@1"):
-        table = experiment.wide_table(retrieval, metric, setting, languages)
+        table = experiment.wide_table(retrieval, metric, setting, retrieval_languages)
         name = f"retrieval_{metric.split()[0]}_{setting}"
-        report.save_table(table, name, profile, floatfmt=".1f", caption=f"{metric} (%), {setting} setting, {len(items.images)} test emoji.")
+        report.save_table(table, name, profile, floatfmt=".1f", caption=f"{metric} (%), {setting} setting, {len(items.images)} test images.")
         display(Markdown(f"**{metric}, {setting} setting**\n\n" + report.markdown_table(table, ".1f")))
 
 # %% [markdown]

@@ -7,7 +7,8 @@ from tomclip_lib.data.languages import LANGUAGE_CODES
 
 def test_data_card_counts_add_up_and_name_every_licence(small_corpus, output_dirs):
     identities = ["fashion-mnist", "cldr-annotations", "intfloat/multilingual-e5-small"]
-    card = datacard.write_data_card("unit", small_corpus, {"Fashion-MNIST test": 10000}, identities)
+    card = datacard.write_data_card("unit", small_corpus, {"Fashion-MNIST test": 10000},
+                                    datacard.asset_table(identities))
     pairs = {row["language"]: row for row in card["pairs_per_language"]}
     assert list(pairs)[:-1] == list(LANGUAGE_CODES) and "all" in pairs
     assert sum(pairs["all"][s] for s in ("train", "validation", "test")) == len(small_corpus)

@@ -10,9 +10,13 @@ from .languages import LANGUAGE_CODES
 
 
 def pair_counts(corpus: pd.DataFrame) -> pd.DataFrame:
-    """Caption pairs per language (rows, paper order) and split (columns), plus the low-resource subset."""
+    """Caption pairs per language and split, plus the low-resource subset.
+
+    Rows: the paper's 13 languages in its order, then any others (M-CLIP has 48).
+    """
     table = corpus.pivot_table(index="lang", columns="split", values="text", aggfunc="size", fill_value=0)
-    table = table.reindex(index=[c for c in LANGUAGE_CODES if c in table.index],
+    others = sorted(set(table.index) - set(LANGUAGE_CODES))  # M-CLIP's languages beyond the 13
+    table = table.reindex(index=[c for c in LANGUAGE_CODES if c in table.index] + others,
                           columns=[s for s in SPLITS if s in table.columns], fill_value=0)
     table["low-resource train"] = corpus[corpus["low_resource"]].groupby("lang").size()
     table = table.fillna(0).astype(int)
@@ -36,9 +40,12 @@ def asset_table(identities) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], identities) -> dict:
-    """Write results/<profile>/data_card.{md,json} and the count tables; return the card as a dict."""
-    pairs, sources, licences = pair_counts(corpus), source_counts(corpus), asset_table(identities)
+def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], licences: pd.DataFrame) -> dict:
+    """Write results/<profile>/data_card.{md,json} and the count tables; return the card as a dict.
+
+    `licences` has the columns asset, what, source and license (asset_table, or sources.asset_table).
+    """
+    pairs, sources = pair_counts(corpus), source_counts(corpus)
     report.save_table(pairs, "data_pairs_per_language", profile)
     report.save_table(sources, "data_sources", profile)
     image_table = pd.DataFrame({"images": list(images), "count": list(images.values())})

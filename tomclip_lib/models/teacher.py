@@ -274,12 +274,16 @@ def load_profile_teacher(profile: str) -> Teacher:
                            f"(make paper PROFILE={profile} runs the notebooks in order).")
     record = json.loads(pointer.read_text())
     if record["kind"] == "paper":
-        return load_paper_teacher(pretrained=record["pretrained"])
+        return load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=record["pretrained"],
+                                  folder=paths.artifacts_dir(profile) / record["folder"])
     return _load(paths.artifacts_dir(profile) / record["folder"])[0]
 
 
-def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai") -> Teacher:
-    """OpenAI CLIP ViT-B/32 via open_clip; pretrained=None builds it with random weights (tests)."""
+def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None) -> Teacher:
+    """OpenAI CLIP ViT-B/32 via open_clip; pretrained=None builds it with random weights (tests).
+
+    `folder`, when given, keeps its image embeddings (cached_image_embeddings) between notebooks.
+    """
     import open_clip
 
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=pretrained)
@@ -291,4 +295,4 @@ def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai") -
                   for i in range(0, len(texts), 256)]
         return torch.cat(chunks).numpy()
 
-    return Teacher(model, encode_texts, preprocess, device)
+    return Teacher(model, encode_texts, preprocess, device, folder=folder)

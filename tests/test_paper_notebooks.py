@@ -1,0 +1,94 @@
+"""Notebooks 01-04 run the paper profile's path end to end, offline: fixture files in the real
+formats (M-CLIP parquet, CIFAR-100 pickles, xFlickr&CO jsonl and JPEGs), open_clip ViT-B-32 with
+random weights and a small random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
+runs them, with every output written under a temporary repository root."""
+import os
+
+import jupytext
+import pandas as pd
+import papermill
+import pytest
+import torch
+
+from tomclip_lib import assets, paths
+from tomclip_lib.data.paper_sources import XFLICKRCO_LANGUAGES
+
+EVALUATED = ["en", "ko", "ja", "de"]  # Korean has no xFlickr&CO captions: retrieval covers the other three
+
+
+@pytest.fixture(scope="module")
+def tiny_xlmr(tmp_path_factory):
+    """A random two-layer XLM-RoBERTa with XLM-R's own vocabulary, saved as a Hugging Face folder."""
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    folder = tmp_path_factory.mktemp("tiny-xlmr")
+    tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))
+    torch.manual_seed(0)
+    model = XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                             num_attention_heads=2, intermediate_size=64,
+                                             max_position_embeddings=80), add_pooling_layer=False)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
+    from paper_fixtures import write_xflickrco
+
+    root = tmp_path_factory.mktemp("repo")
+    xflickrco = write_xflickrco(tmp_path_factory.mktemp("xflickrco"), languages=XFLICKRCO_LANGUAGES,
+                                flickr_images=8, coco_images=6)
+    paper_data = dict(translations=str(mclip_files.translations), embeddings=str(mclip_files.embeddings),
+                      korean=str(mclip_files.korean), rows=None, validation_rows=4, low_resource_rows=8,
+                      cifar100_root=str(cifar100_root), verify_cifar100=False,
+                      xflickrco_annotations=str(xflickrco.annotations),
+                      coco_images=str(xflickrco.image_roots["coco"]),
+                      flickr30k_images=str(xflickrco.image_roots["flickr30k"]),
+                      teacher_weights=None, datasets_cache=str(tmp_path_factory.mktemp("hf-datasets")))
+    parameters = {
+        "01_data": dict(profile="paper", grid_languages=["en", "ja", "ru", "zh", "de"], image_size=224,
+                        paper_data=paper_data),
+        "02_teacher": dict(profile="paper", n_boot=50),
+        "03_train": dict(profile="paper", variants=["MCLIP", "ToMCLIP"], seeds_full=[0], seeds_low=[0, 1],
+                         batch_size=4, lr=1e-5, max_epochs=1, warmup_steps=1, mode="reference",
+                         backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all"),
+        # Four languages, not 13: ViT-B-32's text tower on 13 x 100 prompts alone takes minutes here.
+        "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
+    }
+    os.environ["TOMCLIP_ROOT"] = str(root)  # the kernels inherit it: results, figures, artifacts go there
+    try:
+        for name, values in parameters.items():
+            notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{name}.py")
+            notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            source = root / f"{name}.ipynb"
+            jupytext.write(notebook, source)
+            papermill.execute_notebook(str(source), str(root / f"{name}.out.ipynb"), parameters=values,
+                                       kernel_name="python3", cwd=str(root), progress_bar=False)
+    finally:
+        del os.environ["TOMCLIP_ROOT"]
+    return root
+
+
+def test_the_paper_corpus_is_mclip_split_as_the_reference(paper_run):
+    corpus = pd.read_parquet(paper_run / "artifacts" / "paper" / "corpus.parquet")
+    assert list(corpus["split"][:4]) == ["validation"] * 4 and set(corpus["split"][4:]) == {"train"}
+    assert corpus["low_resource"].sum() == 8 and corpus["low_resource"][4:12].all()
+    assert "ko" in set(corpus["lang"]) and "sv" in set(corpus["lang"]), "every M-CLIP language, Korean overlaid"
+    card = (paper_run / "results" / "paper" / "data_card.md").read_text()
+    assert "CIFAR-100 test" in card and "| sv " in card
+
+
+def test_the_paper_tables_cover_the_languages_and_xflickrco(paper_run):
+    results = paper_run / "results" / "paper"
+    zero_shot = pd.read_csv(results / "zero_shot_long.csv")
+    assert set(zero_shot["language"]) == set(EVALUATED) | {"avg"}
+    assert set(zero_shot["model"]) == {"CLIP (teacher text encoder)", "MCLIP", "ToMCLIP"}
+    assert zero_shot.query("model == 'ToMCLIP' and setting == 'low'")["seed"].nunique() == 2
+    retrieval = pd.read_csv(results / "retrieval_long.csv")
+    assert set(retrieval["language"]) - {"macro", "micro"} == {"en", "ja", "de"}
+    assert retrieval["value"].between(0, 1).all()
+    reference = pd.read_csv(results / "teacher_english_reference.csv")
+    assert set(reference["task"]) == {"zero-shot", "retrieval"}
+    for name in ("data_retrieval_grid", "data_zero_shot_grid", "data_categories", "teacher_retrieval_examples"):
+        assert (paper_run / "figures" / "paper" / f"{name}.png").stat().st_size > 1000

@@ -1,0 +1,289 @@
+"""What a profile reads, behind one set of calls, so that notebooks 01-04 have one code path.
+
+Two kinds of source exist. `embedded` (every profile by default): the offline assets, i.e. the
+CLDR/Babel corpus with MiniLM targets, Fashion-MNIST, the rendered emoji and the teacher that
+notebook 02 trains. `paper`: M-CLIP ImageCaptions-7M pairs with their precomputed CLIP ViT-B/32
+text embeddings as targets (as the reference trains), CIFAR-100 test, xFlickr&CO test and OpenAI
+CLIP ViT-B/32 through open_clip. Notebook 01 chooses the kind (a `paper_data` parameter means
+paper) and records it in artifacts/<profile>/sources.json; every later notebook asks this module.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import paths
+from .data import embedded
+from .data.corpus import CorpusConfig, build_corpus, save_corpus, split_pairs
+from .data.images import read_images
+from .data.languages import LANGUAGE_CODES
+from .data.paper_sources import (MCLIP_EMBEDDINGS, MCLIP_TRANSLATIONS, REFERENCE_TOTAL_ROWS, XFLICKRCO_LANGUAGES,
+                                 load_cifar100_test, load_mclip_pairs, load_xflickrco, split_mclip)
+from .errors import TomclipError
+from .io import atomic_path, write_json
+from .train import DistillationSplit
+
+EMBEDDED, PAPER = "embedded", "paper"
+
+
+@dataclass(frozen=True)
+class PaperData:
+    """Where the paper profile's data are: the `paper_data` parameter of notebook 01 (params/paper.yaml).
+
+    Hub ids are read from the Hugging Face Hub when it is reachable; every other value is a local path.
+    """
+
+    translations: str = MCLIP_TRANSLATIONS
+    embeddings: str = MCLIP_EMBEDDINGS
+    korean: str | None = None  # the reference's Korean CSV (M-CLIP has no Korean); None drops Korean
+    rows: int | None = REFERENCE_TOTAL_ROWS  # embedding rows read, as the reference (None: all)
+    validation_rows: int = 5000
+    low_resource_rows: int = 15000  # the reference's datause=0.01
+    cifar100_root: str = ""  # holds cifar-100-python/
+    verify_cifar100: bool = True  # md5 against torchvision's (off only for test fixtures)
+    xflickrco_annotations: str = ""  # IGLUE datasets/xFlickrCO/annotations
+    coco_images: str = ""  # COCO val2014 image folder
+    flickr30k_images: str = ""  # Flickr30k image folder
+    teacher_weights: str | None = "openai"  # open_clip pretrained tag of ViT-B-32 (None: random, for tests)
+    datasets_cache: str | None = None  # Hugging Face datasets cache (None: its default)
+
+    @classmethod
+    def from_parameter(cls, value: dict) -> PaperData:
+        if not isinstance(value, dict):
+            raise TomclipError(f"paper_data must be a mapping of {', '.join(f.name for f in fields(cls))}; "
+                               f"got {type(value).__name__}.")
+        unknown = sorted(set(value) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TomclipError(f"paper_data has unknown key(s) {unknown}; known: {', '.join(f.name for f in fields(cls))}.")
+        data = cls(**value)
+        data = replace(data, **{name: _from_root(getattr(data, name), must_exist=False) for name in _FOLDERS},
+                       **{name: _from_root(getattr(data, name), must_exist=True) for name in ("translations", "embeddings")})
+        missing = [name for name in ("cifar100_root", "xflickrco_annotations") if not getattr(data, name)]
+        if missing:
+            raise TomclipError(f"paper_data lacks {' and '.join(missing)}: the paper profile evaluates on CIFAR-100 "
+                               "and xFlickr&CO, so give their folders in params/paper.yaml (see README, 'Paper profile').")
+        return data
+
+    @property
+    def image_roots(self) -> dict[str, str]:
+        return {key: folder for key, folder in (("coco", self.coco_images), ("flickr30k", self.flickr30k_images)) if folder}
+
+
+_FOLDERS = ("korean", "cifar100_root", "xflickrco_annotations", "coco_images", "flickr30k_images", "datasets_cache")
+
+
+def _from_root(value: str | None, must_exist: bool) -> str | None:
+    """A relative path is read from the repository root; with must_exist, only if it exists there
+    (translations and embeddings may instead be hub ids, which look like relative paths)."""
+    if not value or Path(value).is_absolute():
+        return value
+    path = paths.REPO_ROOT / value
+    return str(path) if path.exists() or not must_exist else value
+
+
+def _record_path(profile: str) -> Path:
+    return paths.artifacts_dir(profile) / "sources.json"
+
+
+def _targets_path(profile: str) -> Path:
+    return paths.artifacts_dir(profile) / "teacher_targets.npy"
+
+
+def _record(profile: str) -> dict:
+    path = _record_path(profile)
+    if not path.exists():
+        raise TomclipError(f"No data prepared for profile {profile!r}: run notebook 01_data first "
+                           f"(make paper PROFILE={profile} runs the notebooks in order).")
+    return json.loads(path.read_text())
+
+
+def kind(profile: str) -> str:
+    """'embedded' or 'paper': what notebook 01 prepared for this profile."""
+    return _record(profile)["kind"]
+
+
+def paper_data(profile: str) -> PaperData:
+    return PaperData(**_record(profile)["paper_data"])
+
+
+# ----------------------------------------------------------------------------- notebook 01
+
+
+def prepare_corpus(profile: str, config: CorpusConfig, paper: dict | None = None) -> pd.DataFrame:
+    """Build and save the profile's distillation corpus; record which kind of sources it uses.
+
+    Both kinds give one row per caption pair with the columns item, lang, source, en, text, split
+    and low_resource; `config` shapes the embedded corpus only. The paper corpus adds target_row,
+    its row in teacher_targets.npy (M-CLIP's precomputed CLIP text embedding of `en`).
+    """
+    if paper is None:
+        corpus = build_corpus(config)
+        record = {"kind": EMBEDDED, "paper_data": None}
+    else:
+        data = PaperData.from_parameter(paper)
+        corpus, targets = _mclip_corpus(data)
+        with atomic_path(_targets_path(profile)) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, targets)
+        record = {"kind": PAPER, "paper_data": asdict(data)}
+    save_corpus(corpus, profile)
+    write_json(_record_path(profile), record)
+    return corpus
+
+
+def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray]:
+    """M-CLIP pairs split as the reference does: validation first, then training, the low-resource
+    rows being the first `low_resource_rows` training rows. Like the reference, it keeps the
+    translations of every language among the rows read, not only the 13 evaluated ones."""
+    pairs = load_mclip_pairs(data.translations, data.embeddings, limit=data.rows, korean=data.korean,
+                             cache_dir=data.datasets_cache)
+    split = split_mclip(pairs, validation_rows=data.validation_rows, low_resource_rows=data.low_resource_rows,
+                        total_rows=len(pairs))
+    parts = []
+    for name, part in (("validation", split.validation), ("train", split.train)):
+        parts.append(pd.DataFrame({"item": part.ids.astype(str), "lang": part.languages, "source": "mclip",
+                                   "en": part.english, "text": part.translated, "split": name}))
+    corpus = pd.concat(parts, ignore_index=True)
+    corpus["low_resource"] = False
+    first_train = len(split.validation)
+    corpus.loc[first_train:first_train + len(split.low_resource_train) - 1, "low_resource"] = True
+    corpus["target_row"] = np.arange(len(corpus))
+    # Validation then training rows are all the pairs, in order: the targets need no copy.
+    return corpus, pairs.embeddings
+
+
+def asset_table(paper: dict | None = None) -> pd.DataFrame:
+    """What a profile reads, where from, under which terms (the data card's last table).
+
+    `paper` is notebook 01's `paper_data` parameter; None resolves the embedded assets (all of them,
+    each problem reported with its remedy).
+    """
+    if paper is None:
+        from . import assets
+        from .data import datacard
+
+        return datacard.asset_table(record["identity"] for record in assets.prepare_all())
+    data = PaperData.from_parameter(paper)
+    rows = [("M-CLIP translations", "English captions and their machine translations", data.translations),
+            ("M-CLIP embeddings", "CLIP ViT-B/32 text embeddings of the English captions", data.embeddings),
+            ("Korean captions", "the ToMCLIP reference's Korean translations", data.korean or "not used"),
+            ("CIFAR-100 test", "10,000 images, 100 classes", data.cifar100_root),
+            ("xFlickr&CO test", "IGLUE annotations, 8 languages", data.xflickrco_annotations),
+            ("COCO val2014 images", "images of xFlickr&CO", data.coco_images or "not given"),
+            ("Flickr30k images", "images of xFlickr&CO", data.flickr30k_images or "not given"),
+            ("CLIP ViT-B/32", "open_clip, the teacher", f"pretrained={data.teacher_weights}")]
+    return pd.DataFrame([dict(asset=a, what=w, source=str(s), license="see the source's terms") for a, w, s in rows])
+
+
+def categories(profile: str, corpus: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Rows to count by `category` and `split`, and a title: emoji per CLDR group (embedded), whose
+    test split should cover the training groups, or caption pairs per language (paper)."""
+    if kind(profile) == EMBEDDED:
+        emoji = corpus.drop_duplicates("item").query("emoji != ''")
+        return emoji[["group", "split"]].rename(columns={"group": "category"}), "Emoji per CLDR group and split"
+    return corpus[["lang", "split"]].rename(columns={"lang": "category"}), "M-CLIP caption pairs per language and split"
+
+
+# ----------------------------------------------------------------------------- evaluation sets
+
+
+def zero_shot_set(profile: str, image_size: int, limit: int | None = None) -> embedded.ZeroShotSet:
+    """Fashion-MNIST test (embedded) or CIFAR-100 test (paper); `limit` keeps a class-balanced prefix.
+
+    CIFAR-100 stays at its 32 px: the teacher's own preprocessing upsamples, as the reference does.
+    """
+    if kind(profile) == EMBEDDED:
+        return embedded.zero_shot_set(image_size, limit)
+    data = paper_data(profile)
+    images, labels, _ = load_cifar100_test(data.cifar100_root, verify=data.verify_cifar100)
+    if limit is not None:
+        keep = np.sort(np.concatenate([np.flatnonzero(labels == k)[: max(1, limit // 100)] for k in range(100)]))
+        images, labels = images[keep], labels[keep]
+    return embedded.ZeroShotSet("cifar-100", images, labels)
+
+
+def retrieval_set(profile: str, corpus: pd.DataFrame, image_size: int, split: str = "test") -> embedded.RetrievalSet:
+    """Held-out emoji and their names (embedded) or xFlickr&CO test (paper), one caption per image
+    and language; the paper's languages that xFlickr&CO lacks (ko fr it vi da pl) have no column."""
+    if kind(profile) == EMBEDDED:
+        return embedded.retrieval_set(corpus, image_size, split)
+    if split != "test":
+        raise TomclipError(f"xFlickr&CO has only a test split here, not {split!r}; "
+                           "the paper profile tunes on M-CLIP's validation rows.")
+    data = paper_data(profile)
+    languages = [lang for lang in LANGUAGE_CODES if lang in XFLICKRCO_LANGUAGES]
+    pairs = {lang: load_xflickrco(data.xflickrco_annotations, data.image_roots, lang) for lang in languages}
+    files = [path for path, _ in pairs["en"]]
+    for lang, rows in pairs.items():
+        if [path for path, _ in rows] != files:
+            raise TomclipError(f"xFlickr&CO {lang}/test.jsonl lists other images than en/test.jsonl; "
+                               "use the annotations of one IGLUE release for every language.")
+    captions = pd.DataFrame({lang: [caption for _, caption in rows] for lang, rows in pairs.items()},
+                            index=pd.Index([path.name for path in files], name="item"))
+    groups = pd.Series(["COCO" if path.name.startswith("COCO_") else "Flickr30k" for path in files],
+                       index=captions.index, name="group")
+    return embedded.RetrievalSet(_square(read_images(files), image_size), captions, groups)
+
+
+def _square(images: list[np.ndarray], size: int) -> np.ndarray:
+    """Centre crop to a square and resize to `size` (bicubic), what CLIP's preprocessing does."""
+    from PIL import Image, ImageOps
+
+    return np.stack([np.asarray(ImageOps.fit(Image.fromarray(image), (size, size), Image.Resampling.BICUBIC))
+                     for image in images])
+
+
+# ----------------------------------------------------------------------------- notebooks 02 and 03
+
+
+def prepare_teacher(profile: str, corpus: pd.DataFrame, config) -> tuple:
+    """The teacher and its training history: trained on the embedded data with `config` (a
+    TeacherConfig), or OpenAI's CLIP ViT-B/32 loaded as it is (paper; the history is empty)."""
+    from .models.teacher import load_paper_teacher, prepare_embedded_teacher
+
+    if kind(profile) == EMBEDDED:
+        training = embedded.teacher_training_set(corpus, config.image_size, config.fashion_per_epoch,
+                                                 config.emoji_repeats)
+        teacher, history = prepare_embedded_teacher(profile, config, training.images, training.captions,
+                                                    training.weights)
+        return teacher, history
+    weights = paper_data(profile).teacher_weights
+    folder = paths.artifacts_dir(profile) / f"teacher-vit-b-32-{weights or 'random'}"
+    teacher = load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=weights, folder=folder)
+    write_json(paths.artifacts_dir(profile) / "teacher.json",
+               {"kind": PAPER, "pretrained": weights, "folder": folder.name})
+    return teacher, []
+
+
+def target_dim(profile: str) -> int:
+    """The teacher's text embedding size, which the student's head maps to."""
+    if kind(profile) == EMBEDDED:
+        from .models.teacher import embedded_text_encoder
+
+        return int(embedded_text_encoder(["a"]).shape[1])
+    return int(np.load(_targets_path(profile), mmap_mode="r").shape[1])
+
+
+def distillation_data(profile: str, corpus: pd.DataFrame, student_config, setting: str
+                      ) -> tuple[DistillationSplit, DistillationSplit, str]:
+    """Training and validation pairs of one setting ('full' or 'low') and a key of their contents."""
+    from .experiment import embedded_splits, fingerprint
+    from .models.student import Student
+    from .models.teacher import embedded_text_encoder
+
+    if kind(profile) == EMBEDDED:
+        return embedded_splits(corpus, Student(student_config), embedded_text_encoder, setting)
+    targets = np.load(_targets_path(profile), mmap_mode="r")
+    probe = Student(student_config) if student_config.frozen else None
+    splits, digest = [], hashlib.sha256()
+    for pairs in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
+        texts, vectors = list(pairs["text"]), np.ascontiguousarray(targets[pairs["target_row"].to_numpy()])
+        splits.append(DistillationSplit(probe.cached_features(texts) if probe else texts, torch.from_numpy(vectors)))
+        digest.update(fingerprint(texts, list(pairs["en"])).encode())
+        digest.update(vectors.tobytes())
+    return splits[0], splits[1], digest.hexdigest()[:16]

@@ -38,16 +38,23 @@ def fingerprint(*texts_lists) -> str:
 
 def embedded_splits(corpus: pd.DataFrame, student: Student, teacher_texts, setting: str
                     ) -> tuple[DistillationSplit, DistillationSplit, str]:
-    """Training and validation pairs of one setting: student inputs and the teacher's targets.
+    """distillation_splits with the teacher's text embeddings (`teacher_texts`) of the English captions."""
+    return distillation_splits(corpus, student.config, lambda pairs: teacher_texts(list(pairs["en"])), setting)
 
-    With a frozen backbone the inputs are its cached pooled features of the translated captions;
-    the targets are the teacher's text embeddings (`teacher_texts`) of the English captions.
+
+def distillation_splits(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, setting: str
+                        ) -> tuple[DistillationSplit, DistillationSplit, str]:
+    """Training and validation pairs of one setting: student inputs, the teacher's targets, a key.
+
+    With a frozen backbone the inputs are its cached pooled features of the translated captions,
+    else the captions; `targets_of(pairs)` gives the targets of a split's rows.
     """
+    probe = Student(student_config) if student_config.frozen else None
     splits, digest = [], hashlib.sha256()
     for split in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
         texts, english = list(split["text"]), list(split["en"])
-        inputs = student.cached_features(texts) if student.config.frozen else texts
-        targets = torch.from_numpy(teacher_texts(english))
+        inputs = probe.cached_features(texts) if probe else texts
+        targets = torch.from_numpy(np.ascontiguousarray(targets_of(split)))
         splits.append(DistillationSplit(inputs, targets))
         # The key covers the numbers themselves, so changed features retrain what depends on them.
         digest.update(fingerprint(texts, english).encode())

@@ -9,7 +9,6 @@ paper) and records it in artifacts/<profile>/sources.json; every later notebook 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 
 from . import paths
 from .data import embedded
-from .data.corpus import CorpusConfig, build_corpus, save_corpus, split_pairs
+from .data.corpus import CorpusConfig, build_corpus, save_corpus
 from .data.images import read_images
 from .data.languages import LANGUAGE_CODES
 from .data.paper_sources import (MCLIP_EMBEDDINGS, MCLIP_TRANSLATIONS, REFERENCE_TOTAL_ROWS, XFLICKRCO_LANGUAGES,
@@ -272,18 +271,11 @@ def target_dim(profile: str) -> int:
 def distillation_data(profile: str, corpus: pd.DataFrame, student_config, setting: str
                       ) -> tuple[DistillationSplit, DistillationSplit, str]:
     """Training and validation pairs of one setting ('full' or 'low') and a key of their contents."""
-    from .experiment import embedded_splits, fingerprint
-    from .models.student import Student
+    from .experiment import distillation_splits
     from .models.teacher import embedded_text_encoder
 
     if kind(profile) == EMBEDDED:
-        return embedded_splits(corpus, Student(student_config), embedded_text_encoder, setting)
+        return distillation_splits(corpus, student_config, lambda pairs: embedded_text_encoder(list(pairs["en"])),
+                                   setting)
     targets = np.load(_targets_path(profile), mmap_mode="r")
-    probe = Student(student_config) if student_config.frozen else None
-    splits, digest = [], hashlib.sha256()
-    for pairs in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
-        texts, vectors = list(pairs["text"]), np.ascontiguousarray(targets[pairs["target_row"].to_numpy()])
-        splits.append(DistillationSplit(probe.cached_features(texts) if probe else texts, torch.from_numpy(vectors)))
-        digest.update(fingerprint(texts, list(pairs["en"])).encode())
-        digest.update(vectors.tobytes())
-    return splits[0], splits[1], digest.hexdigest()[:16]
+    return distillation_splits(corpus, student_config, lambda pairs: targets[pairs["target_row"].to_numpy()], setting)

@@ -10,7 +10,7 @@ from tomclip_lib.data.classnames import prompts
 from tomclip_lib.data.images import read_images
 from tomclip_lib.data.paper_sources import load_cifar100_test, load_mclip_pairs, load_xflickrco, split_mclip
 from tomclip_lib.models.student import Student, StudentConfig
-from tomclip_lib.models.teacher import load_paper_teacher
+from tomclip_lib.models.teacher import encode_clip_text, load_paper_teacher
 from tomclip_lib.train import DistillationSplit, TrainConfig, train_student
 
 
@@ -18,6 +18,18 @@ from tomclip_lib.train import DistillationSplit, TrainConfig, train_student
 def paper_teacher():
     torch.manual_seed(0)
     return load_paper_teacher(pretrained=None)
+
+
+def test_clip_text_cut_after_the_longest_caption_equals_open_clips_encode_text(paper_teacher):
+    import open_clip
+
+    texts = ["a photo of an otter", "수달이 있는 사진", "x", "a photograph of a very small red bicycle leaning on a wall"]
+    tokens = open_clip.get_tokenizer("ViT-B-32")(texts)
+    assert int((tokens != 0).sum(dim=1).max()) < tokens.shape[1] // 2, "the cut must drop most positions"
+    with torch.inference_mode():
+        full = paper_teacher.model.encode_text(tokens, normalize=True)
+    assert torch.allclose(encode_clip_text(paper_teacher.model, tokens), full, atol=1e-5)
+    np.testing.assert_allclose(paper_teacher.encode_texts(texts[:2]), full[:2].numpy(), atol=1e-5)
 
 
 @pytest.fixture(scope="module")

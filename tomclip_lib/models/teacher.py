@@ -289,10 +289,30 @@ def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", f
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=pretrained)
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
 
-    @torch.inference_mode()
     def encode_texts(texts: list[str]) -> np.ndarray:
-        chunks = [model.encode_text(tokenizer(texts[i : i + 256]).to(device), normalize=True).float().cpu()
+        chunks = [encode_clip_text(model, tokenizer(texts[i : i + 256]).to(device)).float().cpu()
                   for i in range(0, len(texts), 256)]
         return torch.cat(chunks).numpy()
 
     return Teacher(model, encode_texts, preprocess, device, folder=folder)
+
+
+@torch.inference_mode()
+def encode_clip_text(model, tokens: torch.Tensor) -> torch.Tensor:
+    """open_clip's `CLIP.encode_text(tokens, normalize=True)`, computed on the tokens up to the
+    batch's longest caption only.
+
+    CLIP's text transformer is causal and reads each caption's embedding at its end-of-text token,
+    so the padding after the longest caption cannot change any embedding; cutting it makes a batch
+    of short prompts several times cheaper than the full 77 positions (tests check equality).
+    """
+    from open_clip.transformer import text_global_pool
+
+    length = int((tokens != 0).sum(dim=1).max())
+    tokens = tokens[:, :length]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:length].to(cast)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:length, :length]))
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+    return F.normalize(x, dim=-1)

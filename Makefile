@@ -71,14 +71,7 @@ $(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params
 # What each notebook reads from the ones before it (artifacts); make re-runs it when they change.
 include notebooks/dependencies.mk
 
-# The paper profile runs the paper's two tables (01-04); notebooks 05-08 read the embedded
-# sources (emoji groups, the validation emoji, the trained teacher) and are not wired for it.
-PAPER_NOTEBOOKS := 01_data 02_teacher 03_train 04_evaluate
-ifeq ($(PROFILE),paper)
-EXECUTED := $(PAPER_NOTEBOOKS:%=$(BUILD)/executed/paper/%.ipynb)
-endif
-
-paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded; paper: 01-04) into build/executed/PROFILE/
+paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded) into build/executed/PROFILE/
 
 readme: ## refresh README.md's generated blocks (tables, timings) from results/ after `make paper`
 	$(BIN)/python scripts/notebook-timings.py embedded

@@ -72,7 +72,7 @@ display(pd.DataFrame({setting: {"training pairs": len(split[0]), "validation pai
 base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, patience=patience,
                          warmup_steps=warmup_steps, sparsify=sparsify, mode=mode)
 runs = experiment.train_grid(profile, base, student_config, variants, {"full": seeds_full, "low": seeds_low}, data)
-experiment.save_runs(profile, runs, student_config)
+experiment.save_runs(profile, runs, student_config, base)
 report.save_table(runs.drop(columns="run_dir"), "training_runs", profile, floatfmt=".4f",
                   caption="Student runs: best validation loss (of each run's own objective), epochs, seconds.")
 display(runs.drop(columns="run_dir").round(4))

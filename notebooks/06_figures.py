@@ -8,10 +8,14 @@
 # curves of English against Korean embeddings; and persistence diagrams of an English teacher batch
 # against Korean student batches. "CLIP" is the teacher's own (English) text tower fed Korean;
 # MCLIP and ToMCLIP are the full-setting students of notebook 03 (first seed, paper weights).
+# The captions are CLDR's emoji names in both profiles (the one caption set we have with a
+# category per caption and every language, Korean included); in the paper profile no emoji name
+# was seen in distillation, in the embedded one the catalogue of Figure 1 is the held-out emoji.
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
 languages = ["en", "ko"]  # the two languages of the figures
+catalogue_size = None  # emoji in Figure 1's catalogue (None: every held-out one)
 batch_size = 256  # captions in the distance-curve and persistence-diagram batches
 diagram_points = 96  # points for the Vietoris-Rips diagrams (H1 costs grow fast)
 perplexity = 15.0
@@ -20,7 +24,7 @@ seed = 0
 # %%
 import numpy as np
 
-from tomclip_lib import experiment, plots, report
+from tomclip_lib import experiment, plots, report, sources
 from tomclip_lib.analysis import persistence as diagrams
 from tomclip_lib.analysis import views
 from tomclip_lib.data.classnames import class_names, prompts, superclass_of
@@ -30,6 +34,7 @@ from tomclip_lib.topology import vietoris_rips_h1
 
 # %%
 corpus = load_corpus(profile)
+emoji_names = sources.emoji_names(profile, corpus)
 teacher = load_profile_teacher(profile)
 runs, student_config = experiment.load_runs(profile)
 chosen = runs[(runs["setting"] == "full")].groupby("variant").first()
@@ -43,8 +48,8 @@ encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
 # student the Korean map shows the same groups as the English one.
 
 # %%
-names = corpus[(corpus["split"] != "train") & (corpus["source"] == "emoji-name")]
-captions = names.pivot(index="item", columns="lang", values="text")
+names = emoji_names[emoji_names["split"] != "train"]
+captions = names.pivot(index="item", columns="lang", values="text").head(catalogue_size)
 groups = names.drop_duplicates("item").set_index("item").loc[captions.index, "group"].tolist()
 maps = {model: views.joint_tsne({lang: encode(list(captions[lang])) for lang in languages}, perplexity, seed)
         for model, encode in encoders.items()}
@@ -70,7 +75,7 @@ report.save_figure(plots.tsne_panels(maps, superclasses, "CIFAR-100 class prompt
 # shapes: this is what L_dm and L_ta reward.
 
 # %%
-batch = corpus[(corpus["split"] == "train") & (corpus["source"] == "emoji-name")]
+batch = emoji_names[emoji_names["split"] == "train"]
 batch = batch.pivot(index="item", columns="lang", values="text").sample(batch_size, random_state=seed)
 english = teacher.encode_texts(list(batch["en"]))
 korean = {model: encode(list(batch["ko"])) for model, encode in encoders.items()}

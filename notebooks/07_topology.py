@@ -26,22 +26,23 @@ from IPython.display import Markdown, display
 from tomclip_lib import plots, report
 from tomclip_lib.analysis import persistence as views
 from tomclip_lib.data.corpus import build_corpus, split_pairs
-from tomclip_lib.models.text import TEACHER_TEXT, text_features
+from tomclip_lib.models.teacher import load_profile_teacher
 
 # %% [markdown]
 # ## Two real batches
-# The teacher is the English text tower (all-MiniLM-L6-v2). As a "student" that has not been
+# The teacher is the profile's English text tower (embedded: all-MiniLM-L6-v2; paper: CLIP
+# ViT-B/32's), fed the English names of emoji from CLDR. As a "student" that has not been
 # distilled yet we take the same tower fed the **Korean** names of the same emoji: this is the
-# paper's CLIP baseline for non-English prompts. Its English vocabulary reads much of Hangul as
-# unknown tokens, so several Korean names land on the very same point (deaths at 0 below).
+# paper's CLIP baseline for non-English prompts. MiniLM's English vocabulary reads much of Hangul
+# as unknown tokens, so several Korean names land on the very same point (deaths at 0 below).
 
 # %%
-corpus = build_corpus()
-names = split_pairs(corpus, "train").query("source == 'emoji-name'")
+encode = load_profile_teacher(profile).encode_texts
+names = split_pairs(build_corpus(), "train").query("source == 'emoji-name'")
 english = names[names["lang"] == "en"].head(batch_size)
 korean = names[names["lang"] == "ko"].set_index("item").loc[english["item"]]
-teacher = text_features(TEACHER_TEXT, list(english["text"]))
-student = text_features(TEACHER_TEXT, list(korean["text"]))
+teacher = encode(list(english["text"]))
+student = encode(list(korean["text"]))
 print(f"{len(teacher)} captions, e.g. {english['text'].iloc[0]!r} / {korean['text'].iloc[0]!r}")
 
 # %% [markdown]
@@ -53,7 +54,7 @@ print(f"{len(teacher)} captions, e.g. {english['text'].iloc[0]!r} / {korean['tex
 
 # %%
 deaths = {"teacher, English": views.h0_deaths(teacher), "teacher tower, Korean": views.h0_deaths(student)}
-fig = plots.death_distributions(deaths, "H0 deaths of a batch of 256 emoji names (s = 0.5, normalised)")
+fig = plots.death_distributions(deaths, f"H0 deaths of a batch of {len(teacher)} emoji names (s = 0.5, normalised)")
 report.save_figure(fig, "topology_death_distributions", profile)
 
 # %% [markdown]
@@ -107,11 +108,12 @@ display(views.h1_comparison(teacher, h1_points))
 # ## What it costs
 # One step of L_ta(H0) + L_dm (forward and backward, d = 512, float32) against the "floor"
 # (distance matrices of both batches and the backward of the student's) and against our
-# re-implementation of the reference path. Measured by `benchmarks/bench_topology.py`; this
+# re-implementation of the reference path, on this machine's kind of device (CUDA when there is
+# a GPU, else the CPU). Measured by `benchmarks/bench_topology.py` (`make benchmark`); this
 # notebook only reads the table it wrote.
 
 # %%
-display(Markdown(views.benchmark_table("cpu")))
+display(Markdown(views.benchmark_table()))
 
 # %% [markdown]
 # ## Summary

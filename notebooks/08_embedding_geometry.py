@@ -6,42 +6,42 @@
 # separable the modalities are, and their *effective dimension*, globally and within clusters,
 # and finds that the local effective dimension predicts retrieval better than the global one.
 # Here we measure the same quantities for our teacher (its image tower against its English text
-# tower, and against itself fed other languages) and for the students, on every emoji of the
-# corpus (images rendered, names in each language). Parameter choices are documented in
-# `tomclip_lib/analysis/geometry.py`. Retrieval here ranks all emoji, training ones included:
-# this notebook studies geometry, the tables of notebook 04 measure generalisation.
+# tower, and against itself fed other languages) and for the students, on images with a caption
+# in each language: every emoji of the corpus, rendered, with its names (embedded profile), or
+# xFlickr&CO test (paper profile, which has no Korean). Parameter choices are documented in
+# `tomclip_lib/analysis/geometry.py`. In the embedded profile retrieval here ranks all emoji,
+# training ones included: this notebook studies geometry, the tables of notebook 04 measure
+# generalisation.
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
-languages = ["en", "ko", "ja", "zh", "ru", "de"]  # a spread of scripts
+languages = ["en", "ko", "ja", "zh", "ru", "de"]  # a spread of scripts (those the image set has captions in)
 students = ["MCLIP", "ToMCLIP", "ToMA"]  # full-setting students of notebook 03 (first seed)
-max_items = None  # emoji to use (None: all in the corpus)
+max_items = None  # images to use (None: all)
 min_cluster_size = 15  # HDBSCAN
 seed = 0
 
 # %%
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report
+from tomclip_lib import experiment, plots, report, sources
 from tomclip_lib.analysis import geometry
 from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.data.images import render_emoji
 from tomclip_lib.models.teacher import load_profile_teacher
 
 # %%
 corpus = load_corpus(profile)
 teacher = load_profile_teacher(profile)
 runs, student_config = experiment.load_runs(profile)
-names = corpus[corpus["source"] == "emoji-name"].pivot(index="item", columns="lang", values="text")
-names = names.head(max_items) if max_items else names
-emoji = corpus.drop_duplicates("item").set_index("item").loc[names.index, "emoji"]
-images = teacher.cached_image_embeddings("all-emoji", render_emoji(list(emoji), teacher.image_size))
+items = sources.geometry_set(profile, corpus, teacher.image_size, max_items)
+images = teacher.cached_image_embeddings("geometry", items.images)
 chosen = runs[runs["setting"] == "full"].groupby("variant").first()
 encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
             **{model: experiment.load_student(student_config, chosen.loc[model, "run_dir"]).encode
                for model in students if model in chosen.index}}
-texts = {(model, lang): encode(list(names[lang])) for model, encode in encoders.items() for lang in languages}
-print(f"{len(names)} emoji, {len(encoders)} text encoders x {len(languages)} languages")
+captioned = [lang for lang in languages if lang in items.captions]
+texts = {(model, lang): encode(list(items.captions[lang])) for model, encode in encoders.items() for lang in captioned}
+print(f"{len(images)} images, {len(encoders)} text encoders x {len(captioned)} languages ({', '.join(captioned)})")
 
 # %% [markdown]
 # ## Global measures
@@ -80,7 +80,7 @@ display(verdict.round(3))
 # %%
 # NBVAL_CHECK_OUTPUT
 english = global_table[(global_table["language"] == "en")].set_index("model")
-print(f"{clusters.max() + 1} clusters ({(clusters == -1).mean():.0%} of emoji unclustered)")
+print(f"{clusters.max() + 1} clusters ({(clusters == -1).mean():.0%} of images unclustered)")
 print(f"teacher, English: modality gap {english.loc['CLIP (teacher text tower)', 'modality gap']:.2f}, "
       f"separability {english.loc['CLIP (teacher text tower)', 'linear separability']:.2f}")
 for row in verdict.itertuples(index=False):

@@ -128,3 +128,18 @@ def test_findings_state_the_tables_in_words(output_dirs):
     assert "no topological variant beats MCLIP" in text and "ToMCLIP -9.0 ± 0.5" in text
     assert "Local predicts retrieval more strongly" in text
     assert (folder / "findings.md").read_text() == text
+
+
+def test_retrieval_queries_find_each_caption_in_a_shared_gallery():
+    gallery = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]])  # more rows than any language has captions
+    embeddings = {"a": [1, 0, 0], "b": [0, 0.9, 0.1], "c": [1, 0.9, 0], "d": [0, 0.1, 1]}
+    queries = evaluate.RetrievalQueries(gallery, {"en": ["a", "b"], "ko": ["c", "d"]},
+                                        {"en": np.array([0, 1]), "ko": np.array([0, 2])})
+    # en: both found (1.0); ko: "c" lies nearest row 3, not its truth 0, "d" is found (0.5).
+    assert queries.recall_at_1(lambda texts: unit([embeddings[t] for t in texts])) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("truth", [np.array([0]), np.array([0, 4])], ids=["too few", "outside the gallery"])
+def test_retrieval_queries_refuse_a_truth_that_does_not_fit(truth):
+    with pytest.raises(TomclipError, match="one gallery row in 0..3 per caption"):
+        evaluate.RetrievalQueries(unit(np.eye(4)), {"en": ["a", "b"]}, {"en": truth})

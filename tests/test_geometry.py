@@ -62,3 +62,12 @@ def test_too_few_points_to_cluster_is_a_clear_error():
 
     with pytest.raises(TomclipError, match="too few"):
         geometry.sphere_clusters(np.ones((5, 3)))
+
+
+def test_a_space_without_clusters_gives_empty_local_tables_not_an_error():
+    images, _ = blobs(np.eye(8)[:2] * 3)
+    texts = {("model", "en"): images}
+    global_table, local_table = geometry.study(images, texts, np.full(len(images), -1))
+    assert len(global_table) == 1 and local_table.empty and "local effective rank" in local_table
+    verdict = geometry.predictiveness(global_table, local_table)
+    assert verdict["spaces"].iloc[0] == 0 and np.isnan(verdict["median Spearman"].iloc[0])

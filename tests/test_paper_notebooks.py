@@ -1,7 +1,8 @@
-"""Notebooks 01-04 run the paper profile's path end to end, offline: fixture files in the real
+"""Every notebook runs the paper profile's path end to end, offline: fixture files in the real
 formats (M-CLIP parquet, CIFAR-100 pickles, xFlickr&CO jsonl and JPEGs), open_clip ViT-B-32 with
 random weights and a small random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
 runs them, with every output written under a temporary repository root."""
+import json
 import os
 
 import jupytext
@@ -37,8 +38,9 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
     from paper_fixtures import write_xflickrco
 
     root = tmp_path_factory.mktemp("repo")
+    # 20 images: enough for the geometry notebook's UMAP (15 neighbours) and HDBSCAN.
     xflickrco = write_xflickrco(tmp_path_factory.mktemp("xflickrco"), languages=XFLICKRCO_LANGUAGES,
-                                flickr_images=8, coco_images=6)
+                                flickr_images=12, coco_images=8)
     paper_data = dict(translations=str(mclip_files.translations), embeddings=str(mclip_files.embeddings),
                       korean=str(mclip_files.korean), rows=None, validation_rows=4, low_resource_rows=8,
                       cifar100_root=str(cifar100_root), verify_cifar100=False,
@@ -55,6 +57,14 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
                          backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all"),
         # Four languages, not 13: ViT-B-32's text tower on 13 x 100 prompts alone takes minutes here.
         "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
+        "05_ablations": dict(profile="paper", seeds=[0], batch_sizes=[4], weight_grid=[[0.01, 0.01]],
+                             weights={"distance_matrix": 0.01, "topology_h0": 0.01}, scales=[None, 0.5],
+                             h1_weight=0.01, teacher_seeds=[0], max_epochs=1, languages=EVALUATED),
+        "06_figures": dict(profile="paper", catalogue_size=24, batch_size=24, diagram_points=16, perplexity=5.0),
+        "07_topology": dict(profile="paper", batch_size=24, eps_grid=[0.0, 0.5, 1.0], reference_calls=10,
+                            h1_points=16),
+        "08_embedding_geometry": dict(profile="paper", languages=["en", "ko", "ja", "de"],
+                                      students=["MCLIP", "ToMCLIP"], min_cluster_size=5),
     }
     os.environ["TOMCLIP_ROOT"] = str(root)  # the kernels inherit it: results, figures, artifacts go there
     try:
@@ -92,3 +102,30 @@ def test_the_paper_tables_cover_the_languages_and_xflickrco(paper_run):
     assert set(reference["task"]) == {"zero-shot", "retrieval"}
     for name in ("data_retrieval_grid", "data_zero_shot_grid", "data_categories", "teacher_retrieval_examples"):
         assert (paper_run / "figures" / "paper" / f"{name}.png").stat().st_size > 1000
+
+
+def test_the_ablations_vary_the_paper_training_and_score_on_mclip_validation_rows(paper_run):
+    results = paper_run / "results" / "paper"
+    for name in ("batch_size", "weights", "sparsification", "mode", "h1"):
+        table = pd.read_csv(results / f"ablation_{name}.csv")
+        scores = table[["validation R@1 mean", "retrieval R@1 mean", "zero-shot top-1 mean"]]
+        assert len(table) >= 2 and scores.notna().all().all() and scores.stack().between(0, 100).all(), name
+        assert (paper_run / "figures" / "paper" / f"ablation_{name}.png").stat().st_size > 1000
+    configs = [json.loads(path.read_text()) for path in (paper_run / "artifacts" / "paper").glob("students/*/config.json")]
+    assert any(c["variant"] == "ToMCLIP(ta)" for c in configs), "the mode ablation trains ToMCLIP(ta), which 03 does not"
+    assert {(c["lr"], c["warmup_steps"], c["mode"]) for c in configs if c["variant"] == "MCLIP"} == {(1e-5, 1, "reference")}, \
+        "05 varies notebook 03's training configuration"
+    # OpenAI's CLIP is loaded as published: there is no teacher training to ablate.
+    assert pd.read_csv(results / "ablation_teacher_toma.csv").empty
+
+
+def test_the_figures_and_the_geometry_study_run_on_the_paper_models(paper_run):
+    figures = paper_run / "figures" / "paper"
+    for name in ("figure1_tsne_emoji_names", "figure2_tsne_cifar100_prompts", "figure3_sorted_distances",
+                 "figure_persistence_diagrams", "topology_death_distributions", "topology_theorem_bound",
+                 "topology_sliced_vs_exact", "geometry_local_dimension"):
+        assert (figures / f"{name}.png").stat().st_size > 1000 and (figures / f"{name}.pdf").exists(), name
+    geometry = pd.read_csv(paper_run / "results" / "paper" / "geometry_global.csv")
+    assert set(geometry["language"]) == {"en", "ja", "de"}, "xFlickr&CO has no Korean: 08 keeps the captioned languages"
+    assert set(geometry["model"]) == {"CLIP (teacher text tower)", "MCLIP", "ToMCLIP"}
+    assert geometry["R@1"].between(0, 1).all()

@@ -7,6 +7,8 @@ interval over the test items (fixed seed).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -83,6 +85,34 @@ def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tup
     text_to_image, image_to_text = ranks_of_truth(scores, truth), ranks_of_truth(scores.T, truth)
     return {(direction, k): ranks < k for direction, ranks in (("text_to_image", text_to_image),
                                                                 ("image_to_text", image_to_text)) for k in ks}
+
+
+@dataclass
+class RetrievalQueries:
+    """Captions per language, each to be found in one shared gallery of L2-normalised embeddings.
+
+    truth[lang][i] is the gallery row of captions[lang][i]. The gallery may hold more rows than a
+    language has captions (M-CLIP's validation rows: every English caption's embedding, whatever
+    language its translation is in).
+    """
+
+    gallery: np.ndarray
+    captions: dict[str, list[str]]
+    truth: dict[str, np.ndarray]
+
+    def __post_init__(self):
+        for lang, texts in self.captions.items():
+            truth = np.asarray(self.truth[lang])
+            if truth.shape != (len(texts),) or (len(truth) and not 0 <= truth.min() <= truth.max() < len(self.gallery)):
+                raise TomclipError(f"RetrievalQueries[{lang!r}]: need one gallery row in 0..{len(self.gallery) - 1} "
+                                   f"per caption ({len(texts)} captions, truth of shape {truth.shape}).")
+
+    def recall_at_1(self, encode) -> float:
+        """Text -> gallery R@1 of a text encoder (texts -> normalised embeddings), averaged over languages."""
+        gallery = _check_embeddings("gallery", self.gallery)
+        return float(np.mean([(ranks_of_truth(_check_embeddings(f"{lang} captions", encode(texts), gallery.shape[1])
+                                              @ gallery.T, np.asarray(self.truth[lang])) < 1).mean()
+                              for lang, texts in self.captions.items()]))
 
 
 def retrieval_recall(text_embeddings, image_embeddings, ks=(1, 5, 10), n_boot: int = 10_000,

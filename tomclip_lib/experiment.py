@@ -18,11 +18,12 @@ import torch
 from . import evaluate, paths
 from .data.classnames import prompts
 from .data.corpus import split_pairs
-from .data.embedded import RetrievalSet, ZeroShotSet, teacher_training_set
+from .data.embedded import RetrievalSet, ZeroShotSet, retrieval_set, teacher_training_set
 from .errors import TomclipError
+from .evaluate import RetrievalQueries
 from .io import write_json, write_text
 from .models.student import Student, StudentConfig
-from .models.teacher import Teacher, TeacherConfig, prepare_embedded_teacher
+from .models.teacher import Teacher, prepare_embedded_teacher
 from .train import DistillationSplit, TrainConfig, train_student
 
 TEACHER_BASELINE = "CLIP (teacher text encoder)"
@@ -34,12 +35,6 @@ def fingerprint(*texts_lists) -> str:
         digest.update("\x1f".join(texts).encode("utf-8"))
         digest.update(b"\x1e")
     return digest.hexdigest()[:16]
-
-
-def embedded_splits(corpus: pd.DataFrame, student: Student, teacher_texts, setting: str
-                    ) -> tuple[DistillationSplit, DistillationSplit, str]:
-    """distillation_splits with the teacher's text embeddings (`teacher_texts`) of the English captions."""
-    return distillation_splits(corpus, student.config, lambda pairs: teacher_texts(list(pairs["en"])), setting)
 
 
 def distillation_splits(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, setting: str
@@ -86,20 +81,35 @@ def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, v
     return pd.DataFrame(rows)
 
 
-def save_runs(profile: str, runs: pd.DataFrame, student_config: StudentConfig) -> None:
-    """Record the trained runs and the student's configuration for the evaluation notebook."""
+def save_runs(profile: str, runs: pd.DataFrame, student_config: StudentConfig, base: TrainConfig) -> None:
+    """Record the trained runs, the student's configuration and the training configuration they
+    share, for the notebooks that evaluate them (04, 06, 08) and vary it (05)."""
     write_json(paths.artifacts_dir(profile) / "students.json",
-               {"student": asdict(student_config), "runs": runs.to_dict(orient="records")})
+               {"student": asdict(student_config), "train": asdict(base), "runs": runs.to_dict(orient="records")})
 
 
-def load_runs(profile: str) -> tuple[pd.DataFrame, StudentConfig]:
-    """The runs that notebook 03 trained for `profile`, and their student configuration."""
+def _students_record(profile: str) -> dict:
     path = paths.artifacts_dir(profile) / "students.json"
     if not path.exists():
         raise TomclipError(f"No trained students for profile {profile!r}: run notebook 03_train first "
                            f"(make paper PROFILE={profile} runs the notebooks in order).")
-    record = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+def load_runs(profile: str) -> tuple[pd.DataFrame, StudentConfig]:
+    """The runs that notebook 03 trained for `profile`, and their student configuration."""
+    record = _students_record(profile)
     return pd.DataFrame(record["runs"]), StudentConfig(**record["student"])
+
+
+def load_train_config(profile: str) -> TrainConfig:
+    """The training configuration shared by notebook 03's runs (its variant, setting and seed are
+    placeholders: each run replaced them)."""
+    record = _students_record(profile)
+    if "train" not in record:
+        raise TomclipError(f"{paths.artifacts_dir(profile) / 'students.json'} predates the recorded training "
+                           f"configuration: run notebook 03_train again (its runs are reused, nothing retrains).")
+    return TrainConfig(**record["train"])
 
 
 def load_student(student_config: StudentConfig, run_dir: str | Path) -> Student:
@@ -197,25 +207,21 @@ def compare_to_mclip(zero_shot: pd.DataFrame, retrieval: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def summary_scores(student, teacher: Teacher, images: ZeroShotSet, items: RetrievalSet, validation: RetrievalSet,
-                   languages: list[str]) -> dict[str, float]:
+def summary_scores(student, teacher: Teacher, images: ZeroShotSet, test: RetrievalQueries,
+                   validation: RetrievalQueries, languages: list[str]) -> dict[str, float]:
     """One run's headline numbers, averaged over languages: validation and test retrieval R@1
-    (text -> image) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
+    (text -> gallery) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
     zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
-    scores = {}
-    for name, item_set in (("validation R@1", validation), ("retrieval R@1", items)):
-        item_images = teacher.cached_image_embeddings(name.split()[0], item_set.images)
-        scores[name] = float(np.mean([evaluate.retrieval_hits(student.encode(list(item_set.captions[lang])), item_images,
-                                                              ks=(1,))[("text_to_image", 1)].mean() for lang in languages]))
-    scores["zero-shot top-1"] = float(np.mean([evaluate.zero_shot_accuracy(
-        zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,))["top1"]
-        for lang in languages]))
-    return scores
+    return {"validation R@1": validation.recall_at_1(student.encode), "retrieval R@1": test.recall_at_1(student.encode),
+            "zero-shot top-1": float(np.mean([evaluate.zero_shot_accuracy(
+                zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,))["top1"]
+                for lang in languages]))}
 
 
 def ablation(profile: str, name: str, settings: list[tuple[str, TrainConfig]], seeds: list[int],
              student_config: StudentConfig, data: tuple[DistillationSplit, DistillationSplit, str], teacher: Teacher,
-             images: ZeroShotSet, items: RetrievalSet, validation: RetrievalSet, languages: list[str]) -> pd.DataFrame:
+             images: ZeroShotSet, test: RetrievalQueries, validation: RetrievalQueries, languages: list[str]
+             ) -> pd.DataFrame:
     """Train (or load) each labelled configuration with each seed and score it; one row per run.
 
     Runs share the cache of notebook 03: a configuration trained there is not trained again.
@@ -231,7 +237,7 @@ def ablation(profile: str, name: str, settings: list[tuple[str, TrainConfig]], s
             steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
             rows.append({"ablation": name, "setting": label, "seed": seed, "epochs": result.epochs,
                          "ms per step": 1000 * result.seconds / max(steps, 1),
-                         **summary_scores(student, teacher, images, items, validation, languages)})
+                         **summary_scores(student, teacher, images, test, validation, languages)})
     return pd.DataFrame(rows)
 
 
@@ -247,25 +253,45 @@ def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def teacher_ablation(profile: str, settings: list[tuple[str, TeacherConfig]], seeds: list[int], corpus: pd.DataFrame,
-                     images: ZeroShotSet, items: RetrievalSet) -> pd.DataFrame:
-    """Train (or load) the embedded teacher under each labelled configuration and seed; score it in
-    English: zero-shot top-1 on the test images and text -> image R@1 on the held-out emoji."""
+TEACHER_ABLATION_COLUMNS = ["setting", "seeds", "zero-shot top-1 mean", "zero-shot top-1 sd", "retrieval R@1 mean",
+                            "retrieval R@1 sd"]
+
+
+def teacher_toma_ablation(profile: str, teacher: Teacher, corpus: pd.DataFrame, images: ZeroShotSet,
+                          toma_weight: float, caption_fraction: float, seeds: list[int]) -> pd.DataFrame:
+    """ToMA in the teacher's own image-text training: the teacher of notebook 02 retrained with and
+    without it, with every caption (first seed) and with `caption_fraction` of them (every seed),
+    scored in English (zero-shot top-1, text -> image R@1 of the held-out emoji); mean and sd over
+    seeds, in percent. A teacher loaded as published (the paper profile's CLIP) has no training
+    here to vary: the table is then empty.
+    """
+    if teacher.config is None:
+        return pd.DataFrame(columns=TEACHER_ABLATION_COLUMNS)
+    items = retrieval_set(corpus, teacher.image_size)
+    config = teacher.config
+    training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
     rows = []
-    for label, config in settings:
-        training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
-        for seed in seeds:
-            teacher, _ = prepare_embedded_teacher(profile, replace(config, seed=seed), training.images,
-                                                  training.captions, training.weights, log=lambda message: None,
-                                                  make_default=False)
-            classes = teacher.encode_texts(prompts(images.dataset, "en"))
-            zero_shot = evaluate.zero_shot_accuracy(teacher.cached_image_embeddings("zero-shot", images.images),
-                                                    classes, images.labels, topk=(1,))["top1"]
-            hits = evaluate.retrieval_hits(teacher.encode_texts(list(items.captions["en"])),
-                                           teacher.cached_image_embeddings("retrieval", items.images), ks=(1,))
-            rows.append({"setting": label, "seed": seed, "zero-shot top-1": zero_shot,
-                         "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
-    return pd.DataFrame(rows)
+    for fraction, fraction_seeds in ((1.0, seeds[:1]), (caption_fraction, seeds)):
+        for label, weight in (("contrastive", 0.0), ("+ ToMA", toma_weight)):
+            for seed in fraction_seeds:
+                variant = replace(config, caption_fraction=fraction, toma_weight=weight, seed=seed)
+                trained, _ = prepare_embedded_teacher(profile, variant, training.images,
+                                                      training.captions, training.weights, log=lambda message: None,
+                                                      make_default=False)
+                classes = trained.encode_texts(prompts(images.dataset, "en"))
+                zero_shot = evaluate.zero_shot_accuracy(trained.cached_image_embeddings("zero-shot", images.images),
+                                                        classes, images.labels, topk=(1,))["top1"]
+                hits = evaluate.retrieval_hits(trained.encode_texts(list(items.captions["en"])),
+                                               trained.cached_image_embeddings("retrieval", items.images), ks=(1,))
+                rows.append({"setting": f"{100 * fraction:g}% captions, {label}", "seed": seed,
+                             "zero-shot top-1": zero_shot, "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
+    runs = pd.DataFrame(rows)
+    grouped = runs.groupby("setting", sort=False)
+    summary = pd.DataFrame({"seeds": grouped["seed"].count()})
+    for metric in ("zero-shot top-1", "retrieval R@1"):
+        summary[f"{metric} mean"] = 100 * grouped[metric].mean()
+        summary[f"{metric} sd"] = 100 * grouped[metric].std()
+    return summary.reset_index()[TEACHER_ABLATION_COLUMNS]
 
 
 def seed_spread(table: pd.DataFrame, average: str, metric: str, setting: str = "low") -> pd.DataFrame:

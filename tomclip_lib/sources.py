@@ -1,4 +1,4 @@
-"""What a profile reads, behind one set of calls, so that notebooks 01-04 have one code path.
+"""What a profile reads, behind one set of calls, so that every notebook has one code path.
 
 Two kinds of source exist. `embedded` (every profile by default): the offline assets, i.e. the
 CLDR/Babel corpus with MiniLM targets, Fashion-MNIST, the rendered emoji and the teacher that
@@ -6,6 +6,9 @@ notebook 02 trains. `paper`: M-CLIP ImageCaptions-7M pairs with their precompute
 text embeddings as targets (as the reference trains), CIFAR-100 test, xFlickr&CO test and OpenAI
 CLIP ViT-B/32 through open_clip. Notebook 01 chooses the kind (a `paper_data` parameter means
 paper) and records it in artifacts/<profile>/sources.json; every later notebook asks this module.
+The emoji names of CLDR (Debian packages, installed by the set-up in every profile) stay the
+caption set of the figures (06) and of the method notebook (07) in both kinds: they are the one
+offline caption set with a category per caption and every language, Korean included.
 """
 from __future__ import annotations
 
@@ -19,12 +22,13 @@ import torch
 
 from . import paths
 from .data import embedded
-from .data.corpus import CorpusConfig, build_corpus, save_corpus
+from .data.corpus import CorpusConfig, build_corpus, save_corpus, split_pairs
 from .data.images import read_images
 from .data.languages import LANGUAGE_CODES
 from .data.paper_sources import (MCLIP_EMBEDDINGS, MCLIP_TRANSLATIONS, REFERENCE_TOTAL_ROWS, XFLICKRCO_LANGUAGES,
                                  load_cifar100_test, load_mclip_pairs, load_xflickrco, split_mclip)
 from .errors import TomclipError
+from .evaluate import RetrievalQueries
 from .io import atomic_path, write_json
 from .train import DistillationSplit
 
@@ -279,3 +283,53 @@ def distillation_data(profile: str, corpus: pd.DataFrame, student_config, settin
                                    setting)
     targets = np.load(_targets_path(profile), mmap_mode="r")
     return distillation_splits(corpus, student_config, lambda pairs: targets[pairs["target_row"].to_numpy()], setting)
+
+
+# ----------------------------------------------------------------------------- notebooks 05-08
+
+
+def retrieval_queries(profile: str, corpus: pd.DataFrame, teacher, split: str, languages: list[str]) -> RetrievalQueries:
+    """Captions per language and the gallery they are scored against, for the ablations.
+
+    `test` is notebook 04's retrieval set against the teacher's image embeddings. `validation`, the
+    only split to choose settings by, is the validation emoji against their images (embedded) or,
+    xFlickr&CO having no validation split, M-CLIP's validation rows (paper): each translation
+    against the teacher's embeddings of every distinct English validation caption, its own being
+    the truth. Languages without captions in the split are left out.
+    """
+    if split == "validation" and kind(profile) == PAPER:
+        rows = split_pairs(corpus, "validation")
+        english, first, truth = np.unique(rows["en"].to_numpy(dtype=str), return_index=True, return_inverse=True)
+        targets = np.load(_targets_path(profile), mmap_mode="r")
+        gallery = np.asarray(targets[rows["target_row"].to_numpy()[first]], dtype=np.float32)
+        gallery /= np.linalg.norm(gallery, axis=1, keepdims=True).clip(1e-12)
+        present = [lang for lang in languages if (rows["lang"] == lang).any()]
+        if not present:
+            raise TomclipError(f"None of the languages {languages} has an M-CLIP validation row: raise "
+                               f"paper_data.validation_rows in params/{profile}.yaml (01_data) and run 01 again.")
+        return RetrievalQueries(gallery, {lang: list(rows.loc[rows["lang"] == lang, "text"]) for lang in present},
+                                {lang: truth[(rows["lang"] == lang).to_numpy()] for lang in present})
+    items = retrieval_set(profile, corpus, teacher.image_size, split)
+    gallery = teacher.cached_image_embeddings("retrieval" if split == "test" else split, items.images)
+    present = [lang for lang in languages if lang in items.captions]
+    return RetrievalQueries(gallery, {lang: list(items.captions[lang]) for lang in present},
+                            {lang: np.arange(len(items.images)) for lang in present})
+
+
+def emoji_names(profile: str, corpus: pd.DataFrame) -> pd.DataFrame:
+    """The CLDR emoji-name pairs with their Unicode group and split: the profile's own corpus
+    (embedded), or the embedded corpus built from CLDR (paper, whose corpus is M-CLIP's)."""
+    names = corpus if kind(profile) == EMBEDDED else build_corpus(CorpusConfig())
+    return names[names["source"] == "emoji-name"]
+
+
+def geometry_set(profile: str, corpus: pd.DataFrame, image_size: int, max_items: int | None = None
+                 ) -> embedded.RetrievalSet:
+    """Images with one caption each per language, for the geometry study (notebook 08): every
+    emoji of the corpus, rendered, with its names (embedded), or xFlickr&CO test (paper)."""
+    if kind(profile) == EMBEDDED:
+        items = embedded.retrieval_set(corpus, image_size, split=None)
+    else:
+        items = retrieval_set(profile, corpus, image_size)
+    keep = slice(0, max_items)
+    return embedded.RetrievalSet(items.images[keep], items.captions.iloc[keep], items.groups.iloc[keep])

@@ -129,7 +129,8 @@ def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters
             joint = np.concatenate([normalize(images[members]), normalize(captions[members])])
             local_rows.append({"model": model, "language": language, "cluster": int(cluster), "size": int(members.sum()),
                                "local effective rank": effective_rank(joint), "R@1": float(hits[members].mean())})
-    return pd.DataFrame(global_rows), pd.DataFrame(local_rows)
+    local_columns = ["model", "language", "cluster", "size", "local effective rank", "R@1"]
+    return pd.DataFrame(global_rows), pd.DataFrame(local_rows, columns=local_columns)
 
 
 def predictiveness(global_table: pd.DataFrame, local_table: pd.DataFrame) -> pd.DataFrame:
@@ -139,8 +140,8 @@ def predictiveness(global_table: pd.DataFrame, local_table: pd.DataFrame) -> pd.
     cluster's R@1 (one value per space; the table gives their median and range). Global: across
     the (model, language) spaces, their joint effective rank against their R@1.
     """
-    local = local_table.groupby(["model", "language"]).apply(
-        lambda part: spearman(part["local effective rank"], part["R@1"]), include_groups=False)
+    local = pd.Series([spearman(part["local effective rank"], part["R@1"])
+                       for _, part in local_table.groupby(["model", "language"])], dtype=float)
     rows = [{"measure": "local effective rank vs cluster R@1 (within each space)", "spaces": int(local.notna().sum()),
              "median Spearman": float(local.median()), "min": float(local.min()), "max": float(local.max())},
             {"measure": "global effective rank vs R@1 (across spaces)", "spaces": len(global_table),

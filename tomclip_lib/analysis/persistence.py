@@ -66,8 +66,11 @@ def h1_comparison(points, max_points: int = 128) -> dict[str, int]:
                 int(((intervals[:, 1] - intervals[:, 0]) > 0.01 * float(torch.cdist(points, points).max())).sum())}
 
 
-def benchmark_table(device: str = "cpu") -> str:
-    """The table benchmarks/bench_topology.py wrote for `device` (Markdown), or how to make it."""
+def benchmark_table(device: str | None = None) -> str:
+    """The table benchmarks/bench_topology.py wrote for `device` (Markdown), or how to make it.
+
+    The default is this machine's kind: cuda when a GPU is visible, else cpu."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     path = paths.results_dir("benchmarks") / f"topology_{device}.md"
     if not path.exists():
         return f"No benchmark for {device} yet: run `.venv/bin/python benchmarks/bench_topology.py`."

@@ -76,10 +76,11 @@ class RetrievalSet:
     groups: pd.Series  # index: item; the emoji group, for colouring
 
 
-def retrieval_set(corpus: pd.DataFrame, image_size: int, split: str = "test") -> RetrievalSet:
+def retrieval_set(corpus: pd.DataFrame, image_size: int, split: str | None = "test") -> RetrievalSet:
     """The corpus's test (or validation) emoji, rendered, with their CLDR names in every language
-    ("xEmoji"). The validation emoji are for choosing settings; the test emoji for reporting."""
-    names = corpus[(corpus["split"] == split) & (corpus["source"] == "emoji-name")]
+    ("xEmoji"). The validation emoji are for choosing settings; the test emoji for reporting;
+    split=None takes every emoji of the corpus (the geometry study)."""
+    names = corpus[(corpus["source"] == "emoji-name") & ((corpus["split"] == split) if split else True)]
     captions = names.pivot(index="item", columns="lang", values="text")
     captions = captions[[lang for lang in dict.fromkeys(names["lang"])]]
     first = names.drop_duplicates("item").set_index("item").loc[captions.index]

@@ -299,7 +299,7 @@ def retrieval_queries(profile: str, corpus: pd.DataFrame, teacher, split: str, l
     """
     if split == "validation" and kind(profile) == PAPER:
         rows = split_pairs(corpus, "validation")
-        english, first, truth = np.unique(rows["en"].to_numpy(dtype=str), return_index=True, return_inverse=True)
+        _, first, truth = np.unique(rows["en"].to_numpy(dtype=str), return_index=True, return_inverse=True)
         targets = np.load(_targets_path(profile), mmap_mode="r")
         gallery = np.asarray(targets[rows["target_row"].to_numpy()[first]], dtype=np.float32)
         gallery /= np.linalg.norm(gallery, axis=1, keepdims=True).clip(1e-12)

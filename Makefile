@@ -13,6 +13,11 @@ BIN := $(VENV)/bin
 KERNEL := tomclip
 BUILD := build
 export PYTHONHASHSEED := 0
+# The pinned numeric environment (kernels, thread count): see numerics.env for why. Exported to every
+# recipe here and written into the Jupyter kernel, so notebooks, tests and scripts compute alike.
+include numerics.env
+NUMERIC_VARS := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' numerics.env)
+export $(NUMERIC_VARS)
 
 SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 NAMES := $(notdir $(basename $(SOURCES)))
@@ -23,7 +28,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup paper readme benchmark test unit nbval nbval-record lab lock clean distclean
+.PHONY: help setup paper readme benchmark test unit nbval guard nbval-record lab lock clean distclean
 
 help: ## list the targets
 	@echo "tomclip: the ToMCLIP companion. Targets:"
@@ -31,10 +36,11 @@ help: ## list the targets
 	@echo "Variables: PROFILE=$(PROFILE) (embedded | smoke | paper)"
 
 # ---------------------------------------------------------------- set-up (idempotent, stamped)
-$(VENV_STAMP): pyproject.toml requirements.lock
+$(VENV_STAMP): pyproject.toml requirements.lock numerics.env
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (tomclip)" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (tomclip)" \
+	    $(foreach v,$(NUMERIC_VARS),--env $(v) '$($(v))') >/dev/null
 	@touch $@
 
 $(SYSTEM_STAMP): scripts/install-system-assets.sh
@@ -85,9 +91,10 @@ lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebook
 	$(BIN)/jupyter lab notebooks/
 
 # ---------------------------------------------------------------- tests
-test: setup ## unit tests, then every notebook in the smoke profile under nbval
+test: setup ## unit tests, every notebook in the smoke profile under nbval, the numeric guard
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory guard
 
 unit: setup ## unit tests only
 	$(BIN)/python -m pytest -q tests
@@ -104,6 +111,11 @@ $(BUILD)/nbval/%.ipynb: $(BUILD)/notebooks/%.ipynb params/smoke.yaml tests/nbval
 nbval: $(NBVAL) | $(ASSETS_STAMP) ## the notebook regression alone (smoke profile)
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-cell-timeout 900 \
 	    --nbval-sanitize-with tests/nbval/sanitize.cfg $(NBVAL)
+
+# After nbval: notebook 03's smoke runs retrained under another thread count must give the same bits
+# (tests/numeric_guard.py), the stand-in for a second machine.
+guard: | $(VENV_STAMP) ## retrain the smoke runs of notebook 03 with 1 thread: the same bits, or it fails
+	$(BIN)/python tests/numeric_guard.py smoke
 
 nbval-record: ## run the smoke profile and record its marked outputs as the new expected ones
 	$(MAKE) --no-print-directory paper PROFILE=smoke

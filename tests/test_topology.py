@@ -310,3 +310,46 @@ def test_reference_mode_is_random_per_call_but_repeats_under_a_torch_seed():
     torch.manual_seed(5)
     again = [float(topological_alignment_loss(student, teacher, mode="reference")) for _ in range(3)]
     assert first == again and len(set(first)) == 3
+
+
+@pytest.mark.parametrize("weights", [dict(pointwise=1.0), dict(pointwise=0.0, distance_matrix=1.0),
+                                     dict(pointwise=0.0, topology_h0=1.0), dict(pointwise=0.0, toma=1.0),
+                                     dict(pointwise=0.0, topo_ae=1.0), dict(pointwise=0.0, topology_h1=1.0)])
+def test_losses_and_gradients_do_not_depend_on_the_thread_count(weights):
+    """A full reduction that torch splits across threads rounds differently for 1 and 2 threads; the
+    losses reduce row-wise so that a trained run is the same on any machine (numerics.env)."""
+    generator = torch.Generator().manual_seed(3)
+    student = torch.randn(256, 64, generator=generator)  # 256^2 = 65,536 distances: above torch's grain
+    teacher = torch.nn.functional.normalize(torch.randn(256, 64, generator=generator), dim=1)
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            points = student.clone().requires_grad_()
+            total, _ = AlignmentLoss(**weights)(points, teacher)
+            total.backward()
+            results.append((total.detach(), points.grad))
+    finally:
+        torch.set_num_threads(before)
+    (loss_1, grad_1), (loss_2, grad_2) = results
+    assert torch.equal(loss_1, loss_2) and torch.equal(grad_1, grad_2)
+
+
+def test_stable_arithmetic_matches_torch():
+    from tomclip_lib.topology.stable import distance_matrix, stable_mean, stable_mse, stable_sqrt, stable_std, stable_sum
+
+    values = torch.randn(300, 301, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    other = torch.randn(300, 301, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert torch.allclose(stable_sum(values), values.sum())
+    assert torch.allclose(stable_mean(values), values.mean())
+    assert torch.allclose(stable_std(values), values.std())
+    assert torch.allclose(stable_mse(values, other), torch.nn.functional.mse_loss(values, other))
+    assert stable_sum(torch.ones(5)).item() == 5.0 and stable_sum(torch.ones(70_001)).item() == 70_001.0
+    squares = torch.tensor([0.0, 1e-30, 2.0, 9.0, 1e20], dtype=torch.float64, requires_grad=True)
+    roots = stable_sqrt(squares)
+    assert torch.allclose(roots, torch.sqrt(squares.detach()), rtol=1e-15) and roots[0] == 0 and roots[3] == 3
+    roots.sum().backward()
+    assert squares.grad[0] == 0 and torch.allclose(squares.grad[1:], 0.5 / torch.sqrt(squares.detach()[1:]))
+    points = torch.randn(40, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert torch.allclose(distance_matrix(points), torch.cdist(points, points), atol=1e-7)

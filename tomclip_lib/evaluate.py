@@ -18,7 +18,10 @@ TABLE_COLUMNS = ["model", "setting", "language", "metric", "value", "ci_low", "c
 
 
 def _check_embeddings(name: str, array, dim: int | None = None) -> np.ndarray:
-    array = np.asarray(array, dtype=np.float32)
+    """The embeddings as float64: rankings compare scores, and float32 dot products from two BLAS
+    kernels (numpy's OpenBLAS picks one per CPU) differ in the last bits, enough to swap two close
+    candidates; in float64 only exact ties remain, and ranks_of_truth counts those against the truth."""
+    array = np.asarray(array, dtype=np.float64)
     if array.ndim != 2 or len(array) == 0:
         raise TomclipError(f"{name} must be a non-empty (n, d) array, got shape {array.shape}.")
     if dim is not None and array.shape[1] != dim:

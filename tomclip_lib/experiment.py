@@ -241,6 +241,21 @@ def ablation(profile: str, name: str, settings: list[tuple[str, TrainConfig]], s
     return pd.DataFrame(rows)
 
 
+def best_setting(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> tuple[pd.Series, list[str]]:
+    """The row with the highest `metric` and the settings tied with it. Ties go to the first row in
+    the table's own order (an explicit rule: an unstable sort would pick by memory layout)."""
+    best = summary[metric].max()
+    tied = summary[summary[metric] == best]
+    return tied.iloc[0], list(tied["setting"].iloc[1:])
+
+
+def describe_best(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> str:
+    """'<setting> (validation R@1 10.9)', naming any setting tied with it."""
+    row, tied = best_setting(summary, metric)
+    return f"{row['setting']} ({metric.removesuffix(' mean')} {row[metric]:.1f}" + (
+        f"; tied with {', '.join(tied)})" if tied else ")")
+
+
 def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds of each setting's scores (percent) and its cost per step."""
     metrics = ["validation R@1", "retrieval R@1", "zero-shot top-1"]
@@ -327,7 +342,7 @@ def write_findings(profile: str) -> str:
                 f"{r.model} {r.difference:+.1f} ± {r.sd:.1f}" for r in low.itertuples()) + ".")
     weights = read("ablation_weights")
     if weights is not None:
-        best = weights.sort_values("validation R@1 mean", ascending=False).iloc[0]
+        best, _ = best_setting(weights)
         mclip = weights[weights["setting"].str.startswith("MCLIP")].iloc[0]
         lines.append(f"- Loss weights: the validation emoji pick \"{best['setting']}\"; on the test emoji it scores "
                      f"{best['retrieval R@1 mean']:.1f} ± {best['retrieval R@1 sd']:.1f} R@1 against MCLIP's "
@@ -356,7 +371,7 @@ def write_findings(profile: str) -> str:
             f"{r['setting']} {r['retrieval R@1 mean']:.1f}" for _, r in teacher.iterrows()) + " (%).")
     spread = read("seed_spread_retrieval")
     if spread is not None and spread["sd"].notna().any():
-        steady = spread.sort_values("sd").iloc[0]
+        steady = spread.sort_values("sd", kind="stable").iloc[0]
         lines.append(f"- Spread over seeds (low-resource retrieval R@1): smallest for {steady['model']} "
                      f"(sd {steady['sd']:.2f} points); " + ", ".join(f"{r.model} {r.sd:.2f}" for r in spread.itertuples()) + ".")
     geometry = read("geometry_predictiveness")

@@ -40,7 +40,7 @@ def grouped_counts(frame: pd.DataFrame, category: str, hue: str, title: str):
 
     report.use_style()
     table = frame.groupby([category, hue]).size().unstack(fill_value=0)
-    table = table.loc[table.sum(axis=1).sort_values().index]
+    table = table.loc[table.sum(axis=1).sort_values(kind="stable").index]
     fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(table) + 1.2))
     table.plot.barh(stacked=True, ax=ax, width=0.75)
     ax.set_xlabel("count")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import numerics
 from .errors import TomclipError
 from .io import atomic_path, write_json
 from .models.student import Student
@@ -175,6 +176,7 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
         metrics = json.loads((run_dir / METRICS).read_text())
         return TrainResult(run_dir, metrics["best_validation"], metrics["best_epoch"], metrics["epochs"], metrics["seconds"])
     write_json(run_dir / "config.json", asdict(config))
+    numerics.check()
 
     device = pick_device(config.device)
     deterministic = torch.are_deterministic_algorithms_enabled()
@@ -184,7 +186,9 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     student.to(device).train()
     loss_fn = AlignmentLoss(**config.loss_weights, sparsify=config.sparsify, mode=config.mode)
     parameters = [p for p in student.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    # fused: PyTorch's own AdamW kernel; the unfused one takes its square root from MKL's vector math,
+    # whose bits differ between Intel and AMD processors (topology/stable.py).
+    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps)))
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -150,6 +151,27 @@ def embedded_text_encoder(texts: list[str]) -> np.ndarray:
     return text_features(TEACHER_TEXT, list(texts))
 
 
+class _ScalarExp(torch.autograd.Function):
+    """exp of a one-element tensor through the C library: torch.exp goes to MKL's vector math, whose
+    bits differ between Intel and AMD processors (topology/stable.py); this one value per step then
+    sets the whole trajectory of the image tower."""
+
+    @staticmethod
+    def forward(ctx, value):
+        result = value.new_tensor(math.exp(float(value))).reshape(value.shape)
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        return grad * result
+
+
+def _scalar_exp(value: torch.Tensor) -> torch.Tensor:
+    return _ScalarExp.apply(value)
+
+
 def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
                            weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
     """Train the image tower contrastively against the frozen text tower; return it and its log.
@@ -186,7 +208,7 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     epoch_size = int(round(float(weights.sum())))
     steps_per_epoch = max(1, epoch_size // config.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay, fused=True)  # train.py says why
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.1,
                                                     total_steps=config.epochs * steps_per_epoch)
     loss_fn = ClipLoss()
@@ -200,7 +222,7 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
             pick = (torch.rand(len(rows), generator=generator) * option_count[rows]).long()
             image_features = model.encode_image(_random_shift(pixels[rows], generator), normalize=True)
             text_features = text_bank[option_table[rows, pick]]
-            loss = loss_fn(image_features, text_features, model.logit_scale.exp())
+            loss = loss_fn(image_features, text_features, _scalar_exp(model.logit_scale))
             if config.toma_weight:
                 loss = loss + config.toma_weight * toma_loss(image_features, text_features)
             optimizer.zero_grad(set_to_none=True)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import TomclipError
+from .stable import stable_sqrt
 
 
 def sliced_constant(p: float) -> float:
@@ -30,6 +31,8 @@ def sliced_constant(p: float) -> float:
 
 def safe_root(value: torch.Tensor, p: float) -> torch.Tensor:
     """value ** (1/p) with a zero (not infinite) gradient at 0, so loss(X, X) backpropagates."""
+    if p == 2:
+        return stable_sqrt(value)  # the same bits on every CPU (stable.py); also 0 with gradient 0 at 0
     positive = value > 0
     return torch.where(positive, value.clamp_min(torch.finfo(value.dtype).tiny) ** (1 / p), 0.0)
 
@@ -60,11 +63,11 @@ def _transport_1d(values_a: torch.Tensor, weights_a: torch.Tensor, values_b: tor
     pair of 1-D inputs: it dispatches a third of POT's tensor operations, which matters in a
     training step at batch 256 (about 0.5 ms forward and backward on two cores).
     """
-    sorted_a, order_a = torch.sort(values_a)
-    sorted_b, order_b = torch.sort(values_b)
+    sorted_a, order_a = torch.sort(values_a, stable=True)  # ties: index order, on any machine
+    sorted_b, order_b = torch.sort(values_b, stable=True)
     cumulative_a = torch.cumsum(weights_a[order_a], 0)
     cumulative_b = torch.cumsum(weights_b[order_b], 0)
-    levels = torch.sort(torch.cat([cumulative_a, cumulative_b])).values
+    levels = torch.sort(torch.cat([cumulative_a, cumulative_b]), stable=True).values
     at_a = torch.searchsorted(cumulative_a, levels).clamp_max(len(values_a) - 1)
     at_b = torch.searchsorted(cumulative_b, levels).clamp_max(len(values_b) - 1)
     widths = torch.diff(levels, prepend=levels.new_zeros(1))
@@ -143,7 +146,7 @@ def wasserstein_h0(deaths_a, deaths_b, p: float = 2) -> torch.Tensor:
         raise TomclipError("wasserstein_h0 takes two 1-D tensors of death times.")
     if p < 1:
         raise TomclipError(f"The Wasserstein order p must be at least 1, got {p}.")
-    order_a, order_b = torch.argsort(deaths_a.detach()), torch.argsort(deaths_b.detach())
+    order_a, order_b = torch.argsort(deaths_a.detach(), stable=True), torch.argsort(deaths_b.detach(), stable=True)
     a, b = deaths_a[order_a], deaths_b[order_b]
     matched_a, matched_b = _diagonal_matching(a.detach().cpu().double().numpy(),
                                               b.detach().cpu().double().numpy(), p)

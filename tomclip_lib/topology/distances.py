@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import TomclipError
+from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt, stable_std
 
 #: Added to the normaliser, as the reference code does, so an all-zero batch divides safely.
 NORMALIZE_EPS = 1e-8
@@ -60,12 +61,12 @@ def check_pair(student, teacher) -> tuple[torch.Tensor, torch.Tensor]:
 def safe_norm(vectors: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Euclidean norm whose gradient at the zero vector is 0, not NaN (duplicate points)."""
     squared = (vectors * vectors).sum(dim=dim)
-    return torch.sqrt(squared.clamp_min(torch.finfo(vectors.dtype).tiny))
+    return stable_sqrt(squared.clamp_min(torch.finfo(vectors.dtype).tiny))
 
 
 def raw_distances(points: torch.Tensor) -> torch.Tensor:
-    """Euclidean distance matrix with an exact zero diagonal (torch.cdist's is not, in float32)."""
-    distances = torch.cdist(points, points)
+    """Euclidean distance matrix with an exact zero diagonal (in float32 a computed one is not)."""
+    distances = distance_matrix(points)
     eye = torch.eye(len(points), dtype=torch.bool, device=points.device)
     return distances.masked_fill(eye, 0.0)
 
@@ -75,7 +76,7 @@ def sparsity_threshold(distances: torch.Tensor, scale: float) -> torch.Tensor:
     detached = distances.detach()
     if detached.numel() < 2:
         return detached.new_zeros(())
-    return detached.mean() - scale * detached.std()  # two passes beat torch.std_mean's one here
+    return stable_mean(detached) - scale * stable_std(detached)  # the same bits for any thread count
 
 
 @dataclass
@@ -93,7 +94,7 @@ class BatchGeometry:
     Speed: every pass over n^2 entries counts (at n = 4096 one costs 5 to 25 ms on two cores), so
     masks are float multiplications (several times faster than torch.where), the farthest pair is
     found row-wise (a flat argmax is single-threaded), and the diagonal of a differentiable
-    `distances` is left as torch.cdist gives it (up to ~1e-3 in float32, as in the reference
+    `distances` is left as computed (up to ~1e-3 in float32, as in the reference
     code): `weight` removes it from every consumer.
     """
 
@@ -109,7 +110,7 @@ class BatchGeometry:
            differentiable_matrix: bool = False) -> BatchGeometry:
         differentiable = differentiable_matrix and torch.is_grad_enabled() and points.requires_grad
         with torch.set_grad_enabled(differentiable):
-            distances = torch.cdist(points, points)
+            distances = distance_matrix(points)  # torch.cdist's value, portable bits (stable.py)
         detached = distances.detach()
         if not differentiable:
             detached.fill_diagonal_(0.0)
@@ -138,7 +139,7 @@ class BatchGeometry:
 
     def matrix(self) -> torch.Tensor:
         """The (sparsified, normalised) matrix; removed edges and the diagonal hold 0."""
-        return self.masked / self.scale
+        return self.masked / broadcast_scalar(self.scale, len(self.masked))  # thread-stable gradient
 
     def edge_lengths(self, edges: torch.Tensor) -> torch.Tensor:
         """Normalised lengths of `edges` (k, 2), recomputed from the points (O(k d) backward)."""

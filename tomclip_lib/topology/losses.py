@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TomclipError
 from .diagrams import death_wasserstein, sliced_constant, sliced_wasserstein, wasserstein_h0
 from .distances import BatchGeometry, check_pair
 from .persistence import forest_edges, graph_h1_mask
+from .stable import stable_mse, stable_sqrt, stable_sum
 
 MODES = ("exact", "reference", "diagram")
 
@@ -84,7 +84,7 @@ def pointwise_loss(student, teacher) -> torch.Tensor:
         raise TomclipError(f"The point-wise loss compares points one to one: student {tuple(student.shape)} and "
                            f"teacher {tuple(teacher.shape)} must have the same dimension (the student's head "
                            "maps to the teacher's embedding size).")
-    return F.mse_loss(student, teacher)
+    return stable_mse(student, teacher)
 
 
 def distance_matrix_loss(student, teacher, *, sparsify: float | None = 0.5) -> torch.Tensor:
@@ -99,7 +99,7 @@ def distance_matrix_loss(student, teacher, *, sparsify: float | None = 0.5) -> t
 
 
 def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
-    return F.mse_loss(student.geometry.matrix(), teacher.geometry.matrix())
+    return stable_mse(student.geometry.matrix(), teacher.geometry.matrix())
 
 
 def topological_alignment_loss(student, teacher, *, dimension: int = 0, sparsify: float | None = 0.5,
@@ -145,7 +145,7 @@ def _cosines_of_differences(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     sq_x = (torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :] - 2 * gram_x).clamp_min(0)
     sq_y = (torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :] - 2 * gram_y).clamp_min(0)
     tiny = torch.finfo(x.dtype).eps
-    norms = torch.sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
+    norms = stable_sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
     cosines = (dots / norms).clamp(-1, 1)
     collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
     cosines = torch.where(collapsed_x | collapsed_y, (collapsed_x & collapsed_y).to(cosines.dtype), cosines)
@@ -166,8 +166,8 @@ def _misalignment(cosines: torch.Tensor, mask: torch.Tensor, absolute: bool) -> 
     """1 - mean cos over the edges of `mask` (|cos| if absolute); 0 for an empty edge set."""
     aligned = cosines.abs() if absolute else cosines
     weights = mask.to(cosines.dtype)
-    count = weights.sum()
-    return (count - (weights * aligned).sum()) / count.clamp_min(1)
+    count = weights.sum()  # a count: exact in any order
+    return (count - stable_sum(weights * aligned)) / count.clamp_min(1)
 
 
 def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Tensor:
@@ -276,7 +276,7 @@ class AlignmentLoss(nn.Module):
 
         terms: dict[str, torch.Tensor] = {}
         if w["pointwise"]:
-            terms["pointwise"] = F.mse_loss(student, teacher)
+            terms["pointwise"] = stable_mse(student, teacher)
         if w["distance_matrix"]:
             terms["distance_matrix"] = _distance_matrix_term(*side_pair(self.distance_matrix_sparsify))
         for dimension, name in ((0, "topology_h0"), (1, "topology_h1")):

@@ -28,7 +28,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup paper readme benchmark test unit nbval guard nbval-record lab lock clean distclean
+.PHONY: help setup paper readme benchmark test unit nbval guard spread cpus nbval-record lab lock clean distclean
 
 help: ## list the targets
 	@echo "tomclip: the ToMCLIP companion. Targets:"
@@ -84,20 +84,34 @@ readme: ## refresh README.md's generated blocks (tables, timings) from results/ 
 	$(BIN)/python scripts/findings.py embedded
 	$(BIN)/python scripts/update-readme.py
 
-benchmark: $(VENV_STAMP) ## time the topology engine against the reference path (minutes)
+benchmark: $(VENV_STAMP) ## time the topology engine against the reference path, and the pinning's cost (minutes)
 	$(BIN)/python benchmarks/bench_topology.py
+	$(BIN)/python benchmarks/bench_numerics.py
+
+# What the regression may compare: the smoke profile in three numeric environments (pinned, one
+# thread, unpinned), and every checked line that moves, in results/numeric_spread.md.
+spread: setup ## run the smoke profile in three numeric environments; list the checked outputs that move (20 min)
+	scripts/smoke-in-environment.sh pinned $(BUILD)/spread
+	OMP_NUM_THREADS=1 scripts/smoke-in-environment.sh one-thread $(BUILD)/spread
+	env -u ATEN_CPU_CAPABILITY -u MKL_CBWR -u ONEDNN_MAX_CPU_ISA -u NUMBA_CPU_NAME \
+	    scripts/smoke-in-environment.sh unpinned $(BUILD)/spread
+	$(BIN)/python scripts/numeric-spread.py $(BUILD)/spread pinned one-thread unpinned
+
+cpus: $(VENV_STAMP) ## which of our operations give other bits on an emulated Intel AVX2 and AMD CPU (minutes)
+	@command -v qemu-x86_64 >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-user >/dev/null; }
+	$(BIN)/python scripts/cpu-probe.py | tee results/cpu_probe.md
 
 lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebooks)
 	$(BIN)/jupyter lab notebooks/
 
 # ---------------------------------------------------------------- tests
 test: setup ## unit tests, every notebook in the smoke profile under nbval, the numeric guard
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=8 tests
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory guard
 
 unit: setup ## unit tests only
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=8 tests
 
 # nbval re-executes each notebook and compares the cells marked NBVAL_CHECK_OUTPUT with the
 # outputs recorded in tests/nbval/expected/ (update them with `make nbval-record`).

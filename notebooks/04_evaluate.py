@@ -78,11 +78,20 @@ for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1
 # ## Summary: does ToMCLIP beat MCLIP here?
 
 # %%
-# NBVAL_CHECK_OUTPUT
 verdicts = experiment.compare_to_mclip(zero_shot, retrieval)
 report.save_table(verdicts, "tomclip_vs_mclip", profile, floatfmt=".2f",
                   caption="Average over languages, difference to MCLIP in points (mean over seeds, sd of the difference).")
 print(verdicts.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+
+# %% [markdown]
+# The regression (`make test`) checks what this comparison covers, not its scores: a student
+# trained with topological terms is a chaotic function of the last bits of its inputs (one other
+# spanning-tree edge, one other trajectory), so its smoke scores move with the numeric environment
+# (README, "What deterministic means here", lists by how much).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(verdicts[["setting", "task", "model", "seeds"]].to_string(index=False))
 
 # %%
 print(report.peak_memory_note())

@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def chosen_runs(profile: str):
 
 
 def retrain(profile: str, out: Path) -> None:
+    warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
     base = experiment.load_train_config(profile)
     corpus = load_corpus(profile)

@@ -143,3 +143,39 @@ def test_retrieval_queries_find_each_caption_in_a_shared_gallery():
 def test_retrieval_queries_refuse_a_truth_that_does_not_fit(truth):
     with pytest.raises(TomclipError, match="one gallery row in 0..3 per caption"):
         evaluate.RetrievalQueries(unit(np.eye(4)), {"en": ["a", "b"]}, {"en": truth})
+
+
+def test_the_best_setting_breaks_ties_by_table_order_and_names_them():
+    import pandas as pd
+
+    from tomclip_lib import experiment
+
+    summary = pd.DataFrame({"setting": ["exact", "reference", "diagram"], "validation R@1 mean": [10.9, 10.9, 3.0]})
+    row, tied = experiment.best_setting(summary)
+    assert row["setting"] == "exact" and tied == ["reference"]
+    assert experiment.describe_best(summary) == "exact (validation R@1 10.9; tied with reference)"
+    assert experiment.describe_best(summary.iloc[::-1]) == "reference (validation R@1 10.9; tied with exact)"
+    assert experiment.describe_best(summary.iloc[1:].assign(**{"validation R@1 mean": [1.0, 2.0]})) == \
+        "diagram (validation R@1 2.0)"
+
+
+def test_which_models_hinge_on_discrete_topological_choices():
+    from tomclip_lib import experiment
+
+    assert not experiment.trained_with_topology("MCLIP")
+    assert not experiment.trained_with_topology("CLIP (teacher text tower)")
+    assert all(experiment.trained_with_topology(m) for m in ("ToMCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMA", "Topo-AE"))
+
+
+def test_rankings_are_computed_in_float64():
+    """Scores that float32 rounds to a tie (1 and 1 + 1e-8) keep their order: rankings must not
+    hinge on the last bits of a BLAS kernel."""
+    import numpy as np
+
+    from tomclip_lib import evaluate
+
+    images = np.array([[1.0, 1e-8]], dtype=np.float32)
+    classes = np.array([[1.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+    assert np.float32(1.0) + np.float32(1e-8) == np.float32(1.0), "a tie in float32"
+    assert evaluate.zero_shot_accuracy(images, classes, np.array([1]), topk=(1,))["top1"] == 1.0
+    assert evaluate.zero_shot_accuracy(images, classes, np.array([0]), topk=(1,))["top1"] == 0.0

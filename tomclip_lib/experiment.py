@@ -24,7 +24,7 @@ from .evaluate import RetrievalQueries
 from .io import write_json, write_text
 from .models.student import Student, StudentConfig
 from .models.teacher import Teacher, prepare_embedded_teacher
-from .train import DistillationSplit, TrainConfig, train_student
+from .train import VARIANTS, DistillationSplit, TrainConfig, train_student
 
 TEACHER_BASELINE = "CLIP (teacher text encoder)"
 
@@ -56,6 +56,13 @@ def distillation_splits(corpus: pd.DataFrame, student_config: StudentConfig, tar
         digest.update(inputs.numpy().tobytes() if isinstance(inputs, torch.Tensor) else b"texts")
         digest.update(targets.numpy().tobytes())
     return splits[0], splits[1], digest.hexdigest()[:16]
+
+
+def trained_with_topology(model: str) -> bool:
+    """Whether a model's objective has a topological term (its results then hinge on discrete
+    choices: spanning-tree edges, kept edges); False for MCLIP and for encoders not trained here."""
+    weights = VARIANTS.get(model, {})
+    return any(value for name, value in weights.items() if name != "pointwise")
 
 
 def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:

@@ -6,6 +6,8 @@ regress.py prepare NOTEBOOK.ipynb PARAMS.yaml EXPECTED.json OUT.ipynb
 regress.py record EXECUTED.ipynb ...
     take the marked cells' outputs of executed notebooks as the new expectation
     (tests/nbval/expected/<name>.json). Review the diff before committing it.
+regress.py collect OUT.json EXECUTED.ipynb ...
+    the marked cells' text of executed notebooks, one JSON file (scripts/numeric-spread.py compares them).
 """
 
 from __future__ import annotations
@@ -81,11 +83,22 @@ def record(executed: list[str]) -> None:
         print(f"recorded {len(entries)} marked cell(s) of {path} -> {target}")
 
 
+def collect(out: str, executed: list[str]) -> None:
+    texts = {}
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        texts[Path(path).name.split(".")[0]] = [
+            "".join(o.get("text") or o["data"]["text/plain"] for o in text_outputs(c)) for c in marked_cells(notebook)]
+    Path(out).write_text(json.dumps(texts, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "prepare" and len(args) == 4:
         prepare(*args)
     elif command == "record" and args:
         record(args)
+    elif command == "collect" and len(args) >= 2:
+        collect(args[0], args[1:])
     else:
         sys.exit(__doc__)

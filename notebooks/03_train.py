@@ -44,7 +44,7 @@ trainable_layers = 0  # backbone layers that train (0: frozen, features cached)
 import pandas as pd
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report, sources, train
+from tomclip_lib import experiment, numerics, plots, report, sources, train
 from tomclip_lib.data.corpus import load_corpus
 from tomclip_lib.models.student import StudentConfig
 
@@ -100,3 +100,4 @@ print("epochs until early stopping, per run: " + ", ".join(str(e) for e in runs[
 
 # %%
 print(report.peak_memory_note())
+print(numerics.describe())  # the kernels and threads these runs trained with (numerics.env)

@@ -34,3 +34,9 @@ def test_make_runs_the_tests_pinned():
         pytest.skip("not run through make")
     assert numerics.differences() == [], numerics.differences()
     assert torch.get_num_threads() == int(numerics.pinned()["OMP_NUM_THREADS"])
+
+
+def test_features_computed_under_other_kernels_go_to_another_store(monkeypatch):
+    signature = numerics.signature()
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    assert numerics.signature() != signature

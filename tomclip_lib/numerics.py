@@ -39,6 +39,17 @@ def active() -> dict[str, str]:
     return state
 
 
+def signature() -> str:
+    """The kernels in use, in one string, for cache keys: features computed under other kernels
+    differ in their last bits, so a shared cache keeps them apart. The thread count is left out: a
+    text encoder's forward pass gives the same bits with 1 and 2 threads under MKL_CBWR=...,STRICT
+    (the guard of `make test` relies on it)."""
+    import torch
+
+    settings = {name: os.environ.get(name, "") for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
+    return "|".join([torch.backends.cpu.get_cpu_capability(), *(f"{k}={v}" for k, v in settings.items())])
+
+
 def differences() -> list[str]:
     """Each way this process differs from numerics.env, in words (empty: it is pinned)."""
     import torch
@@ -61,6 +72,8 @@ def describe() -> str:
     state = active()
     problems = differences()
     where = f"torch {state['torch kernels']} kernels, {state['torch threads']} threads"
+    if not pinned():
+        return f"numeric environment: not pinned, no {ENV_FILE} ({where})"
     if not problems:
         return f"numeric environment: pinned by numerics.env ({where})"
     return f"numeric environment: NOT the pinned one ({where}; {'; '.join(problems)})"

@@ -41,8 +41,17 @@ class StudentConfig:
         return PREFIXES.get(self.backbone, "")
 
 
+@functools.cache
+def _tokenizer(source: str):
+    """One tokenizer per source and process: loading XLM-R's 250k-piece vocabulary takes seconds, and
+    every student of a grid (and every evaluation of one) would otherwise load it again."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source)
+
+
 def _load_backbone(name: str):
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     source = assets.resolve(name) if name in assets.ASSETS else name
@@ -50,7 +59,7 @@ def _load_backbone(name: str):
     hf_logging.disable_progress_bar()
     try:
         model = AutoModel.from_pretrained(source, add_pooling_layer=False)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = _tokenizer(str(source))
     except OSError as error:
         raise TomclipError(f"Cannot load the student backbone {name!r}: {error}. Offline, use an asset "
                            f"identity ({', '.join(assets.ASSETS)}) or a local folder.") from None

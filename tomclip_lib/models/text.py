@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from .. import assets, paths
+from .. import assets, numerics, paths
 from ..encoding import ENCODING_VERSION, encode
 from ..io import atomic_path
 
@@ -73,11 +73,13 @@ def text_features(identity: str, texts: list[str], *, normalize: bool = True) ->
     text encoded so far; only new texts are encoded, and the store is rewritten atomically (two
     processes adding at once lose nothing but each other's additions, which are encoded again
     later). `encode` makes a text's vector independent of what it was encoded with, so the store's
-    history does not change any number. normalize=True L2-normalises rows; the store keeps the raw
+    history does not change any number; the key covers the numeric environment (numerics.signature),
+    so features computed under other kernels or thread counts never mix. normalize=True L2-normalises rows; the store keeps the raw
     pooled vectors.
     """
     prefix = PREFIXES.get(identity, "")
-    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}|{ENCODING_VERSION}".encode("utf-8")).hexdigest()[:16]
+    environment = numerics.signature()  # other kernels, other last bits: another store
+    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}|{ENCODING_VERSION}|{environment}".encode("utf-8")).hexdigest()[:16]
     path = paths.cache_dir() / "features" / f"{identity.replace('/', '--')}-{key}.npz"
     index, features = _read_store(path)
     missing = [t for t in dict.fromkeys(texts) if t not in index]

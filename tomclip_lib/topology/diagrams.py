@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from ..errors import TomclipError
+from ..errors import TomclipError, optional_dependency
 from .stable import stable_sqrt
 
 
@@ -89,7 +89,7 @@ def sliced_wasserstein(points_a: torch.Tensor, points_b: torch.Tensor, *, n_proj
 
     seed=None draws new projections at every call, as the reference does; an int fixes them.
     """
-    import ot
+    ot = optional_dependency("ot", "reference", "L_ta's mode 'reference' (POT's sliced Wasserstein)")
 
     weights_a, weights_b = _weights(mask_a, points_a[:, 0]), _weights(mask_b, points_b[:, 0])
     origin = points_a.new_zeros(1, 2)
@@ -135,7 +135,7 @@ def _diagonal_matching(a: np.ndarray, b: np.ndarray, p: float) -> tuple[np.ndarr
     return pairs[:, 0], pairs[:, 1]
 
 
-def wasserstein_h0(deaths_a, deaths_b, p: float = 2) -> torch.Tensor:
+def wasserstein_h0(deaths_a: torch.Tensor | np.ndarray, deaths_b: torch.Tensor | np.ndarray, p: float = 2) -> torch.Tensor:
     """Exact p-Wasserstein distance between two H0 diagrams {(0, d)}, diagonal matching allowed.
 
     Agrees with gudhi.wasserstein.wasserstein_distance(order=p, internal_p=inf). Differentiable in

@@ -11,17 +11,25 @@ code, compares matrices whose removed entries are 0, and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 import torch
 
 from ..errors import TomclipError
 from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt, stable_std
 
+if TYPE_CHECKING:
+    import numpy as np
+
+#: A batch of n points in d dimensions as the public functions take it: an (n, d) tensor (kept on its
+#: device, gradients flowing), or a numpy array or nested list that torch.as_tensor reads.
+PointCloud = Union[torch.Tensor, "np.ndarray", list]
+
 #: Added to the normaliser, as the reference code does, so an all-zero batch divides safely.
 NORMALIZE_EPS = 1e-8
 
 
-def check_points(points, name: str = "points") -> torch.Tensor:
+def check_points(points: PointCloud, name: str = "points") -> torch.Tensor:
     """A (n, d) floating tensor with n >= 1; NaN and inf are refused on the CPU.
 
     On a GPU the finiteness check is skipped: it would force a device-to-host synchronisation in
@@ -47,7 +55,7 @@ def check_points(points, name: str = "points") -> torch.Tensor:
     return points
 
 
-def check_pair(student, teacher) -> tuple[torch.Tensor, torch.Tensor]:
+def check_pair(student: PointCloud, teacher: PointCloud) -> tuple[torch.Tensor, torch.Tensor]:
     """Two batches of the same shape: row i of each is the same caption."""
     student, teacher = check_points(student, "student"), check_points(teacher, "teacher")
     if student.shape[0] != teacher.shape[0]:
@@ -150,7 +158,7 @@ class BatchGeometry:
         return safe_norm(differences) / self.scale
 
 
-def pairwise_distances(points, *, sparsify: float | None = None, normalize: bool = False,
+def pairwise_distances(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
                        removed: float = float("inf")) -> torch.Tensor:
     """Euclidean distances of a batch, optionally sparsified and max-normalised as in the paper.
 

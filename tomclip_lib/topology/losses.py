@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import TomclipError
 from .diagrams import death_wasserstein, sliced_constant, sliced_wasserstein, wasserstein_h0
-from .distances import BatchGeometry, check_pair
+from .distances import BatchGeometry, PointCloud, check_pair
 from .persistence import forest_edges, graph_h1_mask
 from .stable import stable_mse, stable_sqrt, stable_sum
 
@@ -77,7 +77,7 @@ def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Te
     return wasserstein_h0(student[mask_s], teacher[mask_t], p)
 
 
-def pointwise_loss(student, teacher) -> torch.Tensor:
+def pointwise_loss(student: PointCloud, teacher: PointCloud) -> torch.Tensor:
     """L_pw (MCLIP): mean squared error over all n * d entries."""
     student, teacher = check_pair(student, teacher)
     if student.shape != teacher.shape:
@@ -87,7 +87,7 @@ def pointwise_loss(student, teacher) -> torch.Tensor:
     return stable_mse(student, teacher)
 
 
-def distance_matrix_loss(student, teacher, *, sparsify: float | None = 0.5) -> torch.Tensor:
+def distance_matrix_loss(student: PointCloud, teacher: PointCloud, *, sparsify: float | None = 0.5) -> torch.Tensor:
     """L_dm: MSE between the two sparsified, max-normalised distance matrices.
 
     Following the reference code, a removed edge counts as 0 in this comparison, so an edge kept
@@ -102,7 +102,7 @@ def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
     return stable_mse(student.geometry.matrix(), teacher.geometry.matrix())
 
 
-def topological_alignment_loss(student, teacher, *, dimension: int = 0, sparsify: float | None = 0.5,
+def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dimension: int = 0, sparsify: float | None = 0.5,
                                mode: str = "exact", p: float = 2, n_projections: int = 50,
                                seed: int | None = None, method: str = "auto") -> torch.Tensor:
     """L_ta: a distance between the persistence diagrams of the two batches.
@@ -179,7 +179,7 @@ def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Te
     return loss
 
 
-def toma_loss(x, y, *, sparsify: float | None = 0.5, h1_weight: float = 1.0, absolute: bool = True,
+def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_weight: float = 1.0, absolute: bool = True,
               scale: float = 1.0, method: str = "auto") -> torch.Tensor:
     """ToMA: align the directions of difference vectors along each space's salient edges.
 
@@ -203,7 +203,7 @@ def _topo_ae_term(x: _Side, z: _Side) -> torch.Tensor:
     return total
 
 
-def topo_ae_loss(x, z, *, sparsify: float | None = 0.5, normalize: bool = True,
+def topo_ae_loss(x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
                  method: str = "auto") -> torch.Tensor:
     """Topological autoencoder loss (Moor et al. 2020): match distances along pairing edges.
 

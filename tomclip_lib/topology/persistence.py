@@ -19,7 +19,8 @@ import numba
 import numpy as np
 import torch
 
-from .distances import BatchGeometry, check_points
+from ..errors import optional_dependency
+from .distances import BatchGeometry, PointCloud, check_points
 
 
 @numba.njit(cache=True, nogil=True)
@@ -117,7 +118,7 @@ def forest_edges(geometry: BatchGeometry, method: str = "auto") -> tuple[torch.T
     return edges, geometry.weight[edges[:, 0], edges[:, 1]] > 0
 
 
-def h0_persistence(points, *, sparsify: float | None = None, normalize: bool = False,
+def h0_persistence(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
                    method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Exact 0-dimensional Vietoris-Rips persistence of a point cloud.
 
@@ -146,7 +147,7 @@ def graph_h1_mask(geometry: BatchGeometry, forest: torch.Tensor, forest_kept: to
     return mask & ~in_forest
 
 
-def graph_h1_births(points, *, sparsify: float | None = 0.5, normalize: bool = True,
+def graph_h1_births(points: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
                     method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """The "lightweight H1" of the reference code and ToMA: kept edges that close a cycle.
 
@@ -163,15 +164,14 @@ def graph_h1_births(points, *, sparsify: float | None = 0.5, normalize: bool = T
     return births[order], edges[order]
 
 
-def vietoris_rips_h1(points, *, max_edge: float | None = None, field: int = 2) -> np.ndarray:
+def vietoris_rips_h1(points: PointCloud, *, max_edge: float | None = None, field: int = 2) -> np.ndarray:
     """True Vietoris-Rips H1 intervals (k, 2) by gudhi, for analysis at small n (not for training).
 
     field: the coefficient field Z/field. gudhi's own default is Z/11; ripser and giotto-ph use
     Z/2, which is ours, so numbers agree across libraries. Cost grows fast: about 0.2 s at n = 128
     and 3 s at n = 256 on two CPU cores.
     """
-    import gudhi
-
+    gudhi = optional_dependency("gudhi", "rips", "Vietoris-Rips H1 (vietoris_rips_h1)")
     cloud = check_points(points).detach().cpu().double().numpy()
     rips = gudhi.RipsComplex(points=cloud, max_edge_length=float("inf") if max_edge is None else max_edge)
     tree = rips.create_simplex_tree(max_dimension=2)

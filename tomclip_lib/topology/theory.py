@@ -16,6 +16,7 @@ import torch
 
 from ..errors import TomclipError
 from .diagrams import wasserstein_h0
+from .distances import PointCloud
 from .persistence import h0_persistence
 
 
@@ -28,7 +29,7 @@ class SparsificationBound:
     bound: float  # m(eps)^(1/p) * (1 - eps)
 
 
-def sparsification_bound(points, eps: float, p: float = 2) -> SparsificationBound:
+def sparsification_bound(points: PointCloud, eps: float, p: float = 2) -> SparsificationBound:
     """The actual W_p between the H0 diagrams of the full and eps-sparsified graphs, and the bound."""
     if not 0.0 <= eps <= 1.0:
         raise TomclipError(f"eps is a normalised distance and must lie in [0, 1], got {eps}.")

@@ -28,7 +28,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup paper readme benchmark test unit nbval guard spread cpus nbval-record lab lock clean distclean
+.PHONY: help setup data-check paper readme benchmark test unit nbval guard spread cpus nbval-record lab lock clean distclean
 
 help: ## list the targets
 	@echo "tomclip: the ToMCLIP companion. Targets:"
@@ -63,8 +63,13 @@ $(BUILD)/params/$(PROFILE)/%.yaml: params/$(PROFILE).yaml notebooks/%.py | $(VEN
 	$(BIN)/python -m tomclip_lib.config $(PROFILE) $* > $@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi  # unchanged: keep the date
 
+# Before the first notebook, once per run: every download the profile names (the paper profile's
+# M-CLIP, CIFAR-100, xFlickr&CO and image folders), with one message that lists all that is missing.
+data-check: | $(VENV_STAMP) ## check the profile's data paths (PROFILE=paper: the real downloads)
+	@$(BIN)/python -m tomclip_lib.data.paper_check $(PROFILE)
+
 # Executed copies, never in place; a failure keeps the partial notebook as *.failed.ipynb.
-$(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params/$(PROFILE)/%.yaml | $(ASSETS_STAMP)
+$(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params/$(PROFILE)/%.yaml | $(ASSETS_STAMP) data-check
 	@mkdir -p $(@D) && rm -f $(@:.ipynb=.failed.ipynb)
 	@echo "== running $* (profile $(PROFILE))"
 	@$(BIN)/papermill --kernel $(KERNEL) --parameters_file $(word 2,$^) --cwd $(@D) \

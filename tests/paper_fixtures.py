@@ -12,7 +12,7 @@ import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -184,11 +184,20 @@ def korean_caption(row: int) -> str:
 
 
 def write_mclip_translations(
-    folder: str | Path, *, rows_per_language: int = 4, languages: Sequence[tuple] = MCLIP_LANGUAGES
+    folder: str | Path,
+    *,
+    rows_per_language: int = 4,
+    languages: Sequence[tuple] = MCLIP_LANGUAGES,
+    blank: Mapping[int, str | None] | None = None,
 ) -> tuple[Path, pd.DataFrame]:
-    """M-CLIP's translations file: one parquet table, languages in contiguous buckets as published."""
+    """M-CLIP's translations file: one parquet table, languages in contiguous buckets as published.
+
+    `blank` maps translation rows to what their caption_multi holds instead ("", None, spaces), as a
+    failed translation may leave it.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    blank = blank or {}
     records = []
     for code, name, model in languages:
         for _ in range(rows_per_language):
@@ -197,7 +206,7 @@ def write_mclip_translations(
                 {
                     "caption": english_caption(row),
                     "caption_sv": f"ett foto av objekt nummer {row}",
-                    "caption_multi": translated_caption(row, code),
+                    "caption_multi": blank[row] if row in blank else translated_caption(row, code),
                     "url": f"http://example.com/images/{row}.jpg",
                     "multi_language_code": code,
                     "multi_language_name": name,
@@ -233,6 +242,25 @@ def mclip_vectors(rows: int, dim: int = 512, seed: int = 0) -> np.ndarray:
     return vectors * np.float32(10 / np.sqrt(dim))
 
 
+#: How an `embedding` column can be encoded in parquet: "array2d" is what the Hub's export of M-CLIP's
+#: script (which declares `datasets.Array2D((1, D), "float32")`) holds; the others are plain Arrow
+#: lists of 1 x D ("nested", "large", "fixed") or of D ("flat").
+EMBEDDING_FORMS = ("array2d", "nested", "large", "fixed", "flat")
+
+
+def embedding_column(vectors: np.ndarray, form: str) -> pa.Array:
+    """The vectors as an Arrow list column of one of the plain EMBEDDING_FORMS."""
+    dim = vectors.shape[1]
+    types = {
+        "nested": pa.list_(pa.list_(pa.float32())),
+        "large": pa.large_list(pa.large_list(pa.float32())),
+        "fixed": pa.list_(pa.list_(pa.float32(), dim), 1),
+        "flat": pa.list_(pa.float32()),
+    }
+    values = vectors.tolist() if form == "flat" else vectors[:, None, :].tolist()
+    return pa.array(values, types[form])
+
+
 def write_mclip_embeddings(
     folder: str | Path,
     vectors: np.ndarray,
@@ -240,24 +268,35 @@ def write_mclip_embeddings(
     order: np.ndarray | None = None,
     files: int = 2,
     config: str = "Vit-B-32",
+    split: str = "train",
+    form: str = "nested",
 ) -> Path:
-    """M-CLIP's embeddings as the Hub's parquet export: <config>/train/0000.parquet, ...
+    """M-CLIP's embeddings as the Hub's parquet export: <config>/<split>/0000.parquet, ...
 
-    Row k holds id order[k] (default: ids in order) and its vector as a 1 x D nested list, as M-CLIP
-    stores it. Returns the config folder.
+    Row k holds id order[k] (default: ids in order) and its vector as a 1 x D list in `form` (one
+    of EMBEDDING_FORMS). "array2d" is written by `datasets` itself, so the files carry its Array2D
+    feature in their metadata, as the Hub's converter writes them; `split` "partial-train" is the
+    converter's folder for a split it stopped converting at its size limit. Returns the config folder.
     """
     order = np.arange(len(vectors)) if order is None else np.asarray(order)
-    split = Path(folder) / config / "train"
-    split.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder) / config / split
+    folder.mkdir(parents=True, exist_ok=True)
     for number, part in enumerate(np.array_split(order, files)):
-        table = pa.table(
-            {
-                "id": pa.array(part, pa.int64()),
-                "embedding": pa.array(vectors[part][:, None, :].tolist(), pa.list_(pa.list_(pa.float32()))),
-            }
-        )
-        pq.write_table(table, split / f"{number:04d}.parquet")
-    return split.parent
+        path = folder / f"{number:04d}.parquet"
+        if form == "array2d":
+            import datasets
+
+            features = datasets.Features(
+                {"id": datasets.Value("int64"), "embedding": datasets.Array2D((1, vectors.shape[1]), "float32")}
+            )
+            rows = {"id": part.tolist(), "embedding": vectors[part][:, None, :].tolist()}
+            datasets.Dataset.from_dict(rows, features=features).to_parquet(str(path))
+        else:
+            pq.write_table(
+                pa.table({"id": pa.array(part, pa.int64()), "embedding": embedding_column(vectors[part], form)}),
+                path,
+            )
+    return folder.parent
 
 
 def write_korean_captions(path: str | Path, rows: np.ndarray, table: pd.DataFrame) -> Path:
@@ -337,6 +376,7 @@ class XflickrcoFixture:
     annotations: Path  # holds <lang>/test.jsonl
     image_roots: dict[str, Path]  # "coco": .../val2014, "flickr30k": .../flickr30k_images
     records: dict[str, list[dict]]  # per language, the JSON lines as written
+    flickr30k_jpegs: Path  # the folder that holds the Flickr30k JPEGs (inside image_roots["flickr30k"] for Kaggle's)
 
 
 def xflickrco_caption(lang: str, position: int, sentence: int = 0) -> str:
@@ -351,23 +391,33 @@ def write_xflickrco(
     coco_images: int = 2,
     sentences_per_image: int = 1,
     image_size: int = 8,
+    kaggle_flickr30k: bool = False,
     seed: int = 0,
 ) -> XflickrcoFixture:
     """IGLUE's xFlickrCO annotations and tiny JPEG images in COCO val2014 / Flickr30k folders.
 
     As in IGLUE's test.jsonl: Flickr30k images first (string id, img_path '<id>.jpg'), then COCO
     ones (integer id, img_path 'COCO_val2014_<12-digit id>.jpg'); every language lists the same
-    images in the same order, one sentence each unless sentences_per_image says otherwise.
+    images in the same order, one sentence each unless sentences_per_image says otherwise. With
+    kaggle_flickr30k, the Flickr30k folder is laid out as the Kaggle archive IGLUE points to unpacks:
+    flickr30k_images/results.csv beside flickr30k_images/flickr30k_images/, which holds the JPEGs.
     """
     rng = np.random.default_rng(seed)
     folder = Path(folder)
     roots = {"coco": folder / "coco" / "val2014", "flickr30k": folder / "flickr30k_images"}
-    for root in roots.values():
+    jpegs = roots["flickr30k"] / "flickr30k_images" if kaggle_flickr30k else roots["flickr30k"]
+    for root in (roots["coco"], jpegs):
         root.mkdir(parents=True, exist_ok=True)
     flickr_ids = 10**8 + rng.choice(9 * 10**8, flickr_images, replace=False)  # Flickr30k-like 9-digit ids
     coco_ids = 1 + rng.choice(600_000, coco_images, replace=False)
-    images = [(str(i), f"{i}.jpg", roots["flickr30k"]) for i in flickr_ids]
+    images = [(str(i), f"{i}.jpg", jpegs) for i in flickr_ids]
     images += [(int(i), f"COCO_val2014_{i:012d}.jpg", roots["coco"]) for i in coco_ids]
+    if kaggle_flickr30k:  # the archive's captions file, in its own "|"-separated format
+        (roots["flickr30k"] / "results.csv").write_text(
+            "image_name| comment_number| comment\n"
+            + "".join(f"{i}.jpg| 0| a caption of image {i}\n" for i in flickr_ids),
+            encoding="utf-8",
+        )
     for _, name, root in images:
         pixels = rng.integers(0, 256, (image_size, image_size, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(root / name, format="JPEG")
@@ -387,4 +437,4 @@ def write_xflickrco(
         path.write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[lang]), encoding="utf-8"
         )
-    return XflickrcoFixture(folder / "annotations", roots, records)
+    return XflickrcoFixture(folder / "annotations", roots, records, jpegs)

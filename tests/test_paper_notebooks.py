@@ -1,6 +1,7 @@
 """Every notebook runs the paper profile's path end to end, offline: fixture files in the real
-formats (M-CLIP parquet, CIFAR-100 pickles, xFlickr&CO jsonl and JPEGs), open_clip ViT-B-32 with
-random weights and a small random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
+formats (M-CLIP parquet, CIFAR-100 pickles, xFlickr&CO jsonl and JPEGs), a small open_clip CLIP shaped
+like ViT-B-32 with random weights (ViT-B-32 itself is built in test_paper_profile.py) and a small
+random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
 runs them, with every output written under a temporary repository root."""
 import json
 import os
@@ -34,7 +35,19 @@ def tiny_xlmr(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
+def tiny_clip(tmp_path_factory):
+    """An open_clip model config as ViT-B-32 (224 px, 32 px patches, 512-d embeddings, CLIP's tokenizer),
+    two layers 64 wide in each tower: the paper's code path at a fraction of ViT-B-32's cost."""
+    config = tmp_path_factory.mktemp("tiny-clip") / "tiny-clip-b-32.json"
+    config.write_text(json.dumps({
+        "embed_dim": 512,
+        "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}))
+    return config
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip):
     from paper_fixtures import write_xflickrco
 
     root = tmp_path_factory.mktemp("repo")
@@ -47,7 +60,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
                       xflickrco_annotations=str(xflickrco.annotations),
                       coco_images=str(xflickrco.image_roots["coco"]),
                       flickr30k_images=str(xflickrco.image_roots["flickr30k"]),
-                      teacher_weights=None, datasets_cache=str(tmp_path_factory.mktemp("hf-datasets")))
+                      teacher_weights=None, teacher_model=str(tiny_clip), datasets_cache=str(tmp_path_factory.mktemp("hf-datasets")))
     parameters = {
         "01_data": dict(profile="paper", grid_languages=["en", "ja", "ru", "zh", "de"], image_size=224,
                         paper_data=paper_data),
@@ -55,7 +68,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr):
         "03_train": dict(profile="paper", variants=["MCLIP", "ToMCLIP"], seeds_full=[0], seeds_low=[0, 1],
                          batch_size=4, lr=1e-5, max_epochs=1, warmup_steps=1, mode="reference",
                          backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all"),
-        # Three languages, not 13: ViT-B-32's text tower on 13 x 100 prompts alone takes minutes here.
+        # Three languages, not 13: 13 x 100 prompts through every text tower would take minutes here.
         "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
         "05_ablations": dict(profile="paper", seeds=[0], batch_sizes=[4], weight_grid=[[0.01, 0.01]],
                              weights={"distance_matrix": 0.01, "topology_h0": 0.01}, scales=[None, 0.5],

@@ -32,6 +32,15 @@ def test_clip_text_cut_after_the_longest_caption_equals_open_clips_encode_text(p
     np.testing.assert_allclose(paper_teacher.encode_texts(texts[:2]), full[:2].numpy(), atol=1e-5)
 
 
+def test_a_teacher_model_that_open_clip_does_not_know_is_a_clear_error(tmp_path):
+    from tomclip_lib.errors import TomclipError
+
+    with pytest.raises(TomclipError, match="not an open_clip architecture"):
+        load_paper_teacher(pretrained=None, architecture="ViT-B-33")
+    with pytest.raises(TomclipError, match="does not exist"):
+        load_paper_teacher(pretrained=None, architecture=str(tmp_path / "absent.json"))
+
+
 @pytest.fixture(scope="module")
 def xlmr_student():
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -13,15 +14,21 @@ import pytest
 
 from paper_fixtures import (
     CIFAR100_FINE_LABEL_NAMES,
+    EMBEDDING_FORMS,
     english_caption,
     korean_caption,
     write_cifar100,
     write_mclip,
+    write_mclip_embeddings,
+    write_mclip_translations,
     write_xflickrco,
 )
 from tomclip_lib.data import paper_sources
 from tomclip_lib.data.paper_sources import (
+    DROPPED_EMPTY,
+    DROPPED_LANGUAGE,
     MclipPairs,
+    MclipRead,
     load_cifar100_test,
     load_mclip_pairs,
     load_xflickrco,
@@ -63,6 +70,12 @@ def test_pairs_follow_embedding_order_and_join_by_id(pairs, mclip_files):
     assert pairs.english == [english_caption(i) for i in pairs.ids]
     assert pairs.translated == table["caption_multi"].to_numpy()[pairs.ids].tolist()
     assert pairs.languages == table["multi_language_code"].to_numpy()[pairs.ids].tolist()
+    assert pairs.positions.tolist() == list(range(20))
+    assert (pairs.read.asked, pairs.read.read, pairs.read.kept) == (None, 20, 20)
+    assert dict(pairs.read.dropped) == {DROPPED_EMPTY: 0}
+    assert pairs.read.source == (
+        f"the 2 parquet file(s) under {mclip_files.embeddings} (train/0000.parquet, train/0001.parquet)"
+    )
 
 
 def test_language_filter_keeps_order(pairs, mclip_files, hf_cache):
@@ -71,6 +84,8 @@ def test_language_filter_keeps_order(pairs, mclip_files, hf_cache):
     expected = [i for i, code in zip(pairs.ids, pairs.languages) if code in ("de", "ja")]
     assert de_ja.ids.tolist() == expected
     assert all(t.startswith(f"[{c}]") for t, c in zip(de_ja.translated, de_ja.languages))
+    assert de_ja.positions.tolist() == [k for k, code in enumerate(pairs.languages) if code in ("de", "ja")]
+    assert dict(de_ja.read.dropped) == {DROPPED_EMPTY: 0, DROPPED_LANGUAGE: 12} and de_ja.read.kept == 8
 
 
 def test_korean_captions_replace_their_rows(mclip_files, hf_cache):
@@ -132,13 +147,89 @@ def test_save_to_disk_folder_and_single_parquet_file(pairs, mclip_files, hf_cach
     np.testing.assert_array_equal(again.embeddings, pairs.embeddings)
 
 
-def test_flat_embedding_vectors_are_accepted(pairs, mclip_files, hf_cache, tmp_path):
-    flat = write_embeddings_table(
-        tmp_path / "flat.parquet",
-        pa.array(pairs.ids),
-        pa.array(pairs.embeddings.tolist(), pa.list_(pa.float32())),
-    )
-    np.testing.assert_array_equal(load(mclip_files, hf_cache, embeddings=flat).embeddings, pairs.embeddings)
+@pytest.mark.parametrize("form", EMBEDDING_FORMS)
+def test_every_embedding_form_loads_the_written_values_exactly(pairs, mclip_files, hf_cache, tmp_path, form):
+    folder = write_mclip_embeddings(tmp_path, mclip_files.vectors, order=pairs.ids, form=form)
+    table, _ = paper_sources._load_table(folder, "embeddings", ("id", "embedding"), None, hf_cache)
+    read_back = table.column("embedding").type
+    if form == "array2d":  # the real encoding: datasets' feature metadata in the file, an extension type read back
+        metadata = pq.read_schema(folder / "train" / "0000.parquet").metadata[b"huggingface"].decode()
+        assert '"_type": "Array2D"' in metadata and '"shape": [1, 512]' in metadata
+        assert isinstance(read_back, pa.BaseExtensionType) and "Array2D" in str(read_back)
+    else:
+        assert not isinstance(read_back, pa.BaseExtensionType)
+    loaded = load(mclip_files, hf_cache, embeddings=folder)
+    assert loaded.ids.tolist() == pairs.ids.tolist()
+    assert loaded.embeddings.dtype == np.float32 and loaded.embeddings.shape == (20, 512)
+    np.testing.assert_array_equal(loaded.embeddings, mclip_files.vectors[loaded.ids])
+
+
+def test_fewer_rows_than_asked_name_the_files_the_counts_and_the_remedies(mclip_files, hf_cache):
+    with pytest.raises(TomclipError) as error:
+        load(mclip_files, hf_cache, limit=25)
+    message = str(error.value)
+    assert "first 25 M-CLIP embedding rows" in message and "hold only 20" in message
+    assert str(mclip_files.embeddings) in message and "train/0000.parquet" in message
+    assert "allow_fewer_rows" in message and "paper_data.rows" in message
+    assert "partial-" not in message
+
+
+def test_a_partial_export_is_named_as_such(mclip_files, hf_cache, tmp_path):
+    folder = write_mclip_embeddings(tmp_path, mclip_files.vectors, split="partial-train")
+    with pytest.raises(TomclipError, match=r"hold only 20.*'partial-' folder.*size limit"):
+        load(mclip_files, hf_cache, embeddings=folder, limit=2_000_000)
+    hub = f"{paper_sources.HUB_EXPORT} hf://datasets/M-CLIP/ImageCaptions-7M-Embeddings@refs%2Fconvert%2Fparquet/Vit-B-32/*/*.parquet"
+    with pytest.raises(TomclipError, match=r"hold only 20\. The Hub's parquet converter .* 'partial-train'"):
+        paper_sources._fewer_rows(hub, 2_000_000, 20, allowed=False)  # the Hub's pattern cannot show the folder
+
+
+def test_fewer_rows_only_warn_when_allowed(pairs, mclip_files, hf_cache):
+    with pytest.warns(UserWarning, match=r"first 25 .* hold only 20.*Going on with 20 rows"):
+        fewer = load(mclip_files, hf_cache, limit=25, allow_fewer_rows=True)
+    assert (fewer.read.asked, fewer.read.read) == (25, 20) and fewer.ids.tolist() == pairs.ids.tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exactly the rows asked for: silent
+        assert load(mclip_files, hf_cache, limit=20).read.read == 20
+
+
+@pytest.fixture
+def blank_pairs(pairs, mclip_files, hf_cache, tmp_path):
+    """The fixture's pairs with the translations at embedding positions 1, 5 and 12 left empty
+    ("", missing, spaces), as failed translations may be."""
+    blank = {int(pairs.ids[1]): "", int(pairs.ids[5]): None, int(pairs.ids[12]): "  "}
+    translations, _ = write_mclip_translations(tmp_path, blank=blank)
+    return load(mclip_files, hf_cache, translations=translations)
+
+
+def test_empty_translations_are_dropped_and_counted(pairs, blank_pairs):
+    kept = [k for k in range(20) if k not in (1, 5, 12)]
+    assert blank_pairs.positions.tolist() == kept and blank_pairs.ids.tolist() == pairs.ids[kept].tolist()
+    assert dict(blank_pairs.read.dropped) == {DROPPED_EMPTY: 3}
+    assert (blank_pairs.read.read, blank_pairs.read.kept) == (20, 17)
+    np.testing.assert_array_equal(blank_pairs.embeddings, pairs.embeddings[kept])
+
+
+def test_the_split_cuts_at_raw_positions_not_after_the_drop(pairs, blank_pairs):
+    split = split_mclip(blank_pairs, validation_rows=4, low_resource_rows=6, total_rows=None)
+    assert split.validation.ids.tolist() == pairs.ids[[0, 2, 3]].tolist(), "position 1 is dropped, 4 stays in train"
+    assert split.low_resource_train.ids.tolist() == pairs.ids[[4, 6, 7, 8, 9]].tolist()
+    assert split.train.ids.tolist() == pairs.ids[[k for k in range(4, 20) if k not in (5, 12)]].tolist()
+    seeded = split_mclip(blank_pairs, validation_rows=4, low_resource_rows=6, total_rows=None, seed=1)
+    full = split_mclip(pairs, validation_rows=4, low_resource_rows=6, total_rows=None, seed=1)
+    assert set(seeded.low_resource_train.positions) == set(full.low_resource_train.positions) - {5, 12}
+
+
+def test_a_split_whose_rows_were_all_dropped_is_refused(pairs, mclip_files, hf_cache, tmp_path):
+    translations, _ = write_mclip_translations(tmp_path, blank={int(i): "" for i in pairs.ids[:4]})
+    blank = load(mclip_files, hf_cache, translations=translations)
+    with pytest.raises(TomclipError, match=r"Every validation row was dropped.*'empty translation': 4"):
+        split_mclip(blank, validation_rows=4, low_resource_rows=6)
+
+
+def test_translations_all_empty(mclip_files, hf_cache, tmp_path):
+    translations, _ = write_mclip_translations(tmp_path, blank={i: "" for i in range(20)})
+    with pytest.raises(TomclipError, match="Every one of the 20 embedding rows .* was dropped"):
+        load(mclip_files, hf_cache, translations=translations)
 
 
 def test_missing_source(mclip_files, hf_cache, tmp_path):
@@ -241,11 +332,17 @@ def test_split_follows_the_reference(pairs):
     np.testing.assert_array_equal(split.train.embeddings, pairs.embeddings[4:])
 
 
+def constructed_pairs(rows: int, positions=None) -> MclipPairs:
+    positions = np.arange(rows) if positions is None else np.asarray(positions)
+    return MclipPairs(
+        ["e"] * rows, ["t"] * rows, ["de"] * rows, np.arange(rows), np.zeros((rows, 1), np.float32),
+        positions, MclipRead("constructed", None, rows, {}),
+    )
+
+
 def test_split_defaults_are_the_papers_sizes():
     rows = 25_000
-    many = MclipPairs(
-        ["e"] * rows, ["t"] * rows, ["de"] * rows, np.arange(rows), np.zeros((rows, 1), np.float32)
-    )
+    many = constructed_pairs(rows)
     split = split_mclip(many)
     assert len(split.validation) == 5000 and split.validation.ids[-1] == 4999
     assert split.low_resource_train.ids.tolist() == list(range(5000, 20_000))
@@ -255,6 +352,14 @@ def test_split_defaults_are_the_papers_sizes():
 def test_split_total_rows_caps_training(pairs):
     split = split_mclip(pairs, validation_rows=4, low_resource_rows=6, total_rows=12)
     assert split.train.ids.tolist() == pairs.ids[4:12].tolist()
+    assert split_mclip(pairs, validation_rows=4, low_resource_rows=6, total_rows=None).train.ids.tolist() == (
+        pairs.ids[4:].tolist()
+    )
+
+
+def test_split_refuses_positions_out_of_order():
+    with pytest.raises(TomclipError, match="positions must be one increasing number per pair"):
+        split_mclip(constructed_pairs(3, [0, 2, 1]), validation_rows=1, low_resource_rows=1)
 
 
 def test_seeded_low_resource_split_is_deterministic(pairs):
@@ -398,6 +503,23 @@ def test_xflickrco_image_roots_checked(xflickrco_files, tmp_path):
         load_xflickrco(xflickrco_files.annotations, {**roots, "mscoco": roots["coco"]}, "en")
     with pytest.raises(TomclipError, match="must map"):
         load_xflickrco(xflickrco_files.annotations, [roots["coco"]], "en")
+
+
+def test_xflickrco_reads_the_kaggle_flickr30k_layout_from_either_level(tmp_path):
+    files = write_xflickrco(tmp_path, languages=["en"], kaggle_flickr30k=True)
+    outer = files.image_roots["flickr30k"]
+    assert files.flickr30k_jpegs == outer / "flickr30k_images" and (outer / "results.csv").is_file()
+    for given in (outer, files.flickr30k_jpegs, tmp_path):  # the archive's folder, its inner one, the one above
+        pairs = load_xflickrco(files.annotations, {**files.image_roots, "flickr30k": given}, "en")
+        assert [path.parent for path, _ in pairs[:3]] == [files.flickr30k_jpegs] * 3
+        assert all(path.is_file() for path, _ in pairs)
+
+
+def test_xflickrco_names_the_kaggle_folder_beside_a_missing_official_one(tmp_path):
+    files = write_xflickrco(tmp_path, languages=["en"], kaggle_flickr30k=True)
+    official = tmp_path / "flickr30k-images"
+    with pytest.raises(TomclipError, match=r"flickr30k-images is not a folder\. There is .* name .*flickr30k_images[/\\]flickr30k_images instead"):
+        load_xflickrco(files.annotations, {**files.image_roots, "flickr30k": official}, "en")
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,10 @@ from . import paths
 from .data import embedded
 from .data.corpus import CorpusConfig, build_corpus, save_corpus, split_pairs
 from .data.images import read_images
-from .data.languages import LANGUAGE_CODES
-from .data.paper_sources import (MCLIP_EMBEDDINGS, MCLIP_TRANSLATIONS, REFERENCE_TOTAL_ROWS, XFLICKRCO_LANGUAGES,
-                                 load_cifar100_test, load_mclip_pairs, load_xflickrco, split_mclip)
+from .data.paper_check import check_paper_data
+from .data.paper_sources import (MCLIP_EMBEDDINGS, MCLIP_TRANSLATIONS, REFERENCE_TOTAL_ROWS, XFLICKRCO_EVALUATED,
+                                 MclipPairs, MclipSplit, load_cifar100_test, load_mclip_pairs, load_xflickrco,
+                                 split_mclip)
 from .errors import TomclipError
 from .evaluate import RetrievalQueries
 from .io import atomic_path, write_json
@@ -46,6 +47,7 @@ class PaperData:
     embeddings: str = MCLIP_EMBEDDINGS
     korean: str | None = None  # the reference's Korean CSV (M-CLIP has no Korean); None drops Korean
     rows: int | None = REFERENCE_TOTAL_ROWS  # embedding rows read, as the reference (None: all)
+    allow_fewer_rows: bool = False  # fewer than `rows` (a partial export): warn and go on instead of failing
     validation_rows: int = 5000
     low_resource_rows: int = 15000  # the reference's datause=0.01
     cifar100_root: str = ""  # holds cifar-100-python/
@@ -53,11 +55,16 @@ class PaperData:
     xflickrco_annotations: str = ""  # IGLUE datasets/xFlickrCO/annotations
     coco_images: str = ""  # COCO val2014 image folder
     flickr30k_images: str = ""  # Flickr30k image folder
-    teacher_weights: str | None = "openai"  # open_clip pretrained tag of ViT-B-32 (None: random, for tests)
+    teacher_weights: str | None = "openai"  # open_clip pretrained tag of the teacher (None: random, for tests)
+    # The teacher's open_clip architecture, or an open_clip model-config JSON file (the tests' tiny CLIP);
+    # M-CLIP's embeddings (`embeddings`) must be this model's text embeddings.
+    teacher_model: str = "ViT-B-32"
     datasets_cache: str | None = None  # Hugging Face datasets cache (None: its default)
 
     @classmethod
-    def from_parameter(cls, value: dict) -> PaperData:
+    def resolve(cls, value: dict) -> PaperData:
+        """The parameter checked for shape, relative paths read from the repository root; no folder is
+        required (the path check, data/paper_check.py, reports every missing one at once)."""
         if not isinstance(value, dict):
             raise TomclipError(f"paper_data must be a mapping of {', '.join(f.name for f in fields(cls))}; "
                                f"got {type(value).__name__}.")
@@ -65,8 +72,12 @@ class PaperData:
         if unknown:
             raise TomclipError(f"paper_data has unknown key(s) {unknown}; known: {', '.join(f.name for f in fields(cls))}.")
         data = cls(**value)
-        data = replace(data, **{name: _from_root(getattr(data, name), must_exist=False) for name in _FOLDERS},
+        return replace(data, **{name: _from_root(getattr(data, name), must_exist=False) for name in _FOLDERS},
                        **{name: _from_root(getattr(data, name), must_exist=True) for name in ("translations", "embeddings")})
+
+    @classmethod
+    def from_parameter(cls, value: dict) -> PaperData:
+        data = cls.resolve(value)
         missing = [name for name in ("cifar100_root", "xflickrco_annotations") if not getattr(data, name)]
         if missing:
             raise TomclipError(f"paper_data lacks {' and '.join(missing)}: the paper profile evaluates on CIFAR-100 "
@@ -130,23 +141,26 @@ def prepare_corpus(profile: str, config: CorpusConfig, paper: dict | None = None
         record = {"kind": EMBEDDED, "paper_data": None}
     else:
         data = PaperData.from_parameter(paper)
-        corpus, targets = _mclip_corpus(data)
+        check_paper_data(data)  # every missing download at once, before hours of loading
+        corpus, targets, rows = _mclip_corpus(data)
         with atomic_path(_targets_path(profile)) as tmp, open(tmp, "wb") as handle:
             np.save(handle, targets)
-        record = {"kind": PAPER, "paper_data": asdict(data)}
+        record = {"kind": PAPER, "paper_data": asdict(data), "mclip_rows": rows}
     save_corpus(corpus, profile)
     write_json(_record_path(profile), record)
     return corpus
 
 
-def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray]:
+def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """M-CLIP pairs split as the reference does: validation first, then training, the low-resource
-    rows being the first `low_resource_rows` training rows. Like the reference, it keeps the
-    translations of every language among the rows read, not only the 13 evaluated ones."""
+    rows being the first `low_resource_rows` training rows, all by raw embedding row (a dropped row
+    leaves a gap, it does not move a boundary). Like the reference, it keeps the translations of
+    every language among the rows read, not only the 13 evaluated ones. Also returns what was read
+    and dropped, for the data card (mclip_rows)."""
     pairs = load_mclip_pairs(data.translations, data.embeddings, limit=data.rows, korean=data.korean,
-                             cache_dir=data.datasets_cache)
+                             allow_fewer_rows=data.allow_fewer_rows, cache_dir=data.datasets_cache)
     split = split_mclip(pairs, validation_rows=data.validation_rows, low_resource_rows=data.low_resource_rows,
-                        total_rows=len(pairs))
+                        total_rows=None)
     parts = []
     for name, part in (("validation", split.validation), ("train", split.train)):
         parts.append(pd.DataFrame({"item": part.ids.astype(str), "lang": part.languages, "source": "mclip",
@@ -157,7 +171,25 @@ def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray]:
     corpus.loc[first_train:first_train + len(split.low_resource_train) - 1, "low_resource"] = True
     corpus["target_row"] = np.arange(len(corpus))
     # Validation then training rows are all the pairs, in order: the targets need no copy.
-    return corpus, pairs.embeddings
+    return corpus, pairs.embeddings, _row_counts(pairs, split, data)
+
+
+def _row_counts(pairs: MclipPairs, split: MclipSplit, data: PaperData) -> dict:
+    """Rows asked, read and dropped (and why), and per split the embedding rows against the pairs kept."""
+    read = pairs.read
+    bounds = {"validation": data.validation_rows, "train": read.read - data.validation_rows,
+              "low-resource train": data.low_resource_rows}
+    kept = {"validation": len(split.validation), "train": len(split.train),
+            "low-resource train": len(split.low_resource_train)}
+    return {"source": read.source, "asked": read.asked, "read": read.read, "dropped": dict(read.dropped),
+            "kept": read.kept,
+            "splits": [{"split": name, "embedding rows": bounds[name], "pairs kept": kept[name]} for name in bounds]}
+
+
+def mclip_rows(profile: str) -> dict | None:
+    """What notebook 01 read of M-CLIP (see _row_counts), or None when the profile has no paper data."""
+    path = _record_path(profile)
+    return json.loads(path.read_text()).get("mclip_rows") if path.exists() else None
 
 
 def asset_table(paper: dict | None = None) -> pd.DataFrame:
@@ -179,7 +211,7 @@ def asset_table(paper: dict | None = None) -> pd.DataFrame:
             ("xFlickr&CO test", "IGLUE annotations, 8 languages", data.xflickrco_annotations),
             ("COCO val2014 images", "images of xFlickr&CO", data.coco_images or "not given"),
             ("Flickr30k images", "images of xFlickr&CO", data.flickr30k_images or "not given"),
-            ("CLIP ViT-B/32", "open_clip, the teacher", f"pretrained={data.teacher_weights}")]
+            (f"CLIP {data.teacher_model}", "open_clip, the teacher", f"pretrained={data.teacher_weights}")]
     return pd.DataFrame([dict(asset=a, what=w, source=str(s), license="see the source's terms") for a, w, s in rows])
 
 
@@ -198,7 +230,8 @@ def categories(profile: str, corpus: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 def zero_shot_set(profile: str, image_size: int, limit: int | None = None) -> embedded.ZeroShotSet:
     """Fashion-MNIST test (embedded) or CIFAR-100 test (paper); `limit` keeps a class-balanced prefix.
 
-    CIFAR-100 stays at its 32 px: the teacher's own preprocessing upsamples, as the reference does.
+    CIFAR-100 stays at its 32 px: the teacher's own open_clip preprocessing upsamples it (bicubic;
+    the reference resizes bilinearly, see PAPER_SOURCES.md for why this keeps open_clip's).
     """
     if kind(profile) == EMBEDDED:
         return embedded.zero_shot_set(image_size, limit)
@@ -219,8 +252,7 @@ def retrieval_set(profile: str, corpus: pd.DataFrame, image_size: int, split: st
         raise TomclipError(f"xFlickr&CO has only a test split here, not {split!r}; "
                            "the paper profile tunes on M-CLIP's validation rows.")
     data = paper_data(profile)
-    languages = [lang for lang in LANGUAGE_CODES if lang in XFLICKRCO_LANGUAGES]
-    pairs = {lang: load_xflickrco(data.xflickrco_annotations, data.image_roots, lang) for lang in languages}
+    pairs = {lang: load_xflickrco(data.xflickrco_annotations, data.image_roots, lang) for lang in XFLICKRCO_EVALUATED}
     files = [path for path, _ in pairs["en"]]
     for lang, rows in pairs.items():
         if [path for path, _ in rows] != files:
@@ -246,7 +278,8 @@ def _square(images: list[np.ndarray], size: int) -> np.ndarray:
 
 def prepare_teacher(profile: str, corpus: pd.DataFrame, config) -> tuple:
     """The teacher and its training history: trained on the embedded data with `config` (a
-    TeacherConfig), or OpenAI's CLIP ViT-B/32 loaded as it is (paper; the history is empty)."""
+    TeacherConfig), or OpenAI's CLIP (ViT-B/32 unless teacher_model says otherwise) loaded as it is
+    (paper; the history is empty)."""
     from .models.teacher import load_paper_teacher, prepare_embedded_teacher
 
     if kind(profile) == EMBEDDED:
@@ -255,11 +288,13 @@ def prepare_teacher(profile: str, corpus: pd.DataFrame, config) -> tuple:
         teacher, history = prepare_embedded_teacher(profile, config, training.images, training.captions,
                                                     training.weights)
         return teacher, history
-    weights = paper_data(profile).teacher_weights
-    folder = paths.artifacts_dir(profile) / f"teacher-vit-b-32-{weights or 'random'}"
-    teacher = load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=weights, folder=folder)
+    data = paper_data(profile)
+    weights, model = data.teacher_weights, data.teacher_model
+    folder = paths.artifacts_dir(profile) / f"teacher-{Path(model).stem.lower()}-{weights or 'random'}"
+    teacher = load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=weights, folder=folder,
+                                 architecture=model)
     write_json(paths.artifacts_dir(profile) / "teacher.json",
-               {"kind": PAPER, "pretrained": weights, "folder": folder.name})
+               {"kind": PAPER, "pretrained": weights, "model": model, "folder": folder.name})
     return teacher, []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..errors import TomclipError
 from ..network import HUB_HOST, is_reachable
-from .languages import check_languages
+from .languages import LANGUAGE_CODES, check_languages
 
 MCLIP_TRANSLATIONS = "M-CLIP/ImageCaptions-7M-Translations"
 MCLIP_EMBEDDINGS = "M-CLIP/ImageCaptions-7M-Embeddings"
@@ -32,23 +33,58 @@ EMBEDDING_COLUMNS = ("id", "embedding")
 KOREAN_COLUMNS = ("index", "caption_ko")
 #: The reference reads the first 2,000,000 embedding rows: 5,000 validation + 1,995,000 training.
 REFERENCE_TOTAL_ROWS = 2_000_000
+#: The Hub's parquet converter names a split's folder `partial-<split>` when it stopped at its size limit.
+PARTIAL_PREFIX = "partial-"
+#: How a message names embeddings read from the Hub's parquet export (followed by the file pattern).
+HUB_EXPORT = "the Hub's parquet export"
+#: Why load_mclip_pairs drops an embedding row (the keys of MclipRead.dropped).
+DROPPED_EMPTY = "empty translation"
+DROPPED_LANGUAGE = "language not asked for"
 
 CIFAR_FOLDER = "cifar-100-python"
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"  # torchvision's CIFAR100.url
 CIFAR_IMAGE_BYTES = 3 * 32 * 32
 CIFAR_CLASSES = 100
 
 XFLICKRCO_LANGUAGES = ("de", "en", "es", "id", "ja", "ru", "tr", "zh")
+#: The paper's languages that xFlickr&CO has: the ones the paper profile scores retrieval in.
+XFLICKRCO_EVALUATED = tuple(code for code in LANGUAGE_CODES if code in XFLICKRCO_LANGUAGES)
 #: img_path values with this prefix are COCO val2014 files; all others are Flickr30k files.
 COCO_PREFIX = "COCO_val2014_"
 IMAGE_ROOT_KEYS = ("coco", "flickr30k")
+#: Folder names of the Flickr30k JPEGs: the official tarball's, and the Kaggle archive's that IGLUE
+#: points to (it unpacks as flickr30k_images/flickr30k_images/, the JPEGs in the inner folder).
+FLICKR30K_FOLDERS = ("flickr30k-images", "flickr30k_images")
+
+
+@dataclass(frozen=True)
+class MclipRead:
+    """What load_mclip_pairs read and dropped, for the data card and for the split's boundaries.
+
+    `source` names the embedding files (or hub files) read, `asked` the rows asked for (`limit`;
+    None: every row), `read` the rows that came, `dropped` how many of them were left out and why
+    (DROPPED_EMPTY, DROPPED_LANGUAGE).
+    """
+
+    source: str
+    asked: int | None
+    read: int
+    dropped: Mapping[str, int]
+
+    @property
+    def kept(self) -> int:
+        return self.read - sum(self.dropped.values())
 
 
 @dataclass(frozen=True)
 class MclipPairs:
-    """Caption pairs and their teacher embeddings, one row per embedding row, in its order.
+    """Caption pairs and their teacher embeddings, one row per kept embedding row, in its order.
 
     `english` is the caption the teacher embedded, `translated` the student's input, `languages`
-    the code of `translated`, `ids` the embedding row's id (the translation row it came from).
+    the code of `translated`, `ids` the embedding row's id (the translation row it came from),
+    `positions` the row's position among the embedding rows read (0-based, counted before any row
+    was dropped: the reference's split boundaries are positions) and `read` what the load read and
+    dropped (the same for every selection of these pairs).
     """
 
     english: list[str]
@@ -56,12 +92,14 @@ class MclipPairs:
     languages: list[str]
     ids: np.ndarray  # int64, (N,)
     embeddings: np.ndarray  # float32, (N, D)
+    positions: np.ndarray  # int64, (N,), increasing
+    read: MclipRead
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def select(self, rows: slice | np.ndarray) -> MclipPairs:
-        """The rows `rows` (a slice or an array of positions), in that order."""
+        """The rows `rows` (a slice or an array of indices into these pairs), in that order."""
         if isinstance(rows, slice):
             return MclipPairs(
                 self.english[rows],
@@ -69,6 +107,8 @@ class MclipPairs:
                 self.languages[rows],
                 self.ids[rows],
                 self.embeddings[rows],
+                self.positions[rows],
+                self.read,
             )
         rows = np.asarray(rows, dtype=np.int64)
         return MclipPairs(
@@ -77,6 +117,8 @@ class MclipPairs:
             [self.languages[i] for i in rows],
             self.ids[rows],
             self.embeddings[rows],
+            self.positions[rows],
+            self.read,
         )
 
 
@@ -96,6 +138,7 @@ def load_mclip_pairs(
     *,
     languages: Sequence[str] | None = None,
     limit: int | None = None,
+    allow_fewer_rows: bool = False,
     korean: str | Path | None = None,
     embeddings_config: str = MCLIP_EMBEDDINGS_CONFIG,
     cache_dir: str | Path | None = None,
@@ -107,10 +150,13 @@ def load_mclip_pairs(
     export, e.g. `Vit-B-32/train/0000.parquet`) or a `save_to_disk` folder. Like M-CLIP and the
     ToMCLIP reference, an embedding row's `id` is the position of its caption in the translations
     table. `limit` keeps the first `limit` embedding rows before anything else (the reference
-    reads 2,000,000). `korean` is the reference's CSV of Korean captions (`index`, 1-based
-    translation row, and `caption_ko`), which replaces those rows' translations with Korean ones:
-    M-CLIP itself has no Korean. `languages` (paper codes; M-CLIP uses the same ISO 639-1 codes)
-    keeps only those translations. Rows without a translated caption are dropped.
+    reads 2,000,000); fewer rows than that raise TomclipError (a truncated copy or a `partial-`
+    export), or only warn with allow_fewer_rows=True. `korean` is the reference's CSV of Korean
+    captions (`index`, 1-based translation row, and `caption_ko`), which replaces those rows'
+    translations with Korean ones: M-CLIP itself has no Korean. Then rows without a translated
+    caption (missing or blank), and with `languages` (paper codes; M-CLIP uses the same ISO 639-1
+    codes) rows of other languages, are dropped and counted in `read.dropped`; `positions` keeps
+    every pair's place among the rows read, so that split_mclip cuts where the reference does.
     """
     import pandas as pd
 
@@ -120,15 +166,17 @@ def load_mclip_pairs(
             f"limit={limit!r} must be a positive whole number of embedding rows, or None for all."
         )
 
-    emb_table = _load_table(embeddings, "embeddings", EMBEDDING_COLUMNS, embeddings_config, cache_dir)
+    emb_table, source = _load_table(embeddings, "embeddings", EMBEDDING_COLUMNS, embeddings_config, cache_dir)
     if limit is not None:
         emb_table = emb_table.slice(0, limit)
     if emb_table.num_rows == 0:
         raise TomclipError(f"The M-CLIP embeddings at {embeddings} have no rows.")
+    if limit is not None and emb_table.num_rows < limit:
+        _fewer_rows(source, limit, emb_table.num_rows, allow_fewer_rows)
     ids = _integer_ids(emb_table.column("id"), embeddings)
     vectors = _embedding_matrix(emb_table.column("embedding"), embeddings)
 
-    tr_table = _load_table(translations, "translations", TRANSLATION_COLUMNS, None, cache_dir)
+    tr_table, _ = _load_table(translations, "translations", TRANSLATION_COLUMNS, None, cache_dir)
     inside = (ids >= 0) & (ids < tr_table.num_rows)
     if not inside.any():
         raise TomclipError(
@@ -151,9 +199,13 @@ def load_mclip_pairs(
     if korean is not None:
         _overlay_korean(korean, tr_table.num_rows, ids, translated, codes)
 
-    keep = pd.notna(translated) & (translated != "")
+    text = pd.Series(translated, dtype=object)
+    empty = (text.isna() | (text.fillna("").astype(str).str.strip() == "")).to_numpy()
+    keep = ~empty
+    dropped = {DROPPED_EMPTY: int(empty.sum())}
     if wanted is not None:
         keep &= pd.Series(codes).isin(wanted).to_numpy()
+        dropped[DROPPED_LANGUAGE] = int((~empty & ~keep).sum())
         missing = [c for c in wanted if not np.any(keep & (codes == c))]
         if missing:
             found = sorted({c for c in codes.tolist() if isinstance(c, str)})
@@ -164,12 +216,51 @@ def load_mclip_pairs(
                 f"No pairs for language(s) {missing} among the {len(ids)} embedding rows read from "
                 f"{embeddings} (found {found}). Raise `limit` or drop those languages.{hint}"
             )
+    if not keep.any():
+        raise TomclipError(
+            f"Every one of the {len(ids)} embedding rows read from {embeddings} was dropped ({dropped}): "
+            f"{translations} has no usable translated caption for them. Pass the published translations "
+            f"({MCLIP_TRANSLATIONS})."
+        )
     return MclipPairs(
         english=english[keep].tolist(),
         translated=translated[keep].tolist(),
         languages=codes[keep].tolist(),
         ids=ids[keep],
         embeddings=vectors[keep],
+        positions=np.flatnonzero(keep).astype(np.int64),
+        read=MclipRead(source=source, asked=limit, read=len(ids), dropped=dropped),
+    )
+
+
+def _fewer_rows(source: str, asked: int, read: int, allowed: bool) -> None:
+    """Refuse (or, when allowed, warn about) an embeddings copy that holds fewer rows than asked."""
+    if PARTIAL_PREFIX in source:
+        partial = (
+            f" The path holds a '{PARTIAL_PREFIX}' folder: the Hub's parquet converter stopped at its size "
+            "limit there, so that export is not the whole split."
+        )
+    elif source.startswith(HUB_EXPORT):
+        partial = (
+            f" The Hub's parquet converter stops at a size limit (it then names the folder "
+            f"'{PARTIAL_PREFIX}train'), so its export may not be the whole split."
+        )
+    else:
+        partial = ""
+    message = (
+        f"Asked for the first {asked:,} M-CLIP embedding rows, but {source} hold only {read:,}.{partial}"
+    )
+    if allowed:
+        warnings.warn(
+            f"tomclip: {message} Going on with {read:,} rows (allow_fewer_rows): the splits and counts "
+            "differ from the reference's, and the data card says so.",
+            stacklevel=3,
+        )
+        return
+    raise TomclipError(
+        f"{message} Use a complete copy of {MCLIP_EMBEDDINGS} (config {MCLIP_EMBEDDINGS_CONFIG}), lower "
+        "`limit` (paper_data.rows), or accept the rows there are with allow_fewer_rows=True "
+        "(paper_data.allow_fewer_rows: true)."
     )
 
 
@@ -178,57 +269,73 @@ def split_mclip(
     *,
     validation_rows: int = 5000,
     low_resource_rows: int = 15000,
-    total_rows: int = REFERENCE_TOTAL_ROWS,
+    total_rows: int | None = REFERENCE_TOTAL_ROWS,
     seed: int | None = None,
 ) -> MclipSplit:
-    """Split pairs as the reference does: validation first, then training.
+    """Split pairs as the reference does: validation first, then training, by raw row positions.
 
-    validation = rows [0, validation_rows); train (the full setting) = rows [validation_rows,
-    total_rows); low-resource train = the next `low_resource_rows` rows after validation, which is
-    the reference's `train[5000:20000]` for datause=0.01. With `seed`, the low-resource rows are
-    instead a seeded random sample of the training rows (kept in order), for repeats that vary the
-    1% subset. The same arguments always give the same split.
+    validation = positions [0, validation_rows); train (the full setting) = positions
+    [validation_rows, total_rows) (None: every row read); low-resource train = positions
+    [validation_rows, validation_rows + low_resource_rows), the reference's `train[5000:20000]`
+    for datause=0.01. Positions count the embedding rows read, dropped ones included, so a dropped
+    row leaves its split one pair short instead of shifting the boundaries. With `seed`, the
+    low-resource positions are instead a seeded random sample of the training positions (kept in
+    order), for repeats that vary the 1% subset. The same arguments always give the same split.
     """
-    for name, value in (
-        ("validation_rows", validation_rows),
-        ("low_resource_rows", low_resource_rows),
-        ("total_rows", total_rows),
-    ):
+    checked = (("validation_rows", validation_rows), ("low_resource_rows", low_resource_rows))
+    if total_rows is not None:
+        checked += (("total_rows", total_rows),)
+    for name, value in checked:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TomclipError(f"{name}={value!r} must be a positive whole number.")
-    available = min(len(pairs), total_rows) - validation_rows
+    positions = pairs.positions
+    if len(positions) != len(pairs) or np.any(np.diff(positions) <= 0):
+        raise TomclipError(
+            "The pairs' positions must be one increasing number per pair, as load_mclip_pairs gives them."
+        )
+    train_end = pairs.read.read if total_rows is None else min(pairs.read.read, total_rows)
+    available = train_end - validation_rows
     if available < 1:
         raise TomclipError(
-            f"validation_rows={validation_rows} leaves no training rows: there are {len(pairs)} pairs "
-            f"(total_rows={total_rows}). Load more pairs (limit=...) or lower validation_rows."
+            f"validation_rows={validation_rows} leaves no training rows: {pairs.read.read} embedding rows "
+            f"were read (total_rows={total_rows}). Load more rows (limit=...) or lower validation_rows."
         )
     if low_resource_rows > available:
         raise TomclipError(
             f"low_resource_rows={low_resource_rows} is more than the {available} training rows after "
-            f"{validation_rows} validation rows. Load more pairs (limit=...) or lower low_resource_rows."
+            f"{validation_rows} validation rows. Load more rows (limit=...) or lower low_resource_rows."
         )
-    train_end = validation_rows + available
+    first_train, end = np.searchsorted(positions, [validation_rows, train_end])
+    if first_train == 0 or end == first_train:
+        empty = "validation" if first_train == 0 else "training"
+        raise TomclipError(
+            f"Every {empty} row was dropped ({dict(pairs.read.dropped)} of {pairs.read.read} rows read from "
+            f"{pairs.read.source}): there is nothing to {'validate' if empty == 'validation' else 'train'} on. "
+            "Check the translations file, or the languages asked for."
+        )
     if seed is None:
-        low = pairs.select(slice(validation_rows, validation_rows + low_resource_rows))
+        low = pairs.select(slice(first_train, np.searchsorted(positions, validation_rows + low_resource_rows)))
     else:
         rng = np.random.default_rng(seed)
-        low = pairs.select(validation_rows + np.sort(rng.choice(available, low_resource_rows, replace=False)))
+        chosen = validation_rows + rng.choice(available, low_resource_rows, replace=False)
+        low = pairs.select(np.flatnonzero(np.isin(positions, chosen)))
     return MclipSplit(
-        train=pairs.select(slice(validation_rows, train_end)),
-        validation=pairs.select(slice(0, validation_rows)),
+        train=pairs.select(slice(first_train, end)),
+        validation=pairs.select(slice(0, first_train)),
         low_resource_train=low,
     )
 
 
 def _load_table(source, role: str, columns: Sequence[str], config: str | None, cache_dir):
-    """The first split of `source` as a pyarrow Table, after checking it has `columns`."""
+    """The first split of `source` as a pyarrow Table, after checking it has `columns`, and a
+    description of the files read (for messages that must say what was read)."""
     import datasets
 
     path = Path(source)
     if path.exists():
-        dataset = _load_local(path, role, config, cache_dir)
-    elif _looks_like_hub_id(str(source)):
-        dataset = _load_hub(str(source), role, config, cache_dir)
+        dataset, described = _load_local(path, role, config, cache_dir)
+    elif looks_like_hub_id(str(source)):
+        dataset, described = _load_hub(str(source), role, config, cache_dir)
     else:
         raise TomclipError(
             f"The M-CLIP {role} source {source} does not exist. Pass a local parquet file or folder, "
@@ -246,27 +353,40 @@ def _load_table(source, role: str, columns: Sequence[str], config: str | None, c
             f"The M-CLIP {role} at {source} lack column(s) {absent} (columns found: {dataset.column_names}). "
             f"Pass the published {role} ({HUB_IDS[role]})."
         )
-    return dataset.select_columns(list(columns)).with_format("arrow")[:]
+    return dataset.select_columns(list(columns)).with_format("arrow")[:], described
+
+
+def local_parquet_files(path: Path, config: str | None) -> list[Path]:
+    """The parquet files a local M-CLIP copy holds: `path` itself, or every *.parquet under it (under
+    its `config` subfolder when it has one: the Hub's export is <config>/<split>/NNNN.parquet)."""
+    if path.is_dir() and config is not None and (path / config).is_dir():
+        path = path / config
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    return [f for f in files if f.suffix == ".parquet"]
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """Whether `path` is a folder written by datasets' save_to_disk."""
+    return path.is_dir() and any((path / name).is_file() for name in ("state.json", "dataset_dict.json"))
 
 
 def _load_local(path: Path, role: str, config: str | None, cache_dir):
-    """Read a save_to_disk folder with load_from_disk, parquet files with the parquet builder."""
+    """Read a save_to_disk folder with load_from_disk, parquet files with the parquet builder (which
+    restores the `datasets` features stored in the files, e.g. M-CLIP's Array2D embeddings)."""
     import datasets
 
-    saved = path.is_dir() and any((path / name).is_file() for name in ("state.json", "dataset_dict.json"))
+    saved = is_saved_dataset(path)
     if not saved:
-        if path.is_dir() and config is not None and (path / config).is_dir():
-            path = path / config
-        files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
-        if not files or files[0].suffix != ".parquet":
+        files = local_parquet_files(path, config)
+        if not files:
             raise TomclipError(
                 f"No parquet file at {path} for the M-CLIP {role}. Pass the published parquet file(s), "
                 "a folder of them, or a folder written by datasets' save_to_disk."
             )
     try:
         if saved:
-            return datasets.load_from_disk(str(path))
-        return datasets.load_dataset(
+            return datasets.load_from_disk(str(path)), f"the save_to_disk folder {path}"
+        dataset = datasets.load_dataset(
             "parquet",
             data_files=[str(f) for f in files],
             split="train",
@@ -276,6 +396,16 @@ def _load_local(path: Path, role: str, config: str | None, cache_dir):
         raise TomclipError(
             f"Could not read the M-CLIP {role} at {path}: {type(exc).__name__}: {exc}"
         ) from None
+    return dataset, _describe_files(path, files)
+
+
+def _describe_files(path: Path, files: Sequence[Path]) -> str:
+    """'the N parquet files under <path> (a, b, c, ...)': what a message says was read."""
+    if not path.is_dir():
+        return f"the parquet file {path}"
+    names = [str(f.relative_to(path)) for f in files]
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"the {len(files)} parquet file(s) under {path} ({shown})"
 
 
 def _load_hub(repo: str, role: str, config: str | None, cache_dir):
@@ -294,17 +424,19 @@ def _load_hub(repo: str, role: str, config: str | None, cache_dir):
     cache = None if cache_dir is None else str(cache_dir)
     try:
         if config is None:
-            return datasets.load_dataset(repo, split="train", cache_dir=cache)
+            return datasets.load_dataset(repo, split="train", cache_dir=cache), f"'{repo}' on the Hub"
         files = f"hf://datasets/{repo}@refs%2Fconvert%2Fparquet/{config}/*/*.parquet"
-        return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
+        dataset = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
     except Exception as exc:  # network, auth or a moved repo: say which source failed
         raise TomclipError(
             f"Could not load the M-CLIP {role} '{repo}' from the Hub: {type(exc).__name__}: {exc}. "
             "Check the id and your connection, or pass a local copy."
         ) from None
+    return dataset, f"{HUB_EXPORT} {files}"
 
 
-def _looks_like_hub_id(text: str) -> bool:
+def looks_like_hub_id(text: str) -> bool:
+    """Whether `text` has the shape of a Hub id, owner/name (a local path that does not exist may too)."""
     parts = text.split("/")
     return len(parts) == 2 and all(p and not p.startswith(".") for p in parts)
 
@@ -321,11 +453,19 @@ def _integer_ids(column, source) -> np.ndarray:
 
 
 def _embedding_matrix(column, source) -> np.ndarray:
-    """Flatten the nested `embedding` lists (M-CLIP stores each as a 1 x D list) to float32 N x D."""
+    """Flatten the nested `embedding` lists (M-CLIP stores each as a 1 x D list) to float32 N x D.
+
+    M-CLIP's script declares the column `datasets.Array2D((1, D), "float32")`, which `datasets`
+    reads back as an Arrow extension array whose storage is the nested lists; plain, large and
+    fixed-size lists are read as they are.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = column.combine_chunks()
+    storage, chunks = column.type, column.chunks
+    while isinstance(storage, pa.BaseExtensionType):  # Array2D: the nested lists are its storage
+        storage, chunks = storage.storage_type, [chunk.storage for chunk in chunks]
+    values = pa.chunked_array(chunks, type=storage).combine_chunks()
     shape = []
     while any(
         test(values.type) for test in (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
@@ -402,7 +542,7 @@ def load_cifar100_test(root: str | Path, *, verify: bool = True) -> tuple[np.nda
         if not path.is_file():
             raise TomclipError(
                 f"CIFAR-100 file {path} does not exist. Pass root= the folder that contains {CIFAR_FOLDER}/ "
-                "(unpacked from https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz)."
+                f"(unpacked from {CIFAR100_URL})."
             )
     if verify:
         _verify_cifar_md5(files)
@@ -546,8 +686,38 @@ def _image_roots(image_roots: Mapping[str, str | Path]) -> dict[str, Path]:
     roots = {key: Path(folder) for key, folder in image_roots.items()}
     for key, folder in roots.items():
         if not folder.is_dir():
-            raise TomclipError(f"image_roots['{key}'] = {folder} is not a folder.")
+            hint = flickr30k_hint(folder) if key == "flickr30k" else ""
+            raise TomclipError(f"image_roots['{key}'] = {folder} is not a folder.{hint}")
+    if "flickr30k" in roots:
+        roots["flickr30k"] = flickr30k_image_folder(roots["flickr30k"])
     return roots
+
+
+def flickr30k_image_folder(folder: Path) -> Path:
+    """The folder that holds the Flickr30k JPEGs, given it or a folder above it.
+
+    The Kaggle archive IGLUE points to unpacks as flickr30k_images/flickr30k_images/ (the JPEGs in
+    the inner one), the official tarball as flickr30k-images/; so go down through folders of those
+    names while the folder holds no JPEG itself, which lets `flickr30k_images` name either level.
+    """
+    for _ in range(3):  # at most data/flickr30k -> flickr30k_images -> flickr30k_images
+        inner = next((folder / name for name in FLICKR30K_FOLDERS if (folder / name).is_dir()), None)
+        if inner is None or next(folder.glob("*.jpg"), None) is not None:
+            break
+        folder = inner
+    return folder
+
+
+def flickr30k_hint(folder: Path) -> str:
+    """For a Flickr30k folder that does not exist: where beside it the real download is, if it is."""
+    for name in FLICKR30K_FOLDERS:
+        found = folder.parent / name
+        if found != folder and found.is_dir():
+            return (
+                f" There is {found} beside it (the Kaggle archive unpacks as flickr30k_images/flickr30k_images/, "
+                f"the JPEGs in the inner folder): name {flickr30k_image_folder(found)} instead."
+            )
+    return ""
 
 
 def _annotation(line: str, file: Path, number: int) -> tuple[str, list[str]]:

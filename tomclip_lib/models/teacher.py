@@ -297,19 +297,31 @@ def load_profile_teacher(profile: str) -> Teacher:
     record = json.loads(pointer.read_text())
     if record["kind"] == "paper":
         return load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=record["pretrained"],
-                                  folder=paths.artifacts_dir(profile) / record["folder"])
+                                  folder=paths.artifacts_dir(profile) / record["folder"],
+                                  architecture=record.get("model", "ViT-B-32"))
     return _load(paths.artifacts_dir(profile) / record["folder"])[0]
 
 
-def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None) -> Teacher:
-    """OpenAI CLIP ViT-B/32 via open_clip; pretrained=None builds it with random weights (tests).
+def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None,
+                       architecture: str = "ViT-B-32") -> Teacher:
+    """OpenAI CLIP via open_clip (`architecture`: ViT-B-32, the paper's, or another open_clip architecture,
+    or the path of an open_clip model-config JSON); pretrained=None builds it with random weights (tests).
 
     `folder`, when given, keeps its image embeddings (cached_image_embeddings) between notebooks.
     """
     import open_clip
 
-    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=pretrained)
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    name = architecture
+    if architecture.endswith(".json"):  # a config of one's own: open_clip registers it under the file's stem
+        if not Path(architecture).is_file():
+            raise TomclipError(f"teacher_model={architecture!r} names a model-config file that does not exist.")
+        open_clip.add_model_config(architecture)
+        name = Path(architecture).stem
+    if name not in open_clip.list_models():
+        raise TomclipError(f"teacher_model={architecture!r} is not an open_clip architecture (see open_clip.list_models()), "
+                           "nor an open_clip model-config JSON file.")
+    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+    tokenizer = open_clip.get_tokenizer(name)
 
     def encode_texts(texts: list[str]) -> np.ndarray:
         chunks = [encode_clip_text(model, tokenizer(texts[i : i + 256]).to(device)).float().cpu()

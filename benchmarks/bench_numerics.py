@@ -8,7 +8,7 @@ captions of 32 tokens: the feature extraction of notebook 03), and one training 
 student head (384 -> 1024 -> 384, batch 256) for MCLIP and for ToMCLIP. Environments: pinned
 (numerics.env), unpinned (this CPU's own kernels, MKL's automatic path, same thread count) and
 MKL_CBWR=COMPATIBLE (the one MKL path that is the same on Intel and AMD, README). On a CPU with only
-AVX2 the first two run the same kernels. Writes results/benchmarks/numerics_cost.md.
+AVX2 the first two run the same kernels. Writes results/benchmarks/numerics_cost_<vendor>.md.
 """
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ def measure() -> dict[str, float]:
     return result
 
 
+def _vendor() -> str:
+    """'intel' or 'amd' (or 'other'): each vendor's figures keep a file of their own, since MKL runs
+    other code on each."""
+    model = numerics.cpu_model()
+    return "intel" if "GenuineIntel" in model else "amd" if "AuthenticAMD" in model else "other"
+
+
 def main() -> int:
     pinned = {**os.environ, **numerics.pinned()}
     environments = {
@@ -88,16 +95,15 @@ def main() -> int:
                              capture_output=True, text=True)
         columns[label] = json.loads(run.stdout.strip().splitlines()[-1])
     header = (f"Cost of the pinned numeric environment, ms (medians), measured "
-              f"{datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores "
-              f"({platform.processor() or 'processor unnamed'}), {numerics.pinned().get('OMP_NUM_THREADS')} threads "
-              f"(benchmarks/bench_numerics.py).")
+              f"{datetime.date.today().isoformat()} on an {numerics.cpu_model()}, {platform.machine()} with "
+              f"{os.cpu_count()} cores, {numerics.pinned().get('OMP_NUM_THREADS')} threads (benchmarks/bench_numerics.py).")
     labels = list(columns)
     lines = [header, "", "| workload | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     for workload in columns[labels[0]]:
         cells = [columns[label][workload] for label in labels]
         lines.append(f"| {workload} | " + " | ".join(c if isinstance(c, str) else f"{c:.1f}" for c in cells) + " |")
     text = "\n".join(lines) + "\n"
-    write_text(ROOT / "results" / "benchmarks" / "numerics_cost.md", text)
+    write_text(ROOT / "results" / "benchmarks" / f"numerics_cost_{_vendor()}.md", text)
     print(text)
     return 0
 

@@ -12,6 +12,7 @@ It is slow: about two minutes per CPU model.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -20,6 +21,22 @@ import subprocess
 import sys
 
 CPU_MODELS = {"Intel Haswell (AVX2)": "Haswell", "AMD EPYC-Rome (AVX2)": "EPYC-Rome"}
+# Every inner size of a matrix product from 16 to 1024: which of them take another path on a CPU.
+SCAN_SIZES = range(16, 1025, 16)
+SCAN = f"matmul, inner sizes {SCAN_SIZES.start} to {SCAN_SIZES.stop - 1} (step {SCAN_SIZES.step})"
+
+
+def _scan_cell(scan: dict[str, str], reference: dict[str, str]) -> str:
+    """'same', or the inner sizes whose products differ, as ranges of the scan ('208-256')."""
+    differing = [int(k) for k in reference if scan[k] != reference[k]]
+    if not differing:
+        return "same"
+    ranges, start = [], differing[0]
+    for previous, size in zip(differing, differing[1:] + [None]):
+        if size != previous + SCAN_SIZES.step:
+            ranges.append(f"{start}" if start == previous else f"{start}-{previous}")
+            start = size
+    return "DIFFERENT at " + ", ".join(ranges)
 
 
 def hashes() -> dict[str, str]:
@@ -40,6 +57,8 @@ def hashes() -> dict[str, str]:
            "matmul, inner size 96": digest(x @ weight.T), "matmul, inner size 256": digest(square @ x),
            "GELU, softmax, LayerNorm": digest(F.layer_norm(torch.softmax(F.gelu(x @ weight.T), 1), (128,))),
            "torch.sqrt (MKL vector math)": digest(torch.sqrt(x.abs())), "torch.exp (MKL vector math)": digest(torch.exp(x))}
+    out[SCAN] = {str(k): digest(torch.randn(256, k, generator=generator) @ torch.randn(k, 200, generator=generator))
+                 for k in SCAN_SIZES}
     for name, weights in (("MCLIP", {"pointwise": 1.0}),
                           ("ToMCLIP", {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01}),
                           ("ToMA", {"pointwise": 1.0, "toma": 0.01}), ("Topo-AE", {"pointwise": 1.0, "topo_ae": 0.01})):
@@ -51,6 +70,8 @@ def hashes() -> dict[str, str]:
 
 
 def main() -> int:
+    from tomclip_lib import numerics
+
     qemu = shutil.which("qemu-x86_64")
     if qemu is None:
         sys.exit("cpu-probe: qemu-x86_64 is missing; install Debian's qemu-user (make cpus does, as root)")
@@ -61,12 +82,16 @@ def main() -> int:
         columns[label] = json.loads(run.stdout.strip().splitlines()[-1])
     names = list(columns)
     settings = [f"{name}={os.environ.get(name, '(unset)')}" for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OMP_NUM_THREADS")]
-    print("numeric environment: " + ", ".join(settings))
+    print(f"Measured {datetime.date.today().isoformat()}; this CPU: {numerics.cpu_model()}; numeric environment: "
+          + ", ".join(settings))
     print("| operation | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
-    for key in columns["this CPU"]:
-        cells = [columns[n][key] if key == "torch kernels" else ("same" if columns[n][key] == columns["this CPU"][key]
-                 else "DIFFERENT") for n in names[1:]]
-        print(f"| {key} | {columns['this CPU'][key]} | " + " | ".join(cells) + " |")
+    for key, own in columns["this CPU"].items():
+        if key == SCAN:
+            cells, own = [_scan_cell(columns[n][key], own) for n in names[1:]], f"{len(own)} hashes"
+        else:
+            cells = [columns[n][key] if key == "torch kernels" else ("same" if columns[n][key] == own else "DIFFERENT")
+                     for n in names[1:]]
+        print(f"| {key} | {own} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -39,6 +39,19 @@ def active() -> dict[str, str]:
     return state
 
 
+def cpu_model() -> str:
+    """This machine's processor as /proc/cpuinfo names it, its vendor and whether it has AVX-512:
+    what decides which kernels MKL runs (README, "What deterministic means here")."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return "unknown processor"
+    first_cpu = info.split("\n\n", 1)[0]
+    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first_cpu.splitlines())}
+    name, vendor = fields.get("model name", "unnamed"), fields.get("vendor_id", "unknown vendor")
+    return f"{name} ({vendor}, {'with AVX-512' if 'avx512f' in fields.get('flags', '') else 'AVX2, no AVX-512'})"
+
+
 def signature() -> str:
     """The kernels in use, in one string, for cache keys: features computed under other kernels
     differ in their last bits, so a shared cache keeps them apart. The thread count is left out: a

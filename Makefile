@@ -110,12 +110,7 @@ lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebook
 	$(BIN)/jupyter lab notebooks/
 
 # ---------------------------------------------------------------- tests
-# The unit tests run in two processes of one thread each (pytest-xdist, one test file per process at a
-# time, the paper-notebook chain first: tests/conftest.py): alone, a test keeps about one core busy
-# (kernel starts, imports, numba compiling, small tensors), and two processes of two threads would
-# contend. Kernels stay pinned; the thread count is free here, as no unit test compares with numbers
-# recorded elsewhere; pyproject.toml silences the warning that says a run is off the pinned count.
-UNIT_TESTS := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=8 tests
+UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests
 
 test: setup ## unit tests, every notebook in the smoke profile under nbval, the numeric guard
 	$(UNIT_TESTS)

@@ -59,11 +59,3 @@ def xflickrco_files(tmp_path_factory):
 
     return write_xflickrco(tmp_path_factory.mktemp("xflickrco"))
 
-
-# The slowest file first: under `make test`'s two processes (pytest-xdist, one file at a time each),
-# the chain of eight paper-profile notebooks starts at once and the other files share the second.
-SLOWEST_FIRST = "test_paper_notebooks.py"
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name != SLOWEST_FIRST)  # a stable sort: the rest keep their order

@@ -27,15 +27,13 @@ def test_a_deviation_is_named(monkeypatch):
 
 
 def test_make_runs_the_tests_pinned():
-    """`make test` exports numerics.env: torch here runs the pinned kernels. The one deviation is the
-    thread count, which the Makefile sets to 1 for its two unit-test processes."""
+    """`make test` exports numerics.env: torch here runs the pinned kernels and thread count."""
     if os.environ.get("MKL_CBWR") != numerics.pinned()["MKL_CBWR"]:
         import pytest
 
         pytest.skip("not run through make")
-    assert torch.get_num_threads() == int(os.environ["OMP_NUM_THREADS"])
-    kernels = [p for p in numerics.differences() if not p.startswith(("OMP_NUM_THREADS=", "torch uses"))]
-    assert kernels == [], kernels
+    assert numerics.differences() == [], numerics.differences()
+    assert torch.get_num_threads() == int(numerics.pinned()["OMP_NUM_THREADS"])
 
 
 def test_features_computed_under_other_kernels_go_to_another_store(monkeypatch):

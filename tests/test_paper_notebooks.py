@@ -5,12 +5,10 @@ random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
 runs them, with every output written under a temporary repository root."""
 import json
 import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import jupytext
 import pandas as pd
+import papermill
 import pytest
 import torch
 
@@ -81,26 +79,17 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
         "08_embedding_geometry": dict(profile="paper", languages=EVALUATED,
                                       students=["MCLIP", "ToMCLIP"], min_cluster_size=5),
     }
-    # The kernels inherit TOMCLIP_ROOT (results, figures, artifacts go there) and run two at a time where
-    # notebooks/dependencies.mk allows (as make -j2), one thread each: this chain's time is mostly kernel
-    # starts, imports and compiling, which overlap, and two one-thread kernels keep the two cores busy.
-    env = {**os.environ, "TOMCLIP_ROOT": str(root), "OMP_NUM_THREADS": "1"}
-
-    def execute(name: str) -> None:
-        notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{name}.py")
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        jupytext.write(notebook, root / f"{name}.ipynb")
-        (root / f"{name}.yaml").write_text(json.dumps(parameters[name]))  # JSON is YAML
-        run = subprocess.run([sys.executable, "-m", "papermill", str(root / f"{name}.ipynb"),
-                              str(root / f"{name}.out.ipynb"), "-f", str(root / f"{name}.yaml"), "-k", "python3",
-                              "--cwd", str(root), "--no-progress-bar", "--log-level", "WARNING"],
-                             env=env, capture_output=True, text=True)
-        assert run.returncode == 0, f"{name} failed:\n{run.stderr[-3000:]}"
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for stage in (["01_data"], ["03_train", "02_teacher"],
-                      ["08_embedding_geometry", "05_ablations", "06_figures", "04_evaluate", "07_topology"]):
-            list(pool.map(execute, stage))
+    os.environ["TOMCLIP_ROOT"] = str(root)  # the kernels inherit it: results, figures, artifacts go there
+    try:
+        for name, values in parameters.items():
+            notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{name}.py")
+            notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            source = root / f"{name}.ipynb"
+            jupytext.write(notebook, source)
+            papermill.execute_notebook(str(source), str(root / f"{name}.out.ipynb"), parameters=values,
+                                       kernel_name="python3", cwd=str(root), progress_bar=False)
+    finally:
+        del os.environ["TOMCLIP_ROOT"]
     return root
 
 

@@ -70,3 +70,10 @@ def test_the_engine_computes_there_what_it_computes_here(clean_environment):
     assert there["loss"] == pytest.approx(here["loss"], rel=1e-6)
     assert there["gradient"] == pytest.approx(here["gradient"], rel=1e-5)
     assert there["losses"] == pytest.approx(here["losses"], rel=1e-5)
+
+
+def test_a_missing_extra_is_named_in_a_clear_error():
+    from tomclip_lib.errors import TomclipError, optional_dependency
+
+    with pytest.raises(TomclipError, match=r"pip install 'tomclip\[rips\]'"):
+        optional_dependency("tomclip_no_such_package", "rips", "Vietoris-Rips H1")

@@ -353,3 +353,80 @@ def test_stable_arithmetic_matches_torch():
     assert squares.grad[0] == 0 and torch.allclose(squares.grad[1:], 0.5 / torch.sqrt(squares.detach()[1:]))
     points = torch.randn(40, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     assert torch.allclose(distance_matrix(points), torch.cdist(points, points), atol=1e-7)
+
+
+def autograd_alignment(student: torch.Tensor, teacher: torch.Tensor, sparsify: float = 0.5) -> torch.Tensor:
+    """L_dm + L_ta(H0, exact) + Topo-AE spelled out with plain autograd on the same primitives: the
+    engine's hand-written backward passes (distances.py) must give the gradients autograd gives."""
+    from tomclip_lib.topology.distances import NORMALIZE_EPS
+    from tomclip_lib.topology.stable import distance_matrix, stable_sqrt
+
+    def side(x):
+        distances = distance_matrix(x)
+        detached = distances.detach().clone()
+        if not x.requires_grad:
+            detached.fill_diagonal_(0.0)  # the engine zeroes the diagonal of a batch without gradient
+        weight = (detached <= sparsity_threshold(detached, sparsify)).to(x.dtype).fill_diagonal_(0.0)
+        masked = distances * weight
+        scale = masked.amax(dim=1).max() + NORMALIZE_EPS
+        edges = minimum_spanning_tree(detached)
+        return masked / scale, edges, weight[edges[:, 0], edges[:, 1]] > 0, scale
+
+    def lengths(x, edges, scale):
+        differences = x[edges[:, 0]] - x[edges[:, 1]]
+        return stable_sqrt((differences * differences).sum(dim=1)) / scale
+
+    (matrix_s, edges_s, kept_s, scale_s), (matrix_t, edges_t, kept_t, scale_t) = side(student), side(teacher)
+    dm = ((matrix_s - matrix_t) ** 2).mean()
+    ta = sliced_constant(2) * death_wasserstein(lengths(student, edges_s, scale_s), lengths(teacher, edges_t, scale_t),
+                                                2, kept_s, kept_t)
+    topo_ae = sum(0.5 * ((lengths(student, e, scale_s) - lengths(teacher, e, scale_t)) ** 2 * k).sum() / k.sum()
+                  for e, k in ((edges_s, kept_s), (edges_t, kept_t)))
+    return dm + ta + topo_ae
+
+
+@pytest.mark.parametrize("dtype, n, d", [(torch.float64, 40, 6), (torch.float32, 256, 512)])
+def test_the_fused_backward_passes_give_autograds_gradients(dtype, n, d):
+    """Issue 15's equality: the fused geometry changes the speed, not the values (same losses to
+    rounding, gradients within float tolerance), at the paper's batch and dimension in float32."""
+    generator = torch.Generator().manual_seed(n)
+    student = torch.nn.functional.normalize(torch.randn(n, d, generator=generator, dtype=dtype), dim=1)
+    teacher = torch.nn.functional.normalize(torch.randn(n, d, generator=generator, dtype=dtype), dim=1)
+    results = []
+    for compute in (lambda s: AlignmentLoss(pointwise=0.0, distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0)(s, teacher)[0],
+                    lambda s: autograd_alignment(s, teacher)):
+        points = student.clone().requires_grad_()
+        loss = compute(points)
+        loss.backward()
+        results.append((loss.detach(), points.grad))
+    (fused_loss, fused_grad), (plain_loss, plain_grad) = results
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(fused_loss, plain_loss, rtol=tolerance)
+    assert float((fused_grad - plain_grad).norm() / plain_grad.norm()) < tolerance
+
+
+def test_the_fused_cosines_of_toma_give_autograds_gradients():
+    """ToMA's pairwise cosines have a hand-written backward (losses.py); plain autograd through the
+    same formula gives the same gradients for both spaces, collapsed and clamped pairs included."""
+    from tomclip_lib.topology.losses import _cosines_of_differences
+
+    def plain(x, y):
+        differences_x, differences_y = x[:, None] - x[None, :], y[:, None] - y[None, :]
+        dots = (differences_x * differences_y).sum(-1)
+        sq_x, sq_y = (differences_x**2).sum(-1), (differences_y**2).sum(-1)
+        tiny = torch.finfo(x.dtype).eps
+        cosines = (dots / (sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny)).sqrt()).clamp(-1, 1)
+        collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
+        return torch.where(collapsed_x | collapsed_y, (collapsed_x & collapsed_y).to(x.dtype), cosines)
+
+    x, y = cloud("random", 30, 5, seed=20), cloud("random", 30, 5, seed=21)
+    x[3], y[3], x[7] = x[4], y[4], x[8]  # a pair collapsed in both spaces, one collapsed in x only
+    y[10] = y[11] + 1e-9 * (x[10] - x[11])  # nearly parallel differences: a cosine at the clamp
+    weights = torch.rand(30, 30, generator=torch.Generator().manual_seed(22), dtype=torch.float64)
+    gradients = []
+    for cosines_of in (_cosines_of_differences, plain):
+        a, b = x.clone().requires_grad_(), y.clone().requires_grad_()
+        (weights * cosines_of(a, b).abs()).sum().backward()
+        gradients.append((a.grad, b.grad))
+    for fused, reference in zip(*gradients):
+        assert torch.allclose(fused, reference, rtol=1e-9, atol=1e-12)

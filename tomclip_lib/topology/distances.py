@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Union
 import torch
 
 from ..errors import TomclipError
-from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt, stable_std
+from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt, stable_std, stable_sum
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,16 +84,18 @@ def sparsity_threshold(distances: torch.Tensor, scale: float) -> torch.Tensor:
     detached = distances.detach()
     if detached.numel() < 2:
         return detached.new_zeros(())
-    return stable_mean(detached) - scale * stable_std(detached)  # the same bits for any thread count
+    mean = stable_mean(detached)
+    return mean - scale * stable_std(detached, mean)  # the same bits for any thread count
 
 
 @dataclass
 class BatchGeometry:
     """One batch's distances, sparsification and normaliser, shared by all the losses of a step.
 
-    `distances` carries gradient only when built with differentiable_matrix=True (the
-    distance-matrix loss and graph-H1 terms need it); edge-based terms recompute their few lengths
-    from the points instead, which keeps their backward pass O(k d). `weight` is 1.0 on the edges
+    `matrix()` carries gradient only when built with differentiable_matrix=True (the
+    distance-matrix loss and graph-H1 terms need it; `_SparsifiedMatrix` gives it one fused
+    backward); `distances`, `weight` and `masked` never do. Edge-based terms recompute their few
+    lengths from the points instead, which keeps their backward pass O(k d). `weight` is 1.0 on the edges
     of the (sparsified) graph and 0.0 elsewhere, the diagonal included; `masked` = distances *
     weight. `scale` is the normaliser when normalising (the largest kept distance plus
     NORMALIZE_EPS; it carries gradient, taken from the matrix or, when the matrix has none, from
@@ -112,32 +114,23 @@ class BatchGeometry:
     masked: torch.Tensor  # distances * weight
     threshold: torch.Tensor | None
     scale: torch.Tensor
+    normalized_matrix: torch.Tensor | None = None  # matrix(), when it carries gradient
 
     @classmethod
     def of(cls, points: torch.Tensor, sparsify: float | None, normalize: bool,
            differentiable_matrix: bool = False) -> BatchGeometry:
         differentiable = differentiable_matrix and torch.is_grad_enabled() and points.requires_grad
-        with torch.set_grad_enabled(differentiable):
-            distances = distance_matrix(points)  # torch.cdist's value, portable bits (stable.py)
-        detached = distances.detach()
-        if not differentiable:
-            detached.fill_diagonal_(0.0)
-        threshold = None
-        if sparsify is None:
-            weight = torch.ones_like(detached)
-        else:
-            threshold = sparsity_threshold(detached, sparsify)
-            weight = torch.le(detached, threshold, out=torch.empty_like(detached))  # straight to float
-        weight.fill_diagonal_(0.0)
-        with torch.set_grad_enabled(differentiable):
-            masked = distances * weight
+        if differentiable:
+            matrix, scale, distances, weight, masked, threshold = _SparsifiedMatrix.apply(points, sparsify, normalize)
+            return cls(points, distances, weight, masked, threshold, scale, matrix)
+        distances, weight, masked, threshold = _sparsified(points, sparsify, fill_diagonal=True)
         scale = distances.new_ones(())
-        if normalize and (differentiable or not points.requires_grad):
+        if normalize and not points.requires_grad:
             scale = masked.amax(dim=1).max() + NORMALIZE_EPS  # row-wise first: a flat max is slower
         elif normalize:  # gradient through the scale, without the n^2 matrix: recompute one distance
-            row = masked.amax(dim=1).argmax()
-            column = masked[row].argmax()
-            scale = safe_norm(points[row] - points[column]) + NORMALIZE_EPS
+            row = masked.amax(dim=1).argmax().reshape(1)
+            column = masked[row[0]].argmax().reshape(1)
+            scale = _EdgeLengths.apply(points, row, column)[0] + NORMALIZE_EPS
         return cls(points, distances, weight, masked, threshold, scale)
 
     @property
@@ -147,15 +140,101 @@ class BatchGeometry:
 
     def matrix(self) -> torch.Tensor:
         """The (sparsified, normalised) matrix; removed edges and the diagonal hold 0."""
+        if self.normalized_matrix is not None:
+            return self.normalized_matrix
         return self.masked / broadcast_scalar(self.scale, len(self.masked))  # thread-stable gradient
 
     def edge_lengths(self, edges: torch.Tensor) -> torch.Tensor:
         """Normalised lengths of `edges` (k, 2), recomputed from the points (O(k d) backward)."""
         if edges.numel() == 0:
             return self.points.new_zeros(0)
-        # index_select, not advanced indexing: its backward is several times faster on the CPU.
-        differences = self.points.index_select(0, edges[:, 0]) - self.points.index_select(0, edges[:, 1])
-        return safe_norm(differences) / self.scale
+        return _EdgeLengths.apply(self.points, edges[:, 0], edges[:, 1]) / self.scale
+
+
+def _sparsified(points: torch.Tensor, sparsify: float | None, fill_diagonal: bool):
+    """distances, weight, masked, threshold of a batch, without gradient (shared by both paths)."""
+    with torch.no_grad():
+        distances = distance_matrix(points)  # torch.cdist's value, portable bits (stable.py)
+        if fill_diagonal:
+            distances.fill_diagonal_(0.0)
+        threshold = None
+        if sparsify is None:
+            weight = torch.ones_like(distances)
+        else:
+            threshold = sparsity_threshold(distances, sparsify)
+            weight = torch.le(distances, threshold, out=torch.empty_like(distances))  # straight to float
+        weight.fill_diagonal_(0.0)
+        return distances, weight, distances * weight, threshold
+
+
+class _SparsifiedMatrix(torch.autograd.Function):
+    """M = (D * W) / scale and scale = max(D * W) + eps, differentiable in the points, with one fused
+    backward pass: autograd through the dozen elementwise n^2 operations that build M (and its two
+    matrix products) took most of a training step's topology cost at n = 256 (issue 15).
+
+    The gradient, from the incoming G_M and g_scale: the scale's total gradient
+    g = g_scale - sum(G_M * M) / scale, shared evenly by the entries equal to the maximum (as
+    autograd's max); G_D = W * (G_M / scale + g * ties); with A = G_D / D (0 where D = 0, as
+    stable_sqrt's gradient) and S = A + A^T, dL/dP = rowsum(S) * P - S P, from
+    D_ij^2 = |p_i|^2 + |p_j|^2 - 2 p_i.p_j. One matrix product where autograd takes two; every sum
+    is row-wise or a product (stable.py), so the bits do not depend on the thread count.
+    """
+
+    @staticmethod
+    def forward(ctx, points, sparsify, normalize):
+        # The diagonal is left as computed (~1e-3 in float32, as in the reference code); W removes it.
+        distances, weight, masked, threshold = _sparsified(points, sparsify, fill_diagonal=False)
+        if normalize:
+            peak = masked.amax(dim=1).max()
+            scale = peak + NORMALIZE_EPS
+            matrix = masked / broadcast_scalar(scale, len(masked))
+        else:
+            peak, scale, matrix = None, distances.new_ones(()), masked.clone()
+        ctx.save_for_backward(points, distances, weight, masked, matrix, scale)
+        ctx.peak = peak
+        ctx.mark_non_differentiable(distances, weight, masked, *(() if threshold is None else (threshold,)))
+        return matrix, scale, distances, weight, masked, threshold
+
+    @staticmethod
+    def backward(ctx, grad_matrix, grad_scale, *unused):
+        points, distances, weight, masked, matrix, scale = ctx.saved_tensors
+        if grad_matrix is None:  # only the scale was used (edge lengths)
+            grad_matrix = torch.zeros_like(matrix)
+        grad_masked = grad_matrix / broadcast_scalar(scale, len(matrix))
+        if ctx.peak is not None:
+            total = (0.0 if grad_scale is None else grad_scale) - stable_sum(grad_matrix * matrix) / scale
+            ties = masked == ctx.peak
+            grad_masked = grad_masked + ties * (total / ties.sum())
+        per_distance = torch.where(distances > 0, (grad_masked * weight) / distances, 0.0)
+        symmetric = per_distance + per_distance.T
+        grad_points = symmetric.sum(dim=1, keepdim=True) * points - symmetric @ points
+        return grad_points, None, None
+
+
+class _EdgeLengths(torch.autograd.Function):
+    """|p_u - p_v| for k edges, with a backward that adds into the n rows by index_add_: autograd's
+    backward of index_select goes through scatter_add_ over (k, d) indices, several times slower on
+    the CPU. A duplicate pair (length 0) gets gradient 0, as safe_norm's."""
+
+    @staticmethod
+    def forward(ctx, points, u, v):
+        differences = points.index_select(0, u) - points.index_select(0, v)
+        squared = (differences * differences).sum(dim=1)
+        tiny = torch.finfo(differences.dtype).tiny
+        lengths = stable_sqrt(squared.clamp_min(tiny))  # safe_norm's value
+        ctx.save_for_backward(differences, lengths, squared >= tiny, u, v)
+        ctx.rows = len(points)
+        return lengths
+
+    @staticmethod
+    def backward(ctx, grad_lengths):
+        differences, lengths, apart, u, v = ctx.saved_tensors
+        # where, not a product: an infinite incoming gradient on a collapsed edge stays out (safe_norm's)
+        factor = torch.where(apart, grad_lengths / lengths, 0.0)
+        grad_differences = differences * factor[:, None]
+        grad_points = differences.new_zeros((ctx.rows, differences.shape[1]))
+        grad_points.index_add_(0, u, grad_differences).index_add_(0, v, grad_differences, alpha=-1)
+        return grad_points, None, None
 
 
 def pairwise_distances(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,

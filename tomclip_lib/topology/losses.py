@@ -138,18 +138,59 @@ def _cosines_of_differences(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     A pair collapsed in both spaces counts as aligned (1); collapsed in one only, as orthogonal (0).
     """
-    cross = x @ y.T
-    diagonal = torch.diagonal(cross)
-    dots = diagonal[:, None] + diagonal[None, :] - cross - cross.T
-    gram_x, gram_y = x @ x.T, y @ y.T
-    sq_x = (torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :] - 2 * gram_x).clamp_min(0)
-    sq_y = (torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :] - 2 * gram_y).clamp_min(0)
-    tiny = torch.finfo(x.dtype).eps
-    norms = stable_sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
-    cosines = (dots / norms).clamp(-1, 1)
-    collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
-    cosines = torch.where(collapsed_x | collapsed_y, (collapsed_x & collapsed_y).to(cosines.dtype), cosines)
-    return cosines
+    return _CosinesOfDifferences.apply(x, y)
+
+
+class _CosinesOfDifferences(torch.autograd.Function):
+    """The pairwise cosines with a hand-written backward: autograd through their dozen n^2 operations
+    and six matrix products made ToMA's term the dearest of a training step (issue 15); this backward
+    takes two products per side that needs a gradient.
+
+    With dots = (x_i - x_j).(y_i - y_j) = c_ii + c_jj - c_ij - c_ji (c = x y^T), the squared
+    lengths q = |x_i - x_j|^2 (r for y) and C = dots / sqrt(q r): G_dots = G_C / sqrt(q r) and
+    G_q = -G_C C / (2 q) where C is neither clamped nor collapsed (q > eps); then, for x,
+    dL/dx = (diag(rowsum(H)) - H) y + 2 (rowsum(S) x - S x) with H = G_dots + G_dots^T and
+    S = G_q + G_q^T (for y the same with the roles swapped). Sums are row-wise (stable.py).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        cross = x @ y.T
+        diagonal = torch.diagonal(cross)
+        dots = diagonal[:, None] + diagonal[None, :] - cross - cross.T
+        gram_x, gram_y = x @ x.T, y @ y.T
+        sq_x = (torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :] - 2 * gram_x).clamp_min(0)
+        sq_y = (torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :] - 2 * gram_y).clamp_min(0)
+        tiny = torch.finfo(x.dtype).eps
+        norms = stable_sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
+        raw = dots / norms
+        cosines = raw.clamp(-1, 1)
+        collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
+        collapsed = collapsed_x | collapsed_y
+        cosines = torch.where(collapsed, (collapsed_x & collapsed_y).to(cosines.dtype), cosines)
+        # Where the gradient flows: not collapsed, not clamped (clamp passes it inside [-1, 1]).
+        live = ~collapsed & (raw >= -1) & (raw <= 1)
+        ctx.save_for_backward(x, y, norms, cosines, sq_x, sq_y, live)
+        return cosines
+
+    @staticmethod
+    def backward(ctx, grad_cosines):
+        x, y, norms, cosines, sq_x, sq_y, live = ctx.saved_tensors
+        grad = torch.where(live, grad_cosines, 0.0)
+        grad_dots = grad / norms
+        half = grad * cosines * 0.5
+        mixed = grad_dots + grad_dots.T
+        mixed_rows = mixed.sum(dim=1, keepdim=True)
+
+        def side(own, other, squared):
+            per_pair = -half / squared  # live pairs have squared > eps
+            per_pair = torch.where(live, per_pair, 0.0)
+            symmetric = per_pair + per_pair.T
+            return (mixed_rows * other - mixed @ other) + 2 * (symmetric.sum(dim=1, keepdim=True) * own - symmetric @ own)
+
+        grad_x = side(x, y, sq_x) if ctx.needs_input_grad[0] else None
+        grad_y = side(y, x, sq_y) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_y
 
 
 def _edge_mask(side: _Side, dimension: int) -> torch.Tensor:
@@ -162,19 +203,19 @@ def _edge_mask(side: _Side, dimension: int) -> torch.Tensor:
     return mask
 
 
-def _misalignment(cosines: torch.Tensor, mask: torch.Tensor, absolute: bool) -> torch.Tensor:
-    """1 - mean cos over the edges of `mask` (|cos| if absolute); 0 for an empty edge set."""
-    aligned = cosines.abs() if absolute else cosines
-    weights = mask.to(cosines.dtype)
+def _misalignment(aligned: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1 - mean of `aligned` (cos or |cos|) over the edges of `mask`; 0 for an empty edge set."""
+    weights = mask.to(aligned.dtype)
     count = weights.sum()  # a count: exact in any order
     return (count - stable_sum(weights * aligned)) / count.clamp_min(1)
 
 
 def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Tensor:
     cosines = _cosines_of_differences(x.geometry.points, y.geometry.points)
-    loss = (_misalignment(cosines, _edge_mask(x, 0), absolute) + _misalignment(cosines, _edge_mask(y, 0), absolute)) / 2
+    aligned = cosines.abs() if absolute else cosines  # once for the four edge sets
+    loss = (_misalignment(aligned, _edge_mask(x, 0)) + _misalignment(aligned, _edge_mask(y, 0))) / 2
     if h1_weight:
-        h1 = (_misalignment(cosines, _edge_mask(x, 1), absolute) + _misalignment(cosines, _edge_mask(y, 1), absolute)) / 2
+        h1 = (_misalignment(aligned, _edge_mask(x, 1)) + _misalignment(aligned, _edge_mask(y, 1))) / 2
         loss = loss + h1_weight * h1
     return loss
 

@@ -89,8 +89,9 @@ readme: ## refresh README.md's generated blocks (tables, timings) from results/ 
 	$(BIN)/python scripts/findings.py embedded
 	$(BIN)/python scripts/update-readme.py
 
-benchmark: $(VENV_STAMP) ## time the topology engine against the reference path, and the pinning's cost (minutes)
+benchmark: $(VENV_STAMP) ## time the topology engine against the reference path, a training step, the pinning's cost (minutes)
 	$(BIN)/python benchmarks/bench_topology.py
+	$(BIN)/python benchmarks/bench_training_step.py
 	$(BIN)/python benchmarks/bench_numerics.py
 
 # What the regression may compare: the smoke profile in three numeric environments (pinned, one

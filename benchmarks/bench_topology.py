@@ -151,6 +151,8 @@ def targets(table: pd.DataFrame) -> str:
         return float(row[column].iloc[0]) if len(row) else float("nan")
 
     checks = [
+        *[(f"within 1.5x of the cdist floor at n = {n} (issue 15)", at(n, "tomclip_x_floor"), "<=", 1.5, "x")
+          for n in (128, 256)],
         ("at least 20x faster than the reference path at n = 256", at(256, "speedup_vs_reference"), ">=", 20, "x"),
         ("at least 50x faster than the reference path at n = 1024", at(1024, "speedup_vs_reference"), ">=", 50, "x"),
         *[(f"within 2x of the cdist floor at n = {n}", at(n, "tomclip_x_floor"), "<=", 2, "x")

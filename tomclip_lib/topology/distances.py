@@ -200,12 +200,17 @@ class _SparsifiedMatrix(torch.autograd.Function):
         points, distances, weight, masked, matrix, scale = ctx.saved_tensors
         if grad_matrix is None:  # only the scale was used (edge lengths)
             grad_matrix = torch.zeros_like(matrix)
-        grad_masked = grad_matrix / broadcast_scalar(scale, len(matrix))
+        # In place after the first product: at n = 4096 every fresh n^2 buffer costs page faults.
+        per_distance = grad_matrix / broadcast_scalar(scale, len(matrix))
         if ctx.peak is not None:
             total = (0.0 if grad_scale is None else grad_scale) - stable_sum(grad_matrix * matrix) / scale
-            ties = masked == ctx.peak
-            grad_masked = grad_masked + ties * (total / ties.sum())
-        per_distance = torch.where(distances > 0, (grad_masked * weight) / distances, 0.0)
+            ties = masked == ctx.peak  # the maximum's entries: one or two
+            if per_distance.is_cuda:  # no host synchronisation on a GPU (nonzero would wait for it)
+                per_distance += ties * (total / ties.sum())
+            else:
+                where = ties.nonzero(as_tuple=True)
+                per_distance.index_put_(where, (total / len(where[0])).expand(len(where[0])), accumulate=True)
+        per_distance.mul_(weight).div_(distances).masked_fill_(distances == 0, 0.0)  # 0 where D = 0
         symmetric = per_distance + per_distance.T
         grad_points = symmetric.sum(dim=1, keepdim=True) * points - symmetric @ points
         return grad_points, None, None

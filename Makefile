@@ -36,11 +36,17 @@ help: ## list the targets
 	@echo "Variables: PROFILE=$(PROFILE) (embedded | smoke | paper)"
 
 # ---------------------------------------------------------------- set-up (idempotent, stamped)
-$(VENV_STAMP): pyproject.toml requirements.lock numerics.env scripts/install-venv.sh scripts/uv-sources.sh
+# JupyterLab reads the project's settings from the virtualenv's app directory (overrides.d): the .py
+# sources open as notebooks (jupytext's viewer) and Lab asks no news question.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/tomclip.json
+
+$(VENV_STAMP): pyproject.toml requirements.lock numerics.env scripts/install-venv.sh scripts/uv-sources.sh \
+               scripts/jupyterlab/tomclip-settings.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	scripts/install-venv.sh $(VENV)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (tomclip)" \
 	    $(foreach v,$(NUMERIC_VARS),--env $(v) '$($(v))') >/dev/null
+	@mkdir -p $(dir $(LAB_SETTINGS)) && cp scripts/jupyterlab/tomclip-settings.json $(LAB_SETTINGS)
 	@touch $@
 
 $(SYSTEM_STAMP): scripts/install-system-assets.sh
@@ -107,8 +113,11 @@ cpus: $(VENV_STAMP) ## which of our operations give other bits on an emulated In
 	@command -v qemu-x86_64 >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-user >/dev/null; }
 	$(BIN)/python scripts/cpu-probe.py | tee results/cpu_probe.md
 
+# The repository is Lab's root (the executed copies in build/executed/ are one click away); root
+# users (containers, these machines) need --allow-root.
 lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebooks)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # ---------------------------------------------------------------- tests
 UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests

@@ -208,8 +208,8 @@ class _SparsifiedMatrix(torch.autograd.Function):
             if per_distance.is_cuda:  # no host synchronisation on a GPU (nonzero would wait for it)
                 per_distance += ties * (total / ties.sum())
             else:
-                where = ties.nonzero(as_tuple=True)
-                per_distance.index_put_(where, (total / len(where[0])).expand(len(where[0])), accumulate=True)
+                entries = ties.nonzero(as_tuple=True)
+                per_distance.index_put_(entries, (total / len(entries[0])).expand(len(entries[0])), accumulate=True)
         per_distance.mul_(weight).div_(distances).masked_fill_(distances == 0, 0.0)  # 0 where D = 0
         symmetric = per_distance + per_distance.T
         grad_points = symmetric.sum(dim=1, keepdim=True) * points - symmetric @ points

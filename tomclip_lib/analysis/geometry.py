@@ -15,6 +15,8 @@ Parameter choices (the paper's exact ones were not available to us; all fixed an
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -74,11 +76,31 @@ def geometry_summary(images: np.ndarray, texts: np.ndarray) -> dict[str, float]:
             "effective rank (joint)": effective_rank(joint), "singular-value AUC (texts)": singular_value_auc(normalize(texts))}
 
 
+@functools.cache
+def _umap_with_cached_kernels():
+    """umap, its numba kernels kept compiled on disk as pynndescent's already are.
+
+    umap-learn compiles its kernels (about 20 s on two cores) in every new process without numba's
+    cache: each notebook kernel and test process paid it again. With the CPU pinned for numba
+    (numerics.env: NUMBA_CPU_NAME) the cached machine code is what a compile would give, so
+    results keep their bits.
+    """
+    import umap
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    for module in (umap.umap_, umap.utils, umap.layouts, umap.distances):
+        for kernel in vars(module).values():
+            if isinstance(kernel, Dispatcher) and isinstance(kernel._cache, NullCache):
+                kernel.enable_caching()
+    return umap
+
+
 def sphere_clusters(x: np.ndarray, seed: int = 0, min_cluster_size: int = 15, n_neighbors: int = 15) -> np.ndarray:
     """Cluster labels (-1 = noise) from UMAP onto the sphere followed by HDBSCAN."""
     import hdbscan
-    import umap
 
+    umap = _umap_with_cached_kernels()
     if len(x) < max(n_neighbors + 2, min_cluster_size):
         raise TomclipError(f"{len(x)} points are too few to cluster (n_neighbors={n_neighbors}).")
     reducer = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", output_metric="haversine", random_state=seed,

@@ -200,7 +200,6 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     widest = max(len(options) for options in captions)
     option_table = torch.tensor([[index[options[k % len(options)]] for k in range(widest)] for options in captions])
     option_count = torch.tensor([len(options) for options in captions])
-    pixels = images_to_tensor(images)
     weights = torch.as_tensor(weights, dtype=torch.float64)
     if config.caption_fraction < 1:
         labelled = torch.rand(len(images), generator=torch.Generator().manual_seed(10_000 + config.seed))
@@ -220,7 +219,10 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
         draws = torch.multinomial(weights, steps_per_epoch * config.batch_size, replacement=True, generator=generator)
         for rows in draws.view(steps_per_epoch, config.batch_size):
             pick = (torch.rand(len(rows), generator=generator) * option_count[rows]).long()
-            image_features = model.encode_image(_random_shift(pixels[rows], generator), normalize=True)
+            # Only the drawn images become float tensors: all 60,000 at once took seconds and 0.7 GB,
+            # and the conversion is element-wise, so its bits do not depend on the batch.
+            pixels = images_to_tensor(images[rows.numpy()])
+            image_features = model.encode_image(_random_shift(pixels, generator), normalize=True)
             text_features = text_bank[option_table[rows, pick]]
             loss = loss_fn(image_features, text_features, _scalar_exp(model.logit_scale))
             if config.toma_weight:

@@ -44,6 +44,16 @@ def test_sphere_clusters_find_separated_groups():
     assert len(set(majorities)) == 3
 
 
+def test_umaps_kernels_are_compiled_once_and_kept_on_disk():
+    import umap
+    from numba.core.caching import NullCache
+
+    geometry.sphere_clusters(blobs(np.eye(8)[:3] * 3)[0], min_cluster_size=20)
+    kernels = [umap.umap_.smooth_knn_dist, umap.utils.fast_knn_indices, umap.umap_.compute_membership_strengths]
+    assert not any(isinstance(kernel._cache, NullCache) for kernel in kernels), "each new process would compile them"
+    assert all(kernel._cache.cache_path for kernel in kernels)
+
+
 def test_study_and_predictiveness_tables():
     rng = np.random.default_rng(2)
     images, truth = blobs(np.eye(8)[:3] * 3)

@@ -81,7 +81,8 @@ def _umap_with_cached_kernels():
     """umap, its numba kernels kept compiled on disk as pynndescent's already are.
 
     umap-learn compiles its kernels (about 20 s on two cores) in every new process without numba's
-    cache: each notebook kernel and test process paid it again. With the CPU pinned for numba
+    cache: each notebook kernel and test process paid it again (the layout epoch, which umap wraps
+    in numba inside each call, stays uncached: about 2 s). With the CPU pinned for numba
     (numerics.env: NUMBA_CPU_NAME) the cached machine code is what a compile would give, so
     results keep their bits.
     """

@@ -67,7 +67,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
         "02_teacher": dict(profile="paper", n_boot=50),
         "03_train": dict(profile="paper", variants=["MCLIP", "ToMCLIP"], seeds_full=[0], seeds_low=[0, 1],
                          batch_size=4, lr=1e-5, max_epochs=1, warmup_steps=1, mode="reference",
-                         backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all"),
+                         backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all", processes=2),
         # Three languages, not 13: 13 x 100 prompts through every text tower would take minutes here.
         "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
         "05_ablations": dict(profile="paper", seeds=[0], batch_sizes=[4], weight_grid=[[0.01, 0.01]],

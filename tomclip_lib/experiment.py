@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import evaluate, paths
+from . import distributed, evaluate, paths
 from .data.classnames import prompts
 from .data.corpus import split_pairs
 from .data.embedded import RetrievalSet, ZeroShotSet, retrieval_set, teacher_training_set
@@ -24,7 +24,7 @@ from .evaluate import RetrievalQueries
 from .io import write_json, write_text
 from .models.student import Student, StudentConfig
 from .models.teacher import Teacher, prepare_embedded_teacher
-from .train import VARIANTS, DistillationSplit, TrainConfig, train_student
+from .train import GRID, METRICS, VARIANTS, DistillationSplit, TrainConfig, train_student, write_grid
 
 TEACHER_BASELINE = "CLIP (teacher text encoder)"
 
@@ -72,8 +72,14 @@ def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, da
 
 def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, variants: list[str],
                seeds: dict[str, list[int]], data: dict[str, tuple[DistillationSplit, DistillationSplit, str]],
-               progress: bool = True) -> pd.DataFrame:
-    """Train (or load) every (setting, variant, seed); one row per run with its folder and scores."""
+               progress: bool = True, processes: int = 1) -> pd.DataFrame:
+    """Train (or load) every (setting, variant, seed); one row per run with its folder and scores.
+
+    With processes > 1, torchrun first trains the unfinished runs on that many processes (one per
+    GPU; the batch is the global batch, docs/training-at-scale.md), and this loop then loads them.
+    """
+    if processes != 1:
+        _train_under_torchrun(profile, base, student_config, variants, seeds, data, processes)
     rows = []
     for setting, (train, validation, data_key) in data.items():
         for variant in variants:
@@ -86,6 +92,25 @@ def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, v
                                  best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds,
                                  run_dir=str(folder)))
     return pd.DataFrame(rows)
+
+
+def _train_under_torchrun(profile: str, base: TrainConfig, student_config: StudentConfig, variants: list[str],
+                          seeds: dict[str, list[int]], data: dict[str, tuple[DistillationSplit, DistillationSplit, str]],
+                          processes: int) -> None:
+    distributed.check_batch_size(base.batch_size, processes)
+    pending = []
+    for setting, (_, _, data_key) in data.items():
+        for variant in variants:
+            for seed in seeds[setting]:
+                config = replace(base, variant=variant, setting=setting, seed=seed)
+                folder = run_dir(profile, config, student_config, data_key)
+                if not (folder / METRICS).exists():
+                    pending.append((config, folder))
+    if pending:
+        grid = write_grid(paths.artifacts_dir(profile) / "students" / GRID, student_config, pending,
+                          {setting: (train, validation) for setting, (train, validation, _) in data.items()})
+        distributed.launch(["tomclip_lib.train", str(grid)], processes)
+        grid.unlink()  # a copy of the pairs (gigabytes in the paper profile): the runs are in their folders now
 
 
 def save_runs(profile: str, runs: pd.DataFrame, student_config: StudentConfig, base: TrainConfig) -> None:

@@ -4,8 +4,13 @@ One function, `train_student`, for every variant (MCLIP, ToMCLIP(dm), ToMCLIP(ta
 both settings (full, low-resource) and both profiles. It is resumable and deterministic on the
 CPU: every epoch ends with an atomic checkpoint (model, optimiser, scheduler, RNG states,
 early-stopping state, log position), and the data order of epoch e depends only on (seed, e), so
-a run killed with kill -9 and started again ends exactly where an uninterrupted one does. It keeps
-no global state and the loss takes the batch it is given, so it can later run under torchrun.
+a run killed with kill -9 and started again ends exactly where an uninterrupted one does.
+
+Under torchrun the same function trains on the global batch with N processes (distributed.py);
+`run_grid` is the processes' entry point for a grid of runs:
+    torchrun --nproc-per-node 8 -m tomclip_lib.train artifacts/paper/students/grid.pt
+(notebook 03 writes that file and starts torchrun itself when its `processes` is above 1; see
+docs/training-at-scale.md). With one process the distributed code is never reached.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,12 +26,13 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from . import numerics
+from . import distributed, numerics
 from .errors import TomclipError
 from .io import atomic_path, write_json
-from .models.student import Student
+from .models.student import Student, StudentConfig
 from .topology import PAPER_VARIANTS, AlignmentLoss
 
 #: The paper's four models, and two more objectives on the same edges as baselines: ToMA (align the
@@ -37,6 +44,7 @@ VARIANTS: dict[str, dict[str, float]] = {
     "Topo-AE": {"pointwise": 1.0, "topo_ae": 0.01},
 }
 CHECKPOINT, BEST, METRICS, LOG = "checkpoint.pt", "best.pt", "metrics.json", "log.jsonl"
+GRID = "grid.pt"  # a grid of runs for the processes of torchrun (write_grid, run_grid)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,11 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def _seed(*parts) -> int:
+    """A generator seed from labelled parts, e.g. ("dropout", seed, epoch, rank): distinct parts, distinct seeds."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
+
+
 def _truncate_log(path: Path, steps: int) -> None:
     """Keep the first `steps` lines of the step log (those before the checkpoint)."""
     if path.exists():
@@ -160,6 +173,56 @@ def evaluate_loss(student: Student, loss_fn: AlignmentLoss, split: DistillationS
     return {name: value / count for name, value in totals.items()}
 
 
+def _on_device(inputs, device: torch.device):
+    return inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs
+
+
+def _global_batch_loss(model: torch.nn.Module, loss_fn: AlignmentLoss, split: DistillationSplit, rows: torch.Tensor,
+                       ranks: distributed.Ranks, device: torch.device, amp: bool, loss_seed: int):
+    """The loss of the whole batch `rows`, from this rank's slice of it (distributed.py says why its
+    gradient is one process's). The loss's own random draws (L_ta's "reference" projections) come
+    from a generator seeded per step, so every rank draws the same ones whatever its dropout drew."""
+    local, counts = distributed.shard(rows, ranks)
+    inputs, _ = split.batch(local)
+    with _autocast(device, amp):
+        outputs = model(_on_device(inputs, device))
+    gathered = distributed.gather_rows(outputs, counts).float()
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(loss_seed)
+        return loss_fn(gathered, split.targets[rows].to(device))
+
+
+def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, batch_size: int,
+                              device: torch.device, amp: bool, ranks: distributed.Ranks, seed: int) -> dict[str, float]:
+    """evaluate_loss with batch i computed by rank i mod N: the same batches, and the same sums in the
+    same order, so every rank gets the same value (and stops at the same epoch). Each batch's random
+    draws are seeded by (seed, i), whatever the number of processes."""
+    starts = [start for start in range(0, len(split), batch_size) if min(batch_size, len(split) - start) >= 2]
+    names = ["total", *(name for name, weight in loss_fn.weights.items() if weight)]
+    values = torch.zeros(len(starts), len(names), dtype=torch.float64, device=device)
+    student.eval()
+    with torch.no_grad():
+        for index in range(ranks.rank, len(starts), ranks.size):
+            rows = torch.arange(starts[index], min(starts[index] + batch_size, len(split)))
+            inputs, targets = split.batch(rows)
+            with _autocast(device, amp):
+                outputs = student(_on_device(inputs, device))
+            with torch.random.fork_rng(devices=[]):
+                torch.random.default_generator.manual_seed(_seed("validation", seed, index))
+                total, terms = loss_fn(outputs.float(), targets.to(device))
+            values[index] = torch.tensor([float(value) for value in (total, *(terms[n] for n in names[1:]))],
+                                         dtype=torch.float64)
+    student.train()
+    distributed.sum_over_ranks(values)
+    totals, count = {}, 0
+    for index, start in enumerate(starts):
+        size = min(batch_size, len(split) - start)
+        for name, value in zip(names, values[index].tolist()):
+            totals[name] = totals.get(name, 0.0) + value * size
+        count += size
+    return {name: value / count for name, value in totals.items()}
+
+
 def train_student(config: TrainConfig, student: Student, train: DistillationSplit,
                   validation: DistillationSplit, run_dir: str | Path,
                   on_epoch_end: Callable[[dict], None] | None = None, progress: bool = True) -> TrainResult:
@@ -168,17 +231,28 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     The folder holds config.json, log.jsonl (one line per step: every loss component),
     checkpoint.pt (after every epoch), and, when done, best.pt and metrics.json. Calling again
     on a finished folder loads best.pt; on an interrupted one, it resumes from checkpoint.pt.
+
+    Under torchrun (an initialised process group of N > 1) every batch is the global batch of
+    config.batch_size pairs, each rank encoding batch_size / N of them; rank 0 writes the files,
+    every rank resumes from its checkpoint, and all stop at the same epoch.
     """
+    ranks = distributed.current()
+    if ranks is not None:
+        distributed.check_batch_size(config.batch_size, ranks.size)
+    writes = ranks is None or ranks.leader
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if (run_dir / METRICS).exists():
         student.load_trainable_state(torch.load(run_dir / BEST, weights_only=True))
         metrics = json.loads((run_dir / METRICS).read_text())
         return TrainResult(run_dir, metrics["best_validation"], metrics["best_epoch"], metrics["epochs"], metrics["seconds"])
-    write_json(run_dir / "config.json", asdict(config))
+    if writes:
+        write_json(run_dir / "config.json", asdict(config))
     numerics.check()
 
     device = pick_device(config.device)
+    if ranks is not None and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (LOCAL_RANK)
     deterministic = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -199,25 +273,38 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         best_state, state = checkpoint["best_state"], checkpoint["state"]
-        _set_rng_state(checkpoint["rng"])
-        _truncate_log(run_dir / LOG, state["step"])
+        if ranks is None:
+            _set_rng_state(checkpoint["rng"])
+        if writes:
+            _truncate_log(run_dir / LOG, state["step"])
+    model = student
+    if ranks is not None:
+        # Built after the checkpoint is loaded: DDP starts by copying rank 0's parameters to every rank.
+        model = DistributedDataParallel(student, device_ids=[device.index] if device.type == "cuda" else None)
 
     epochs = tqdm(range(state["epoch"], config.max_epochs), initial=state["epoch"], total=config.max_epochs,
-                  desc=f"{config.variant} ({config.setting}, seed {config.seed})", disable=not progress, leave=False)
+                  desc=f"{config.variant} ({config.setting}, seed {config.seed})", disable=not (progress and writes),
+                  leave=False)
     try:
         for epoch in epochs:
             if state["bad_epochs"] >= config.patience:
                 break
             start = time.perf_counter()
             lines = []
+            if ranks is not None:  # each rank's dropout draws: a function of (seed, epoch, rank), so resuming repeats them
+                torch.manual_seed(_seed("dropout", config.seed, epoch, ranks.rank))
             order = _epoch_order(len(train), config.seed, epoch)
             for rows in order.split(config.batch_size):
                 if len(rows) < 2:
                     continue
-                inputs, targets = train.batch(rows)
-                with _autocast(device, config.amp):
-                    outputs = student(inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs)
-                total, terms = loss_fn(outputs.float(), targets.to(device))
+                if ranks is None:
+                    inputs, targets = train.batch(rows)
+                    with _autocast(device, config.amp):
+                        outputs = student(inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs)
+                    total, terms = loss_fn(outputs.float(), targets.to(device))
+                else:
+                    total, terms = _global_batch_loss(model, loss_fn, train, rows, ranks, device, config.amp,
+                                                      _seed("loss", config.seed, state["step"]))
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
@@ -225,7 +312,11 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
                 state["step"] += 1
                 lines.append(json.dumps({"epoch": epoch + 1, "step": state["step"], "lr": scheduler.get_last_lr()[0],
                                          "total": float(total.detach()), **{k: float(v) for k, v in terms.items()}}))
-            scores = evaluate_loss(student, loss_fn, validation, config.batch_size, device, config.amp)
+            if ranks is None:
+                scores = evaluate_loss(student, loss_fn, validation, config.batch_size, device, config.amp)
+            else:
+                scores = _evaluate_loss_over_ranks(student, loss_fn, validation, config.batch_size, device, config.amp,
+                                                   ranks, _seed("validation", config.seed, epoch))
             state["epoch"] = epoch + 1
             state["seconds"] += time.perf_counter() - start
             if scores["total"] < state["best"]:
@@ -233,12 +324,15 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
                 best_state = student.trainable_state()
             else:
                 state["bad_epochs"] += 1
-            with open(run_dir / LOG, "a", encoding="utf-8") as handle:
-                handle.write("".join(line + "\n" for line in lines))
-            with atomic_path(run_dir / CHECKPOINT) as tmp:
-                torch.save({"student": student.trainable_state(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "best_state": best_state, "state": state,
-                            "rng": _rng_state()}, tmp)
+            if writes:
+                with open(run_dir / LOG, "a", encoding="utf-8") as handle:
+                    handle.write("".join(line + "\n" for line in lines))
+                with atomic_path(run_dir / CHECKPOINT) as tmp:
+                    torch.save({"student": student.trainable_state(), "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(), "best_state": best_state, "state": state,
+                                "rng": _rng_state()}, tmp)
+            if ranks is not None:
+                distributed.barrier()  # the checkpoint is whole before any rank goes on
             epochs.set_postfix(validation=f"{scores['total']:.5f}")
             if on_epoch_end is not None:
                 on_epoch_end({"epoch": epoch + 1, "validation": scores, **state})
@@ -247,11 +341,16 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
             torch.use_deterministic_algorithms(deterministic)
 
     student.load_trainable_state(best_state)
-    with atomic_path(run_dir / BEST) as tmp:
-        torch.save(best_state, tmp)
-    write_json(run_dir / METRICS, {"best_validation": state["best"], "best_epoch": state["best_epoch"],
-                                   "epochs": state["epoch"], "steps": state["step"], "seconds": state["seconds"]})
-    (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    if writes:
+        with atomic_path(run_dir / BEST) as tmp:
+            torch.save(best_state, tmp)
+        processes = {} if ranks is None else {"processes": ranks.size}
+        write_json(run_dir / METRICS, {"best_validation": state["best"], "best_epoch": state["best_epoch"],
+                                       "epochs": state["epoch"], "steps": state["step"], "seconds": state["seconds"],
+                                       **processes})
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    if ranks is not None:
+        distributed.barrier()
     return TrainResult(run_dir, state["best"], state["best_epoch"], state["epoch"], state["seconds"])
 
 
@@ -259,3 +358,44 @@ def read_log(run_dir: str | Path) -> list[dict]:
     """The per-step log of a run: one dict per step with every loss component."""
     path = Path(run_dir) / LOG
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def write_grid(path: str | Path, student_config: StudentConfig, runs: list[tuple[TrainConfig, Path]],
+               data: dict[str, tuple[DistillationSplit, DistillationSplit]]) -> Path:
+    """Write what every process of a grid needs (run_grid): the student's configuration, each run's
+    configuration and folder, and the training and validation pairs of each setting."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = {"student": asdict(student_config),
+            "runs": [{"config": asdict(config), "run_dir": str(folder)} for config, folder in runs],
+            "data": {setting: [{"inputs": split.inputs, "targets": split.targets} for split in splits]
+                     for setting, splits in data.items()}}
+    with atomic_path(path) as tmp:
+        torch.save(grid, tmp)
+    return path
+
+
+def run_grid(path: str | Path) -> None:
+    """Each torchrun process: join the process group, then train (or resume, or load) every run of
+    the grid file in turn; rank 0 prints one JSON line per run."""
+    ranks = distributed.init_from_environment()
+    try:
+        grid = torch.load(path, weights_only=True, mmap=True)  # mmap: the processes of a node share the pages
+        student_config = StudentConfig(**grid["student"])
+        data = {setting: [DistillationSplit(split["inputs"], split["targets"]) for split in splits]
+                for setting, splits in grid["data"].items()}
+        for run in grid["runs"]:
+            config = TrainConfig(**run["config"])
+            result = train_student(config, Student(student_config, seed=config.seed), *data[config.setting],
+                                   run["run_dir"], progress=False)
+            if ranks is None or ranks.leader:
+                print(json.dumps({"run_dir": run["run_dir"], "best_validation": result.best_validation,
+                                  "best_epoch": result.best_epoch, "epochs": result.epochs}), flush=True)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: torchrun [torchrun options] -m tomclip_lib.train GRID_FILE  (docs/training-at-scale.md)")
+    run_grid(sys.argv[1])

@@ -7,7 +7,7 @@ the student's backbone forward (a random 12-layer, 384-wide BERT, as multilingua
 captions of 32 tokens: the feature extraction of notebook 03), and one training step of an embedded
 student head (384 -> 1024 -> 384, batch 256) for MCLIP and for ToMCLIP. Environments: pinned
 (numerics.env), unpinned (this CPU's own kernels, MKL's automatic path, same thread count) and
-MKL_CBWR=COMPATIBLE (the one MKL path that is the same on Intel and AMD, README). On a CPU with only
+MKL_CBWR=COMPATIBLE (the one MKL path that is the same on Intel and AMD, docs/determinism.md). On a CPU with only
 AVX2 the first two run the same kernels. Writes results/benchmarks/numerics_cost_<vendor>.md.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@
 # H1-birth edges) and the topological autoencoder's distance matching (Topo-AE), both at 0.01.
 #
 # Each is trained in the full setting and in the low-resource one (the paper's 1%; here 6% of the
-# training pairs, see README), low-resource with several seeds. This is the "GPU training"
+# training pairs, see docs/data.md), low-resource with several seeds. This is the "GPU training"
 # notebook of the paper profile; in the embedded profile it runs on the CPU: the student's
 # multilingual-e5-small backbone is frozen, its pooled features are computed once per caption
 # (cached), and only the head trains. Every run writes a per-step log of each loss component and

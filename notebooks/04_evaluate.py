@@ -87,7 +87,7 @@ print(verdicts.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 # The regression (`make test`) checks what this comparison covers, not its scores: a student
 # trained with topological terms is a chaotic function of the last bits of its inputs (one other
 # spanning-tree edge, one other trajectory), so its smoke scores move with the numeric environment
-# (README, "What deterministic means here", lists by how much).
+# (docs/determinism.md lists by how much).
 
 # %%
 # NBVAL_CHECK_OUTPUT

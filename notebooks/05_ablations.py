@@ -156,7 +156,7 @@ for name, summary in summaries.items():
 # %% [markdown]
 # The regression checks which settings each ablation compares and the teacher's English scores;
 # which setting wins on validation depends on topology-trained runs, chaotic in the last bits of
-# their inputs, so it is shown above and not compared (README, "What deterministic means here").
+# their inputs, so it is shown above and not compared (docs/determinism.md).
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -112,8 +112,8 @@ for name, gap in gaps.items():
 
 # %% [markdown]
 # The regression compares the gaps of the encoders trained without topological terms; a
-# topology-trained student's gap moves with the last bits of its training (README, "What
-# deterministic means here").
+# topology-trained student's gap moves with the last bits of its training
+# (docs/determinism.md).
 
 # %%
 # NBVAL_CHECK_OUTPUT

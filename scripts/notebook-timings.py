@@ -1,5 +1,6 @@
-"""Write results/<profile>/notebook_timings.md: how long each executed notebook took (papermill's
-per-cell durations, summed), so the README's time budget comes from a run.
+"""Write results/<profile>/notebook_timings.md (and .csv): how long each executed notebook took
+(papermill's per-cell durations, summed), so the timing table of docs/running.md and the expected
+durations that scripts/run-notebook.py announces come from a run.
 
     python scripts/notebook-timings.py embedded
 """

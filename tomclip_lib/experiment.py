@@ -264,8 +264,7 @@ def ablation(profile: str, name: str, settings: list[tuple[str, TrainConfig]], s
         for seed in seeds:
             config_seed = replace(config, seed=seed)
             student = Student(student_config, seed=seed)
-            result = train_student(config_seed, student, train, valid, run_dir(profile, config_seed, student_config, data_key),
-                                   progress=False)
+            result = train_student(config_seed, student, train, valid, run_dir(profile, config_seed, student_config, data_key))
             steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
             rows.append({"ablation": name, "setting": label, "seed": seed, "epochs": result.epochs,
                          "ms per step": 1000 * result.seconds / max(steps, 1),

@@ -41,7 +41,7 @@ def active() -> dict[str, str]:
 
 def cpu_model() -> str:
     """This machine's processor as /proc/cpuinfo names it, its vendor and whether it has AVX-512:
-    what decides which kernels MKL runs (README, "What deterministic means here")."""
+    what decides which kernels MKL runs (docs/determinism.md)."""
     try:
         info = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
@@ -94,7 +94,7 @@ def describe() -> str:
 
 def check() -> None:
     """Warn when a run is not in the pinned environment: its trained runs may differ in the last
-    bits, and so in discrete choices, from the README's (run it through `make` or the kernel)."""
+    bits, and so in discrete choices, from the published tables' (run it through `make` or the kernel)."""
     problems = differences()
     if problems:
         warnings.warn("tomclip: not the pinned numeric environment of numerics.env (" + "; ".join(problems)

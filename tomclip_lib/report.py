@@ -1,7 +1,7 @@
 """The one way tables and figures leave tomclip: fixed style, fixed places, atomic writes.
 
-Tables go to results/<profile>/ as CSV (for code) and Markdown (for the README); figures to
-figures/<profile>/ as PNG (for the README and notebooks) and PDF (for papers).
+Tables go to results/<profile>/ as CSV (for code) and Markdown (for RESULTS.md and the README); figures to
+figures/<profile>/ as PNG (for the rendered edition and notebooks) and PDF (for papers).
 """
 from __future__ import annotations
 

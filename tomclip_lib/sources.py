@@ -81,7 +81,7 @@ class PaperData:
         missing = [name for name in ("cifar100_root", "xflickrco_annotations") if not getattr(data, name)]
         if missing:
             raise TomclipError(f"paper_data lacks {' and '.join(missing)}: the paper profile evaluates on CIFAR-100 "
-                               "and xFlickr&CO, so give their folders in params/paper.yaml (see README, 'Paper profile').")
+                               "and xFlickr&CO, so give their folders in params/paper.yaml (see docs/profiles.md, 'Paper profile').")
         return data
 
     @property

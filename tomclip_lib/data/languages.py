@@ -103,7 +103,7 @@ def check_languages(codes) -> tuple[str, ...]:
     if unknown:
         raise TomclipError(
             f"Unknown language code(s) {unknown}. tomclip covers the paper's 13 languages: "
-            f"{' '.join(LANGUAGE_CODES)}. To add one, see 'How to add a language' in README.md."
+            f"{' '.join(LANGUAGE_CODES)}. To add one, see 'How to add a language' in docs/data.md."
         )
     if not codes:
         raise TomclipError(f"No language given; choose from {' '.join(LANGUAGE_CODES)}.")

@@ -50,7 +50,7 @@ def check_paper_data(data: PaperData, label: str = "paper_data") -> None:
         raise TomclipError(
             f"The paper profile's data are not ready: {len(problems)} problem(s) with {label}.\n"
             + "\n".join(f"  - {problem}" for problem in problems)
-            + "\nFix them (README, 'Paper profile'), then check again: python -m tomclip_lib.data.paper_check"
+            + "\nFix them (docs/profiles.md, 'Paper profile'), then check again: python -m tomclip_lib.data.paper_check"
         )
 
 

@@ -22,13 +22,14 @@ export $(NUMERIC_VARS)
 SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 NAMES := $(notdir $(basename $(SOURCES)))
 EXECUTED := $(NAMES:%=$(BUILD)/executed/$(PROFILE)/%.ipynb)
-NBVAL := $(NAMES:%=$(BUILD)/nbval/%.ipynb)
+SITE := $(BUILD)/site/$(PROFILE)
 
 VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup data-check paper readme benchmark test unit nbval guard spread cpus nbval-record lab lock clean distclean
+.PHONY: help setup data-check paper site readme benchmark test unit nbval site-test guard spread cpus nbval-record lab lock \
+        clean distclean
 
 help: ## list the targets
 	@echo "tomclip: the ToMCLIP companion. Targets:"
@@ -74,31 +75,36 @@ $(BUILD)/params/$(PROFILE)/%.yaml: params/$(PROFILE).yaml notebooks/%.py | $(VEN
 data-check: | $(VENV_STAMP) ## check the profile's data paths (PROFILE=paper: the real downloads)
 	@$(BIN)/python -m tomclip_lib.data.paper_check $(PROFILE)
 
-# Executed copies, never in place; a failure keeps the partial notebook as *.failed.ipynb.
+# Executed copies, never in place. scripts/run-notebook.py runs papermill and prints the expected
+# duration, each cell, the notebook's prints and training progress; a failure names the cell and
+# keeps the partial notebook as *.failed.ipynb.
 $(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params/$(PROFILE)/%.yaml | $(ASSETS_STAMP) data-check
-	@mkdir -p $(@D) && rm -f $(@:.ipynb=.failed.ipynb)
-	@echo "== running $* (profile $(PROFILE))"
-	@$(BIN)/papermill --kernel $(KERNEL) --parameters_file $(word 2,$^) --cwd $(@D) \
-	    --log-level WARNING --no-progress-bar $< $@.partial.ipynb \
-	  || { mv $@.partial.ipynb $(@:.ipynb=.failed.ipynb); \
-	       echo "error: notebook notebooks/$*.py failed (profile $(PROFILE)); the failing cell is shown" \
-	            "above and in $(@:.ipynb=.failed.ipynb)" >&2; exit 1; }
-	@mv $@.partial.ipynb $@
+	@$(BIN)/python scripts/run-notebook.py --kernel $(KERNEL) --parameters-file $(word 2,$^) --cwd $(@D) \
+	    --profile $(PROFILE) --source notebooks/$*.py $< $@
 
 # What each notebook reads from the ones before it (artifacts); make re-runs it when they change.
 include notebooks/dependencies.mk
 
-paper: $(EXECUTED) ## run every notebook for PROFILE (default embedded) into build/executed/PROFILE/
+paper: $(EXECUTED) $(SITE)/index.html ## run every notebook for PROFILE (default embedded), then build its reader's edition
 
-readme: ## refresh README.md's generated blocks (tables, timings) from results/ after `make paper`
+# The reader's edition: every executed notebook as a page, a landing page, the engine's API reference,
+# in build/site/PROFILE/ (open index.html from the file system). docs/rendered-edition.md says more.
+$(SITE)/index.html: $(EXECUTED) scripts/build-site.py $(wildcard tomclip_lib/topology/*.py) | $(VENV_STAMP)
+	$(BIN)/python scripts/build-site.py $(PROFILE)
+
+site: | $(VENV_STAMP) ## rebuild the reader's edition of PROFILE from its executed notebooks (build/site/PROFILE/)
+	$(BIN)/python scripts/build-site.py $(PROFILE)
+
+readme: ## refresh the generated blocks of README.md, RESULTS.md and docs/ from results/ after `make paper`
 	$(BIN)/python scripts/notebook-timings.py embedded
 	$(BIN)/python scripts/findings.py embedded
 	$(BIN)/python scripts/update-readme.py
 
-benchmark: $(VENV_STAMP) ## time the topology engine against the reference path, a training step, the pinning's cost (minutes)
+benchmark: $(VENV_STAMP) ## time the topology engine against the reference path, a training step, the pinning's cost, torchrun on the CPU (minutes)
 	$(BIN)/python benchmarks/bench_topology.py
 	$(BIN)/python benchmarks/bench_training_step.py
 	$(BIN)/python benchmarks/bench_numerics.py
+	$(BIN)/python benchmarks/bench_distributed.py
 
 # What the regression may compare: the smoke profile in three numeric environments (pinned, one
 # thread, unpinned), and every checked line that moves, in results/numeric_spread.md.
@@ -120,28 +126,35 @@ lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebook
 	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # ---------------------------------------------------------------- tests
-UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests
+# The unit tests leave out the two modules that read the smoke profile's executed notebooks and site:
+# nbval and site-test run them after the smoke profile has run.
+SMOKE_TESTS := tests/test_notebook_outputs.py tests/test_site.py
+UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests $(SMOKE_TESTS:%=--ignore=%)
 
-test: setup ## unit tests, every notebook in the smoke profile under nbval, the numeric guard
+test: setup ## unit tests, every notebook in the smoke profile (regression), its site in Chromium, the numeric guard
 	$(UNIT_TESTS)
 	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory site-test
 	$(MAKE) --no-print-directory guard
 
 unit: setup ## unit tests only
 	$(UNIT_TESTS)
 
-# nbval re-executes each notebook and compares the cells marked NBVAL_CHECK_OUTPUT with the
-# outputs recorded in tests/nbval/expected/ (update them with `make nbval-record`).
-.SECONDEXPANSION:
-$(BUILD)/nbval/%.ipynb: $(BUILD)/notebooks/%.ipynb params/smoke.yaml tests/nbval/regress.py \
-                        $$(wildcard tests/nbval/expected/$$*.json) | $(VENV_STAMP)
-	@mkdir -p $(@D)
-	$(BIN)/python -m tomclip_lib.config smoke $* > $(@D)/$*.params.yaml
-	$(BIN)/python tests/nbval/regress.py prepare $< $(@D)/$*.params.yaml tests/nbval/expected/$*.json $@
+# The regression: run the smoke profile with papermill exactly as `make paper` does (build/executed/smoke/,
+# and its site), then compare the cells marked NBVAL_CHECK_OUTPUT with tests/nbval/expected/ (update them
+# with `make nbval-record`), after tests/nbval/sanitize.cfg. It reads papermill's executed copies instead
+# of re-executing the notebooks under the nbval plugin: executing them twice would cost another five
+# minutes of make test's fifteen, and the reader's edition and its browser test need the executed copies.
+# The executed copies are removed first, so the regression always tests the code as it is now (make
+# would otherwise keep a copy whose notebook and parameters did not change, whatever tomclip_lib did).
+nbval: | $(ASSETS_STAMP) ## the notebook regression alone: run the smoke profile, compare the checked outputs
+	rm -rf $(BUILD)/executed/smoke
+	$(MAKE) --no-print-directory paper PROFILE=smoke
+	$(BIN)/python -m pytest -q tests/test_notebook_outputs.py
 
-nbval: $(NBVAL) | $(ASSETS_STAMP) ## the notebook regression alone (smoke profile)
-	$(BIN)/python -m pytest -q --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-cell-timeout 900 \
-	    --nbval-sanitize-with tests/nbval/sanitize.cfg $(NBVAL)
+# After nbval: the smoke profile's reader's edition, opened from the file system in headless Chromium.
+site-test: | $(SYSTEM_STAMP) $(VENV_STAMP) ## the smoke site in headless Chromium, after nbval (build/screenshots/)
+	$(BIN)/python -m pytest -q --durations=3 tests/test_site.py
 
 # After nbval: notebook 03's smoke runs retrained under another thread count must give the same bits
 # (tests/numeric_guard.py), the stand-in for a second machine.

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian data packages of the embedded profile when this machine can (root, apt-get).
-# Elsewhere tomclip fetches the same files from the Debian mirror into its cache (checksums
+# Install the Debian packages tomclip uses when this machine can (root, apt-get): the data packages of
+# the embedded profile, and Debian's chromium for the tests that look at pages in a real browser
+# (tests/test_site.py, tests/test_lab.py; about 25 packages, a minute at most, no recommends).
+# Elsewhere tomclip fetches the data packages' files from the Debian mirror into its cache (checksums
 # verified) when online, or stops with a message naming what is missing and the remedy.
 set -euo pipefail
-packages=(dataset-fashion-mnist fonts-noto-color-emoji unicode-cldr-core unicode-data fonts-noto-cjk)
+data=(dataset-fashion-mnist fonts-noto-color-emoji unicode-cldr-core unicode-data fonts-noto-cjk)
+tools=(chromium)
 
 missing=()
-for package in "${packages[@]}"; do
+for package in "${data[@]}" "${tools[@]}"; do
   if ! command -v dpkg-query >/dev/null ||
      ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
@@ -20,5 +23,6 @@ if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
     { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
 else
   echo "note: not installing ${missing[*]} (needs root and apt-get);" \
-       "tomclip will fetch their files from deb.debian.org into its cache if it can." >&2
+       "tomclip will fetch the data packages' files from deb.debian.org into its cache if it can;" \
+       "the browser tests need Chromium (Debian's chromium, or TOMCLIP_CHROMIUM=/path/to/chromium)." >&2
 fi

@@ -31,7 +31,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,10 +293,7 @@ def render_api(out: Path) -> None:
     pdoc.docstrings.convert = fenced
     pdoc.render.configure(docformat="markdown", footer_text="tomclip: the topology engine")
     try:
-        with warnings.catch_warnings():
-            # Type aliases that name numpy only as a string ("np.ndarray") stay strings on the page.
-            warnings.filterwarnings("ignore", message="Error parsing type annotation")
-            pdoc.pdoc(API_MODULE, output_directory=out / "api")
+        pdoc.pdoc(API_MODULE, output_directory=out / "api")
     finally:
         pdoc.docstrings.convert = convert
 

@@ -66,17 +66,16 @@ def test_figure_data_are_what_was_given():
     assert hashlib.sha256(np.asarray(shown).tobytes()).hexdigest() == hashlib.sha256(images[0].tobytes()).hexdigest()
 
 
-def test_readme_blocks_are_refreshed_from_files(tmp_path, monkeypatch):
+def test_readme_blocks_are_refreshed_from_files(tmp_path):
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("update_readme", Path(__file__).parents[1] / "scripts" / "update-readme.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "ROOT", tmp_path)
     (tmp_path / "table.md").write_text("| a |\n|---|\n| 1 |\n")
     text = "intro\n<!-- include: table.md -->\nold\n<!-- end include -->\n<!-- include: missing.md -->\nkept\n<!-- end include -->\n"
-    refreshed, missing = module.refresh(text)
+    refreshed, missing = module.refresh(text, root=tmp_path)
     assert "| 1 |" in refreshed and "old" not in refreshed and "kept" in refreshed and missing == ["missing.md"]
 
 

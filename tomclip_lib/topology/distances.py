@@ -11,19 +11,17 @@ code, compares matrices whose removed entries are 0, and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
+import numpy as np
 import torch
 
 from ..errors import TomclipError
 from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt, stable_std, stable_sum
 
-if TYPE_CHECKING:
-    import numpy as np
-
 #: A batch of n points in d dimensions as the public functions take it: an (n, d) tensor (kept on its
 #: device, gradients flowing), or a numpy array or nested list that torch.as_tensor reads.
-PointCloud = Union[torch.Tensor, "np.ndarray", list]
+PointCloud = Union[torch.Tensor, np.ndarray, list]
 
 #: Added to the normaliser, as the reference code does, so an all-zero batch divides safely.
 NORMALIZE_EPS = 1e-8

@@ -81,31 +81,32 @@ def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, v
     if processes != 1:
         _train_under_torchrun(profile, base, student_config, variants, seeds, data, processes)
     rows = []
-    for setting, (train, validation, data_key) in data.items():
+    for config, folder in _grid(profile, base, student_config, variants, seeds, data):
+        train, validation, _ = data[config.setting]
+        result = train_student(config, Student(student_config, seed=config.seed), train, validation, folder,
+                               progress=progress)
+        rows.append(dict(variant=config.variant, setting=config.setting, seed=config.seed,
+                         best_validation=result.best_validation, best_epoch=result.best_epoch, epochs=result.epochs,
+                         seconds=result.seconds, run_dir=str(folder)))
+    return pd.DataFrame(rows)
+
+
+def _grid(profile: str, base: TrainConfig, student_config: StudentConfig, variants: list[str],
+          seeds: dict[str, list[int]], data: dict[str, tuple[DistillationSplit, DistillationSplit, str]]):
+    """Every run of the grid, (configuration, folder), in the order the tables list them."""
+    for setting, (_, _, data_key) in data.items():
         for variant in variants:
             for seed in seeds[setting]:
                 config = replace(base, variant=variant, setting=setting, seed=seed)
-                folder = run_dir(profile, config, student_config, data_key)
-                student = Student(student_config, seed=seed)
-                result = train_student(config, student, train, validation, folder, progress=progress)
-                rows.append(dict(variant=variant, setting=setting, seed=seed, best_validation=result.best_validation,
-                                 best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds,
-                                 run_dir=str(folder)))
-    return pd.DataFrame(rows)
+                yield config, run_dir(profile, config, student_config, data_key)
 
 
 def _train_under_torchrun(profile: str, base: TrainConfig, student_config: StudentConfig, variants: list[str],
                           seeds: dict[str, list[int]], data: dict[str, tuple[DistillationSplit, DistillationSplit, str]],
                           processes: int) -> None:
     distributed.check_batch_size(base.batch_size, processes)
-    pending = []
-    for setting, (_, _, data_key) in data.items():
-        for variant in variants:
-            for seed in seeds[setting]:
-                config = replace(base, variant=variant, setting=setting, seed=seed)
-                folder = run_dir(profile, config, student_config, data_key)
-                if not (folder / METRICS).exists():
-                    pending.append((config, folder))
+    pending = [(config, folder) for config, folder in _grid(profile, base, student_config, variants, seeds, data)
+               if not (folder / METRICS).exists()]
     if pending:
         grid = write_grid(paths.artifacts_dir(profile) / "students" / GRID, student_config, pending,
                           {setting: (train, validation) for setting, (train, validation, _) in data.items()})

@@ -258,44 +258,12 @@ def first_figure(notebook) -> bytes | None:
     return None
 
 
-RST_TABLE_BORDER = re.compile(r"^ *=+( +=+)+ *$")
-
-
-def fence_rst_tables(docstring: str) -> str:
-    """The engine's docstrings are Markdown but for reStructuredText's simple tables (===== borders):
-    those are kept as they are written, in a fixed-width block, rather than run into one paragraph."""
-    lines, out, borders = docstring.splitlines(), [], 0
-    for line in lines:
-        if RST_TABLE_BORDER.match(line):
-            if borders == 0:
-                out.append("```text")
-            borders += 1
-            out.append(line)
-            if borders == 3:  # top, under the header, bottom
-                out.append("```")
-                borders = 0
-            continue
-        out.append(line)
-    return "\n".join(out + (["```"] if borders else []))
-
-
 def render_api(out: Path) -> None:
     import pdoc
-    import pdoc.docstrings
     import pdoc.render
 
-    convert = pdoc.docstrings.convert  # pdoc's Markdown conversion, with the tables fenced first
-
-    def fenced(docstring, *args, **kwargs):
-        return convert(fence_rst_tables(docstring), *args, **kwargs)
-
-    fenced.cache_clear = convert.cache_clear
-    pdoc.docstrings.convert = fenced
     pdoc.render.configure(docformat="markdown", footer_text="tomclip: the topology engine")
-    try:
-        pdoc.pdoc(API_MODULE, output_directory=out / "api")
-    finally:
-        pdoc.docstrings.convert = convert
+    pdoc.pdoc(API_MODULE, output_directory=out / "api")
 
 
 def render_index(notebooks, out: Path, profile: str) -> None:

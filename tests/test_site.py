@@ -108,4 +108,6 @@ def test_the_api_reference_lists_the_engines_public_names(browser_page):
     page.goto((SITE / "api" / "tomclip_lib" / "topology.html").as_uri(), wait_until="load", timeout=60_000)
     documented = set(page.eval_on_selector_all("section[id] > .attr .name", "els => els.map(e => e.textContent)"))
     assert set(public) <= documented, f"undocumented: {sorted(set(public) - documented)}"
+    headers = page.eval_on_selector_all("#AlignmentLoss table th", "els => els.map(e => e.textContent)")
+    assert headers[:2] == ["ours", "reference code"], "AlignmentLoss's weight names are shown as a table"
     assert not fetched, f"fetched from the network: {fetched}"

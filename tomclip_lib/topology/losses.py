@@ -265,14 +265,12 @@ class AlignmentLoss(nn.Module):
 
     Our weight names, and what the two sources call them (they disagree):
 
-    ================  ========================  ==========================================
-    ours              reference code            paper (objective as its figure writes it)
-    ================  ========================  ==========================================
-    pointwise         mse_co                    alpha  (L_pw)
-    distance_matrix   alpha                     gamma  (L_dm)
-    topology_h0       beta                      beta   (L_ta, H0)
-    topology_h1       gamma                     (not used; 0 in every reported run)
-    ================  ========================  ==========================================
+    | ours            | reference code | paper (objective as its figure writes it) |
+    |-----------------|----------------|-------------------------------------------|
+    | pointwise       | mse_co         | alpha (L_pw)                              |
+    | distance_matrix | alpha          | gamma (L_dm)                              |
+    | topology_h0     | beta           | beta (L_ta, H0)                           |
+    | topology_h1     | gamma          | (not used; 0 in every reported run)       |
 
     `toma` and `topo_ae` add the ToMA and topological-autoencoder terms (student as x, teacher as
     y). Paper settings: `AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"])`. Each batch's distance

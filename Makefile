@@ -89,7 +89,11 @@ paper: $(EXECUTED) $(SITE)/index.html ## run every notebook for PROFILE (default
 
 # The reader's edition: every executed notebook as a page, a landing page, the engine's API reference,
 # in build/site/PROFILE/ (open index.html from the file system). docs/rendered-edition.md says more.
-$(SITE)/index.html: $(EXECUTED) scripts/build-site.py $(wildcard tomclip_lib/topology/*.py) | $(VENV_STAMP)
+# The findings and the headline verdict are written from this run's tables first, so the landing page
+# shows this run's verdict.
+$(SITE)/index.html: $(EXECUTED) scripts/build-site.py scripts/findings.py $(wildcard tomclip_lib/topology/*.py) \
+                    | $(VENV_STAMP)
+	$(BIN)/python scripts/findings.py $(PROFILE) >/dev/null
 	$(BIN)/python scripts/build-site.py $(PROFILE)
 
 site: | $(VENV_STAMP) ## rebuild the reader's edition of PROFILE from its executed notebooks (build/site/PROFILE/)

@@ -338,6 +338,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TQDM_MININTERVAL", "1")
     text_bars = ("import tqdm.auto, tqdm.std; "
                  "tqdm.auto.tqdm, tqdm.auto.trange = tqdm.std.tqdm, tqdm.std.trange")
+    def keep_partial() -> None:
+        """After a failure or an interruption: the notebook as far as it ran becomes NN_name.failed.ipynb."""
+        reporter.end()
+        if partial.exists():
+            partial.rename(failed)
+
     reporter.start_heartbeat()
     try:
         papermill.execute_notebook(
@@ -346,9 +352,7 @@ def run(args: argparse.Namespace) -> int:
             stdout_file=Streams("stdout"), stderr_file=Streams("stderr"),
             kernel_manager_class=IPCKernelManager, extra_arguments=[f"--IPKernelApp.exec_lines={text_bars}"])
     except PapermillExecutionError as error:
-        reporter.end()
-        if partial.exists():
-            partial.rename(failed)
+        keep_partial()
         executed = nbformat.read(failed, as_version=4) if failed.exists() else notebook
         cells = [c for c in executed.cells if c.cell_type == "code"]
         index = next((i for i, c in enumerate(cells)
@@ -364,9 +368,7 @@ def run(args: argparse.Namespace) -> int:
               f"       the traceback is above and in {shown(failed)}", file=sys.stderr)
         return 1
     except BaseException:
-        reporter.end()
-        if partial.exists():
-            partial.rename(failed)
+        keep_partial()
         print(f"error: notebook {shown_source} stopped (profile {args.profile}) in code cell {reporter.cell} of "
               f"{code_cells} after {reporter.elapsed()}; "
               f"the partial notebook is {shown(failed)}", file=sys.stderr)

@@ -7,6 +7,20 @@ kept distances are then divided by their maximum. A removed edge is *absent* fro
 never represented as a distance of 0, which would be two identical points: `pairwise_distances`
 fills removed entries with +inf by default; the distance-matrix loss, following the reference
 code, compares matrices whose removed entries are 0, and says so.
+
+Two rules of ours for degenerate batches, where the paper's would divide by ~0 or keep nothing;
+on a healthy batch neither changes a bit:
+
+(a) Threshold floor: tau := max(tau, smallest off-diagonal distance). The diagonal zeros pull tau
+    below every edge of an equidistant cloud (n = 2, a regular simplex) and of many tiny batches
+    (n = 3, 4), which then had no edge at all; the floor keeps their shortest edges (all of an
+    equidistant cloud's).
+(b) Normaliser fallback: the largest kept distance, unless it is below 1% of the batch's largest
+    distance (FALLBACK_FRACTION): then no kept edge has a real length, only duplicates (computed
+    as 0 or float rounding noise), and dividing by it sent lengths measured elsewhere to ~1e16
+    (an all-zero student against a teacher of two repeated points, in the Topo-AE loss). The
+    largest distance is used instead, and 1 when every distance is 0; NORMALIZE_EPS is added in
+    every case, as before.
 """
 from __future__ import annotations
 
@@ -23,8 +37,12 @@ from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt,
 #: device, gradients flowing), or a numpy array or nested list that torch.as_tensor reads.
 PointCloud = Union[torch.Tensor, np.ndarray, list]
 
-#: Added to the normaliser, as the reference code does, so an all-zero batch divides safely.
+#: Added to the normaliser, as the reference code does (an all-zero batch is normalised by 1 + eps: rule (b)).
 NORMALIZE_EPS = 1e-8
+
+#: Rule (b): a largest kept distance below this fraction of the batch's largest distance is no real
+#: edge (duplicates only); the batch is then normalised by its largest distance.
+FALLBACK_FRACTION = 0.01
 
 
 def check_points(points: PointCloud, name: str = "points") -> torch.Tensor:
@@ -77,13 +95,27 @@ def raw_distances(points: torch.Tensor) -> torch.Tensor:
     return distances.masked_fill(eye, 0.0)
 
 
-def sparsity_threshold(distances: torch.Tensor, scale: float) -> torch.Tensor:
-    """tau = mean - scale * std over all n*n entries (unbiased std): the paper's edge cut-off."""
+def _off_diagonal(distances: torch.Tensor) -> torch.Tensor:
+    """The n(n - 1) off-diagonal entries of an (n, n) matrix as an (n - 1, n) view, without a copy:
+    the flat matrix minus its first entry, in rows of n + 1, minus each row's last entry (the
+    diagonal). Row k holds (k, k+1..n-1) and (k+1, 0..k); flat index 1 + k (n + 1) + c."""
+    n = len(distances)
+    return distances.reshape(-1)[1:].reshape(n - 1, n + 1)[:, :n]
+
+
+def sparsity_threshold(distances: torch.Tensor, scale: float,
+                       smallest: torch.Tensor | None = None) -> torch.Tensor:
+    """The edge cut-off: the paper's tau = mean - scale * std over all n*n entries (unbiased std),
+    floored at the smallest off-diagonal distance (rule (a) of the module docstring), so that the
+    shortest edges are always kept. `smallest`, when the caller has it, is that minimum."""
     detached = distances.detach()
     if detached.numel() < 2:
         return detached.new_zeros(())
     mean = stable_mean(detached)
-    return mean - scale * stable_std(detached, mean)  # the same bits for any thread count
+    tau = mean - scale * stable_std(detached, mean)  # the same bits for any thread count
+    if smallest is None:
+        smallest = _off_diagonal(detached).amin(dim=1).min()  # a minimum is exact in any order
+    return torch.maximum(tau, smallest)  # tau's own bits whenever tau >= smallest
 
 
 @dataclass
@@ -95,15 +127,21 @@ class BatchGeometry:
     backward); `distances`, `weight` and `masked` never do. Edge-based terms recompute their few
     lengths from the points instead, which keeps their backward pass O(k d). `weight` is 1.0 on the edges
     of the (sparsified) graph and 0.0 elsewhere, the diagonal included; `masked` = distances *
-    weight. `scale` is the normaliser when normalising (the largest kept distance plus
-    NORMALIZE_EPS; it carries gradient, taken from the matrix or, when the matrix has none, from
-    the farthest pair's two points), else 1.
+    weight. `threshold` is the paper's tau floored at the smallest off-diagonal distance (rule (a)
+    of the module docstring: a batch always keeps its shortest edges). `scale` is the normaliser
+    when normalising, else 1: the largest kept distance plus NORMALIZE_EPS, or by rule (b) the
+    largest distance of the batch when the largest kept one is below FALLBACK_FRACTION of it (only
+    duplicates kept: dividing by their ~0 made other edges' lengths explode), and 1 (+ eps) when
+    every distance is 0. It carries gradient, taken from the matrix or, when the matrix has none,
+    from the chosen pair's two points.
 
     Speed: every pass over n^2 entries counts (at n = 4096 one costs 5 to 25 ms on two cores), so
     masks are float multiplications (several times faster than torch.where), the farthest pair is
     found row-wise (a flat argmax is single-threaded), and the diagonal of a differentiable
     `distances` is left as computed (up to ~1e-3 in float32, as in the reference
-    code): `weight` removes it from every consumer.
+    code): `weight` removes it from every consumer. The two rules cost two row-wise reductions
+    (the smallest and the largest off-diagonal distance, over a view that skips the diagonal) and
+    a few operations on 0-d tensors: torch.where, never a host synchronisation.
     """
 
     points: torch.Tensor
@@ -121,14 +159,26 @@ class BatchGeometry:
         if differentiable:
             matrix, scale, distances, weight, masked, threshold = _SparsifiedMatrix.apply(points, sparsify, normalize)
             return cls(points, distances, weight, masked, threshold, scale, matrix)
-        distances, weight, masked, threshold = _sparsified(points, sparsify, fill_diagonal=True)
+        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, fill_diagonal=True,
+                                                                         largest=normalize)
         scale = distances.new_ones(())
-        if normalize and not points.requires_grad:
-            scale = masked.amax(dim=1).max() + NORMALIZE_EPS  # row-wise first: a flat max is slower
-        elif normalize:  # gradient through the scale, without the n^2 matrix: recompute one distance
-            row = masked.amax(dim=1).argmax().reshape(1)
-            column = masked[row[0]].argmax().reshape(1)
-            scale = _EdgeLengths.apply(points, row, column)[0] + NORMALIZE_EPS
+        if normalize:
+            peak_rows = masked.amax(dim=1)  # row-wise first: a flat max is slower
+            peak = peak_rows.max()
+            largest = peak if largest_rows is None else largest_rows.max()
+            fallback, reference = _normaliser(peak, largest)
+            if not points.requires_grad:
+                scale = reference + NORMALIZE_EPS
+            else:  # gradient through the scale, without the n^2 matrix: recompute one distance
+                n = len(points)
+                row = peak_rows.argmax().reshape(1)
+                column = masked.index_select(0, row)[0].argmax().reshape(1)
+                if largest_rows is not None:  # the farthest pair, decoded from the off-diagonal view
+                    k = largest_rows.argmax().reshape(1)
+                    flat = 1 + k * (n + 1) + _off_diagonal(distances).index_select(0, k)[0].argmax()
+                    row, column = torch.where(fallback, flat // n, row), torch.where(fallback, flat % n, column)
+                length = _EdgeLengths.apply(points, row, column)[0]
+                scale = torch.where(largest > 0, length, 1.0) + NORMALIZE_EPS
         return cls(points, distances, weight, masked, threshold, scale)
 
     @property
@@ -149,31 +199,49 @@ class BatchGeometry:
         return _EdgeLengths.apply(self.points, edges[:, 0], edges[:, 1]) / self.scale
 
 
-def _sparsified(points: torch.Tensor, sparsify: float | None, fill_diagonal: bool):
-    """distances, weight, masked, threshold of a batch, without gradient (shared by both paths)."""
+def _normaliser(peak: torch.Tensor, largest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rule (b), on 0-d tensors without a host synchronisation: (fallback, reference), the scale
+    being reference + NORMALIZE_EPS. peak: the largest kept distance; largest: the batch's."""
+    fallback = peak < FALLBACK_FRACTION * largest
+    reference = torch.where(fallback, largest, peak)  # peak's own bits on a healthy batch
+    return fallback, torch.where(largest > 0, reference, 1.0)  # a scalar fill: no ones_like buffer
+
+
+def _sparsified(points: torch.Tensor, sparsify: float | None, fill_diagonal: bool, largest: bool = False):
+    """distances, weight, masked, threshold of a batch, without gradient (shared by both paths), and
+    with `largest` and `sparsify` the row maxima of its off-diagonal view (`_off_diagonal`; without
+    sparsify every edge is kept, so the largest kept distance is the largest one), else None."""
     with torch.no_grad():
         distances = distance_matrix(points)  # torch.cdist's value, portable bits (stable.py)
         if fill_diagonal:
             distances.fill_diagonal_(0.0)
-        threshold = None
+        threshold = largest_rows = None
         if sparsify is None:
             weight = torch.ones_like(distances)
         else:
-            threshold = sparsity_threshold(distances, sparsify)
+            smallest = None
+            if len(distances) >= 2:  # the diagonal excluded: in float32 a computed one is ~1e-3
+                off_diagonal = _off_diagonal(distances)
+                smallest = off_diagonal.amin(dim=1).min()
+                largest_rows = off_diagonal.amax(dim=1) if largest else None
+            threshold = sparsity_threshold(distances, sparsify, smallest)
             weight = torch.le(distances, threshold, out=torch.empty_like(distances))  # straight to float
         weight.fill_diagonal_(0.0)
-        return distances, weight, distances * weight, threshold
+        return distances, weight, distances * weight, threshold, largest_rows
 
 
 class _SparsifiedMatrix(torch.autograd.Function):
-    """M = (D * W) / scale and scale = max(D * W) + eps, differentiable in the points, with one fused
-    backward pass: autograd through the dozen elementwise n^2 operations that build M (and its two
-    matrix products) took most of a training step's topology cost at n = 256 (issue 15).
+    """M = (D * W) / scale and scale = r + eps, r = max(D * W) or rule (b)'s fallback (max of the
+    off-diagonal D, or the constant 1), differentiable in the points, with one fused backward pass:
+    autograd through the dozen elementwise n^2 operations that build M (and its two matrix
+    products) took most of a training step's topology cost at n = 256 (issue 15).
 
     The gradient, from the incoming G_M and g_scale: the scale's total gradient
-    g = g_scale - sum(G_M * M) / scale, shared evenly by the entries equal to the maximum (as
-    autograd's max); G_D = W * (G_M / scale + g * ties); with A = G_D / D (0 where D = 0, as
-    stable_sqrt's gradient) and S = A + A^T, dL/dP = rowsum(S) * P - S P, from
+    g = g_scale - sum(G_M * M) / scale, shared evenly by the off-diagonal entries of D equal to r
+    (as autograd's max; none for the constant 1). Those are the ties of the matrix r came from:
+    a removed edge is longer than tau >= max(D * W), so it never equals a kept peak, and a
+    fallback r exceeds every kept distance. G_D = W * G_M / scale + g * ties; with A = G_D / D
+    (0 where D = 0, as stable_sqrt's gradient) and S = A + A^T, dL/dP = rowsum(S) * P - S P, from
     D_ij^2 = |p_i|^2 + |p_j|^2 - 2 p_i.p_j. One matrix product where autograd takes two; every sum
     is row-wise or a product (stable.py), so the bits do not depend on the thread count.
     """
@@ -181,15 +249,17 @@ class _SparsifiedMatrix(torch.autograd.Function):
     @staticmethod
     def forward(ctx, points, sparsify, normalize):
         # The diagonal is left as computed (~1e-3 in float32, as in the reference code); W removes it.
-        distances, weight, masked, threshold = _sparsified(points, sparsify, fill_diagonal=False)
+        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, fill_diagonal=False,
+                                                                         largest=normalize)
         if normalize:
             peak = masked.amax(dim=1).max()
-            scale = peak + NORMALIZE_EPS
+            _, reference = _normaliser(peak, peak if largest_rows is None else largest_rows.max())
+            scale = reference + NORMALIZE_EPS
             matrix = masked / broadcast_scalar(scale, len(masked))
         else:
-            peak, scale, matrix = None, distances.new_ones(()), masked.clone()
+            reference, scale, matrix = None, distances.new_ones(()), masked.clone()
         ctx.save_for_backward(points, distances, weight, masked, matrix, scale)
-        ctx.peak = peak
+        ctx.reference = reference
         ctx.mark_non_differentiable(distances, weight, masked, *(() if threshold is None else (threshold,)))
         return matrix, scale, distances, weight, masked, threshold
 
@@ -200,15 +270,19 @@ class _SparsifiedMatrix(torch.autograd.Function):
             grad_matrix = torch.zeros_like(matrix)
         # In place after the first product: at n = 4096 every fresh n^2 buffer costs page faults.
         per_distance = grad_matrix / broadcast_scalar(scale, len(matrix))
-        if ctx.peak is not None:
+        per_distance.mul_(weight)
+        if ctx.reference is not None:
             total = (0.0 if grad_scale is None else grad_scale) - stable_sum(grad_matrix * matrix) / scale
-            ties = masked == ctx.peak  # the maximum's entries: one or two
+            ties = distances == ctx.reference  # the entries r came from: one or two, or none (r = 1)
+            ties.fill_diagonal_(False)
             if per_distance.is_cuda:  # no host synchronisation on a GPU (nonzero would wait for it)
-                per_distance += ties * (total / ties.sum())
+                per_distance += ties * (total / ties.sum().clamp_min(1))
             else:
                 entries = ties.nonzero(as_tuple=True)
-                per_distance.index_put_(entries, (total / len(entries[0])).expand(len(entries[0])), accumulate=True)
-        per_distance.mul_(weight).div_(distances).masked_fill_(distances == 0, 0.0)  # 0 where D = 0
+                if len(entries[0]):
+                    per_distance.index_put_(entries, (total / len(entries[0])).expand(len(entries[0])),
+                                            accumulate=True)
+        per_distance.div_(distances).masked_fill_(distances == 0, 0.0)  # 0 where D = 0
         symmetric = per_distance + per_distance.T
         grad_points = symmetric.sum(dim=1, keepdim=True) * points - symmetric @ points
         return grad_points, None, None
@@ -217,15 +291,18 @@ class _SparsifiedMatrix(torch.autograd.Function):
 class _EdgeLengths(torch.autograd.Function):
     """|p_u - p_v| for k edges, with a backward that adds into the n rows by index_add_: autograd's
     backward of index_select goes through scatter_add_ over (k, d) indices, several times slower on
-    the CPU. A duplicate pair (length 0) gets gradient 0, as safe_norm's."""
+    the CPU. A duplicate pair (squared length below the smallest normal number) has length exactly
+    0 and gradient 0. Not safe_norm's sqrt(tiny) ~ 1e-154: two batches normalised by different
+    scales turned those into deaths differing by ~1e-154, whose squared gap has an infinite square
+    root gradient (a loss between a duplicates-only batch and an all-zero one)."""
 
     @staticmethod
     def forward(ctx, points, u, v):
         differences = points.index_select(0, u) - points.index_select(0, v)
         squared = (differences * differences).sum(dim=1)
-        tiny = torch.finfo(differences.dtype).tiny
-        lengths = stable_sqrt(squared.clamp_min(tiny))  # safe_norm's value
-        ctx.save_for_backward(differences, lengths, squared >= tiny, u, v)
+        apart = squared >= torch.finfo(differences.dtype).tiny
+        lengths = stable_sqrt(torch.where(apart, squared, 0.0))  # stable_sqrt(0) = 0
+        ctx.save_for_backward(differences, lengths, apart, u, v)
         ctx.rows = len(points)
         return lengths
 
@@ -244,8 +321,10 @@ def pairwise_distances(points: PointCloud, *, sparsify: float | None = None, nor
                        removed: float = float("inf")) -> torch.Tensor:
     """Euclidean distances of a batch, optionally sparsified and max-normalised as in the paper.
 
-    sparsify: the scale s of the threshold tau = mean(D) - s * std(D) (None: keep every edge).
-    normalize: divide by the largest kept distance (plus 1e-8, as the reference).
+    sparsify: the scale s of the threshold tau = mean(D) - s * std(D), floored at the smallest
+        off-diagonal distance (rule (a) of the module docstring; None: keep every edge).
+    normalize: divide by the largest kept distance (plus 1e-8, as the reference), or by rule (b)'s
+        fallback on a batch that kept only duplicates.
     removed: the value written for removed edges; +inf (no edge) by default, so a removed edge is
         never mistaken for two identical points at distance 0. The diagonal is exactly 0.
     """

@@ -41,7 +41,11 @@ def stable_std(values: torch.Tensor, mean: torch.Tensor | None = None) -> torch.
     """Unbiased standard deviation of all entries (torch.std's definition), thread-count independent;
     `mean`, when the caller has it, is stable_mean(values)."""
     mean = stable_mean(values) if mean is None else mean
-    return stable_sqrt(stable_sum((values - mean) ** 2) / max(values.numel() - 1, 1))
+    centered = values - mean
+    # Squared in place when no gradient is recorded (the threshold's detached matrix): x * x is
+    # pow(x, 2)'s own kernel, the same bits, without a second n^2 buffer.
+    squared = centered.mul_(centered) if not centered.requires_grad else centered**2
+    return stable_sqrt(stable_sum(squared) / max(values.numel() - 1, 1))
 
 
 def stable_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -58,8 +62,9 @@ def broadcast_scalar(scalar: torch.Tensor, rows: int) -> torch.Tensor:
 def stable_sqrt(values: torch.Tensor) -> torch.Tensor:
     """Square root as x * rsqrt(x) (within 2 ulp of torch.sqrt); exactly 0, with gradient 0, at 0."""
     positive = values > 0
-    safe = torch.where(positive, values, torch.ones_like(values))
-    return torch.where(positive, safe * torch.rsqrt(safe), torch.zeros_like(values))
+    # Scalar fill values, not ones_like / zeros_like: the same bits, two fewer allocations per call.
+    safe = torch.where(positive, values, 1.0)
+    return torch.where(positive, safe * torch.rsqrt(safe), 0.0)
 
 
 def distance_matrix(points: torch.Tensor) -> torch.Tensor:

@@ -114,3 +114,74 @@ def test_bad_splits_are_refused():
         DistillationSplit(torch.zeros(3, 4), torch.zeros(2, 4))
     with pytest.raises(TomclipError, match="empty"):
         DistillationSplit(torch.zeros(0, 4), torch.zeros(0, 4))
+
+
+def _check_batches(batches, groups, batch_size):
+    rows = torch.cat(batches)
+    assert len(rows) == len(set(rows.tolist())), "a row appears twice in one epoch"
+    for batch in batches:
+        assert 2 <= len(batch) <= batch_size
+        assert len(set(groups[batch].tolist())) == len(batch), "two rows of one English caption in a batch"
+    return rows
+
+
+def test_epoch_batches_hold_distinct_captions_and_every_pair_once():
+    # 40 English captions, each in 13 languages (as the full setting), shuffled in the corpus
+    groups = torch.arange(40).repeat(13)[torch.randperm(520, generator=torch.Generator().manual_seed(1))]
+    batches = train.epoch_batches(groups, 16, seed=3, epoch=0)
+    rows = _check_batches(batches, groups, 16)
+    assert sorted(rows.tolist()) == list(range(520))  # every pair once: no round has a single row here
+    assert [len(b) for b in batches].count(14) == 13 and [len(b) for b in batches].count(13) == 2 * 13  # 40 = 14 + 13 + 13
+    again = train.epoch_batches(groups, 16, seed=3, epoch=0)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))  # a function of (seed, epoch): resuming repeats it
+    other = train.epoch_batches(groups, 16, seed=3, epoch=1)
+    assert not all(torch.equal(a, b) for a, b in zip(batches, other))
+    # each batch mixes languages: the language of a row is its position // 40 in an unshuffled corpus
+    language = torch.arange(520) // 40
+    language = language[torch.randperm(520, generator=torch.Generator().manual_seed(1))]
+    assert sum(len(set(language[b].tolist())) > 1 for b in batches) >= len(batches) - 1
+
+
+def test_epoch_batches_drop_only_single_rows():
+    groups = torch.tensor([0, 0, 0, 1, 2, 3])  # caption 0 in three languages: rounds of 4, 1 and 1 rows
+    batches = train.epoch_batches(groups, 4, seed=0, epoch=0)
+    rows = _check_batches(batches, groups, 4)
+    assert len(batches) == 1 and len(rows) == 4 and set(rows.tolist()) >= {3, 4, 5}  # one of caption 0's rows
+    distinct = train.epoch_batches(torch.arange(10), 4, seed=0, epoch=0)  # every row its own caption
+    assert sorted(len(b) for b in distinct) == [3, 3, 4]
+
+
+def test_validation_batches_are_fixed_and_distinct():
+    groups = torch.arange(30).repeat(3)
+    split = DistillationSplit(torch.zeros(90, 4), torch.zeros(90, 4), groups)
+    first, second = train.validation_batches(split, 32), train.validation_batches(split, 32)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    _check_batches(first, groups, 32)
+
+
+def test_the_balance_of_the_terms_is_logged(tmp_path):
+    train_split, validation = tiny_data()
+    result = train_student(replace(CONFIG, max_epochs=2), tiny_student(), train_split, validation, tmp_path, progress=False)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    for moment in ("balance_start", "balance_best"):
+        balance = metrics[moment]
+        assert set(balance) == {"pointwise", "distance_matrix", "topology_h0"}
+        for kind in ("loss", "gradient"):
+            assert sum(term[kind] for term in balance.values()) == pytest.approx(1.0)
+            assert all(0 < term[kind] < 1 for term in balance.values())
+
+
+def test_term_balance_matches_the_weighted_terms_by_hand():
+    torch.manual_seed(0)
+    student = torch.nn.Linear(4, 3)
+    split = DistillationSplit(torch.randn(8, 4), torch.randn(8, 3))
+    loss_fn = train.AlignmentLoss(pointwise=1.0, distance_matrix=0.5)
+    rows = torch.arange(8)
+    balance = train.term_balance(student, loss_fn, split, rows, torch.device("cpu"), False)
+    outputs = student(split.inputs)
+    _, terms = loss_fn(outputs, split.targets)
+    pointwise, matrix = float(terms["pointwise"]), 0.5 * float(terms["distance_matrix"])
+    assert balance["pointwise"]["loss"] == pytest.approx(pointwise / (pointwise + matrix))
+    norm = torch.cat([g.flatten() for g in torch.autograd.grad(0.5 * train.AlignmentLoss(pointwise=0, distance_matrix=1)(
+        student(split.inputs), split.targets)[0], list(student.parameters()))]).norm()
+    assert balance["distance_matrix"]["gradient_norm"] == pytest.approx(float(norm), rel=1e-5)

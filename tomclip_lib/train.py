@@ -3,8 +3,13 @@
 One function, `train_student`, for every variant (MCLIP, ToMCLIP(dm), ToMCLIP(ta), ToMCLIP, ...),
 both settings (full, low-resource) and both profiles. It is resumable and deterministic on the
 CPU: every epoch ends with an atomic checkpoint (model, optimiser, scheduler, RNG states,
-early-stopping state, log position), and the data order of epoch e depends only on (seed, e), so
+early-stopping state, log position), and the batches of epoch e depend only on (seed, e), so
 a run killed with kill -9 and started again ends exactly where an uninterrupted one does.
+
+Batches are drawn as the paper's are: no two rows of a batch share an English caption (the
+corpus holds one pair per language of each caption, so a shuffled batch would hold duplicate
+teacher points, and the topological terms would see a degenerate cloud); `epoch_batches` says how.
+Validation batches are drawn the same way, once, with a fixed seed.
 
 Under torchrun the same function trains on the global batch with N processes (distributed.py);
 `run_grid` is the processes' entry point for a grid of runs:
@@ -15,6 +20,7 @@ docs/training-at-scale.md). With one process the distributed code is never reach
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import random
@@ -32,7 +38,7 @@ from tqdm.auto import tqdm
 from . import distributed, numerics
 from .errors import TomclipError
 from .io import atomic_path, write_json
-from .models.student import Student, StudentConfig
+from .models.student import CachedTokenStates, Student, StudentConfig
 from .topology import PAPER_VARIANTS, AlignmentLoss
 
 #: The paper's four models, and two more objectives on the same edges as baselines: ToMA (align the
@@ -45,6 +51,10 @@ VARIANTS: dict[str, dict[str, float]] = {
 }
 CHECKPOINT, BEST, METRICS, LOG = "checkpoint.pt", "best.pt", "metrics.json", "log.jsonl"
 GRID = "grid.pt"  # a grid of runs for the processes of torchrun (write_grid, run_grid)
+#: Part of every run's cache key: changes whenever the same configuration would train differently
+#: (2: batches of distinct English captions, validation batches drawn alike, the term balance logged).
+TRAINING_VERSION = 2
+VALIDATION_SEED = 0  # the validation batches: the same for every run and epoch
 
 
 @dataclass(frozen=True)
@@ -84,23 +94,72 @@ class TrainConfig:
 
 @dataclass
 class DistillationSplit:
-    """Student inputs (pooled features, or texts when the backbone trains) and teacher targets."""
+    """Student inputs (pooled features, cached token states of the frozen layers, or texts) and
+    teacher targets. `groups[i]` names row i's English caption (rows of one group share their
+    target); None when every row has its own."""
 
-    inputs: torch.Tensor | list[str]
+    inputs: torch.Tensor | list[str] | CachedTokenStates
     targets: torch.Tensor  # (N, D) float32
+    groups: torch.Tensor | None = None  # (N,) int64
 
     def __post_init__(self):
         if len(self.inputs) != len(self.targets):
             raise TomclipError(f"{len(self.inputs)} student inputs but {len(self.targets)} teacher targets.")
         if len(self.inputs) == 0:
             raise TomclipError("An empty training or validation split: check the corpus and the setting.")
+        if self.groups is None:
+            self.groups = torch.arange(len(self.targets))
+        self.groups = torch.as_tensor(self.groups, dtype=torch.int64)
+        if self.groups.shape != (len(self.targets),):
+            raise TomclipError(f"groups must name one English caption per row: {len(self.targets)} rows, "
+                               f"groups of shape {tuple(self.groups.shape)}.")
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def batch(self, rows: torch.Tensor):
-        inputs = self.inputs[rows] if isinstance(self.inputs, torch.Tensor) else [self.inputs[i] for i in rows.tolist()]
+        if isinstance(self.inputs, torch.Tensor):
+            inputs = self.inputs[rows]
+        elif isinstance(self.inputs, CachedTokenStates):
+            inputs = self.inputs.select(rows)
+        else:
+            inputs = [self.inputs[i] for i in rows.tolist()]
         return inputs, self.targets[rows]
+
+
+def epoch_batches(groups: torch.Tensor, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """The batches of one epoch: every row once, no two rows of a batch from the same group.
+
+    Each group's rows are put in a random order; round r holds the r-th row of every group that
+    has one, its groups in a random order, cut into ceil(m / batch_size) batches of nearly equal
+    size (so a batch never straddles two rounds); the batches of all rounds are then shuffled. A
+    group's languages thus reach the batches in a new order every epoch, and each batch mixes
+    languages. A batch of a single row is dropped (it needs two points): a round of one row, in
+    the low-resource setting at most one pair per epoch and a different one each epoch (or, with
+    batch_size 2, the odd row of a round). Everything is a
+    function of (seed, epoch), so resuming repeats it.
+    """
+    generator = torch.Generator().manual_seed(_seed("batches", seed, epoch))
+    shuffled = torch.randperm(len(groups), generator=generator)
+    labels = torch.unique(groups, return_inverse=True)[1][shuffled]
+    group_order = torch.randperm(int(labels.max()) + 1, generator=generator)
+    by_group = torch.sort(labels, stable=True).indices  # shuffled rows, grouped, random order within
+    sorted_labels = labels[by_group]
+    starts = torch.searchsorted(sorted_labels, sorted_labels, right=False)
+    rank = torch.empty_like(labels)
+    rank[by_group] = torch.arange(len(labels)) - starts  # each row's position within its group
+    batches = []
+    for round_ in range(int(rank.max()) + 1):
+        members = torch.nonzero(rank == round_).flatten()
+        members = members[torch.argsort(group_order[labels[members]])]
+        pieces = torch.tensor_split(shuffled[members], -(-len(members) // batch_size)) if len(members) else ()
+        batches += [piece for piece in pieces if len(piece) >= 2]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def validation_batches(split: DistillationSplit, batch_size: int) -> list[torch.Tensor]:
+    """The validation batches: drawn like training ones, with a fixed seed, for every run and epoch."""
+    return epoch_batches(split.groups, batch_size, VALIDATION_SEED, 0)
 
 
 @dataclass
@@ -128,11 +187,6 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The data order of one epoch: a function of (seed, epoch) only, so resuming repeats it."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
 def _seed(*parts) -> int:
     """A generator seed from labelled parts, e.g. ("dropout", seed, epoch, rank): distinct parts, distinct seeds."""
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
@@ -154,14 +208,11 @@ def _autocast(device: torch.device, enabled: bool):
 
 def evaluate_loss(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, batch_size: int,
                   device: torch.device, amp: bool) -> dict[str, float]:
-    """Mean weighted loss and components over a split, in fixed order (the early-stopping signal)."""
+    """Mean weighted loss and components over a split's validation batches (the early-stopping signal)."""
     student.eval()
     totals, count = {}, 0
     with torch.no_grad():
-        for start in range(0, len(split), batch_size):
-            rows = torch.arange(start, min(start + batch_size, len(split)))
-            if len(rows) < 2:
-                continue
+        for rows in validation_batches(split, batch_size):
             inputs, targets = split.batch(rows)
             with _autocast(device, amp):
                 outputs = student(inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs)
@@ -171,6 +222,43 @@ def evaluate_loss(student: Student, loss_fn: AlignmentLoss, split: DistillationS
             count += len(rows)
     student.train()
     return {name: value / count for name, value in totals.items()}
+
+
+def term_balance(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, rows: torch.Tensor,
+                 device: torch.device, amp: bool) -> dict[str, dict[str, float]]:
+    """Each weighted term's share of the loss and of the gradient norm on one batch: what a weight
+    means depends on the terms' scales (the point-wise MSE scales with the targets' squared norm,
+    the topological terms do not), so the shares, not the weights, say how a run is balanced.
+
+    Per term w * L: "loss" = w L / sum of the w L; "gradient" = |grad(w L)| / sum of the |grad(w L)|,
+    over the trainable parameters. Computed in eval mode (no dropout) with the loss's random draws
+    forked, so it never changes the training it observes.
+    """
+    parameters = [p for p in student.parameters() if p.requires_grad]
+    was_training = student.training
+    student.eval()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            inputs, targets = split.batch(rows)
+            with _autocast(device, amp):
+                outputs = student(_on_device(inputs, device))
+            weighted = {}
+            for name, weight in loss_fn.weights.items():
+                if weight:  # a copy of the loss with this term alone: its value keeps its gradient
+                    single = copy.copy(loss_fn)
+                    single.weights = {other: weight if other == name else 0.0 for other in loss_fn.weights}
+                    weighted[name] = single(outputs.float(), targets.to(device))[0]
+            norms = {}
+            for index, (name, value) in enumerate(weighted.items()):
+                grads = torch.autograd.grad(value, parameters, retain_graph=index < len(weighted) - 1, allow_unused=True)
+                norms[name] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+    finally:
+        student.train(was_training)
+    losses = {name: float(value.detach()) for name, value in weighted.items()}
+    loss_total, norm_total = sum(losses.values()), sum(norms.values())
+    return {name: {"loss": losses[name] / loss_total if loss_total else 0.0,
+                   "gradient": norms[name] / norm_total if norm_total else 0.0,
+                   "gradient_norm": norms[name]} for name in weighted}
 
 
 def _on_device(inputs, device: torch.device):
@@ -197,13 +285,13 @@ def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: D
     """evaluate_loss with batch i computed by rank i mod N: the same batches, and the same sums in the
     same order, so every rank gets the same value (and stops at the same epoch). Each batch's random
     draws are seeded by (seed, i), whatever the number of processes."""
-    starts = [start for start in range(0, len(split), batch_size) if min(batch_size, len(split) - start) >= 2]
+    batches = validation_batches(split, batch_size)
     names = ["total", *(name for name, weight in loss_fn.weights.items() if weight)]
-    values = torch.zeros(len(starts), len(names), dtype=torch.float64, device=device)
+    values = torch.zeros(len(batches), len(names), dtype=torch.float64, device=device)
     student.eval()
     with torch.no_grad():
-        for index in range(ranks.rank, len(starts), ranks.size):
-            rows = torch.arange(starts[index], min(starts[index] + batch_size, len(split)))
+        for index in range(ranks.rank, len(batches), ranks.size):
+            rows = batches[index]
             inputs, targets = split.batch(rows)
             with _autocast(device, amp):
                 outputs = student(_on_device(inputs, device))
@@ -215,8 +303,8 @@ def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: D
     student.train()
     distributed.sum_over_ranks(values)
     totals, count = {}, 0
-    for index, start in enumerate(starts):
-        size = min(batch_size, len(split) - start)
+    for index, rows in enumerate(batches):
+        size = len(rows)
         for name, value in zip(names, values[index].tolist()):
             totals[name] = totals.get(name, 0.0) + value * size
         count += size
@@ -266,6 +354,8 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps)))
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()
+    probe = validation_batches(validation, config.batch_size)[0]  # the batch the balance is measured on
+    state["balance_start"] = state["balance_best"] = term_balance(student, loss_fn, validation, probe, device, config.amp)
 
     if (run_dir / CHECKPOINT).exists():
         checkpoint = torch.load(run_dir / CHECKPOINT, weights_only=False)
@@ -293,10 +383,7 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
             lines = []
             if ranks is not None:  # each rank's dropout draws: a function of (seed, epoch, rank), so resuming repeats them
                 torch.manual_seed(_seed("dropout", config.seed, epoch, ranks.rank))
-            order = _epoch_order(len(train), config.seed, epoch)
-            for rows in order.split(config.batch_size):
-                if len(rows) < 2:
-                    continue
+            for rows in epoch_batches(train.groups, config.batch_size, config.seed, epoch):
                 if ranks is None:
                     inputs, targets = train.batch(rows)
                     with _autocast(device, config.amp):
@@ -320,7 +407,8 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
             state["epoch"] = epoch + 1
             state["seconds"] += time.perf_counter() - start
             if scores["total"] < state["best"]:
-                state.update(best=scores["total"], best_epoch=epoch + 1, bad_epochs=0)
+                state.update(best=scores["total"], best_epoch=epoch + 1, bad_epochs=0,
+                             balance_best=term_balance(student, loss_fn, validation, probe, device, config.amp))
                 best_state = student.trainable_state()
             else:
                 state["bad_epochs"] += 1
@@ -347,6 +435,7 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
         processes = {} if ranks is None else {"processes": ranks.size}
         write_json(run_dir / METRICS, {"best_validation": state["best"], "best_epoch": state["best_epoch"],
                                        "epochs": state["epoch"], "steps": state["step"], "seconds": state["seconds"],
+                                       "balance_start": state["balance_start"], "balance_best": state["balance_best"],
                                        **processes})
         (run_dir / CHECKPOINT).unlink(missing_ok=True)
     if ranks is not None:
@@ -360,19 +449,28 @@ def read_log(run_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def write_grid(path: str | Path, student_config: StudentConfig, runs: list[tuple[TrainConfig, Path]],
+def write_grid(path: str | Path, runs: list[tuple[TrainConfig, StudentConfig, Path, str]],
                data: dict[str, tuple[DistillationSplit, DistillationSplit]]) -> Path:
-    """Write what every process of a grid needs (run_grid): the student's configuration, each run's
-    configuration and folder, and the training and validation pairs of each setting."""
+    """Write what every process of a grid needs (run_grid): each run's training and student
+    configuration, folder and the name of its data; the training and validation pairs by name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid = {"student": asdict(student_config),
-            "runs": [{"config": asdict(config), "run_dir": str(folder)} for config, folder in runs],
-            "data": {setting: [{"inputs": split.inputs, "targets": split.targets} for split in splits]
-                     for setting, splits in data.items()}}
+    grid = {"runs": [{"config": asdict(config), "student": asdict(student), "run_dir": str(folder), "data": name}
+                     for config, student, folder, name in runs],
+            "data": {name: [{"inputs": _storable(split.inputs), "targets": split.targets, "groups": split.groups}
+                            for split in splits] for name, splits in data.items()}}
     with atomic_path(path) as tmp:
         torch.save(grid, tmp)
     return path
+
+
+def _storable(inputs):
+    """Inputs as tensors and strings only (the grid file is read with weights_only=True)."""
+    return {"token_states": inputs.to_dict()} if isinstance(inputs, CachedTokenStates) else inputs
+
+
+def _restored(inputs):
+    return CachedTokenStates.from_dict(inputs["token_states"]) if isinstance(inputs, dict) else inputs
 
 
 def run_grid(path: str | Path) -> None:
@@ -381,12 +479,11 @@ def run_grid(path: str | Path) -> None:
     ranks = distributed.init_from_environment()
     try:
         grid = torch.load(path, weights_only=True, mmap=True)  # mmap: the processes of a node share the pages
-        student_config = StudentConfig(**grid["student"])
-        data = {setting: [DistillationSplit(split["inputs"], split["targets"]) for split in splits]
-                for setting, splits in grid["data"].items()}
+        data = {name: [DistillationSplit(_restored(split["inputs"]), split["targets"], split["groups"]) for split in splits]
+                for name, splits in grid["data"].items()}
         for run in grid["runs"]:
             config = TrainConfig(**run["config"])
-            result = train_student(config, Student(student_config, seed=config.seed), *data[config.setting],
+            result = train_student(config, Student(StudentConfig(**run["student"]), seed=config.seed), *data[run["data"]],
                                    run["run_dir"], progress=False)
             if ranks is None or ranks.leader:
                 print(json.dumps({"run_dir": run["run_dir"], "best_validation": result.best_validation,

@@ -201,10 +201,11 @@ def verdict(profile: str) -> str:
         with tables.open(encoding="utf-8") as rows:
             verdicts = list(csv.DictReader(rows))
         winners = [f"{r['model']} ({r['setting']}, {r['task']}, {float(r['difference']):+.1f} points)"
-                   for r in verdicts if r["beats MCLIP"] == "yes"]
-        sentence = (f"None of the {len(verdicts)} comparisons (language averages) beats MCLIP on every seed."
-                    if not winners else f"{len(winners)} of {len(verdicts)} comparisons (language averages) beat MCLIP "
-                    "on every seed: " + "; ".join(winners) + ".")
+                   for r in verdicts if r.get("verdict") == "better than MCLIP"]
+        sentence = (f"None of the {len(verdicts)} paired comparisons (language averages) is better than MCLIP "
+                    "beyond its 95% interval." if not winners else f"{len(winners)} of {len(verdicts)} paired "
+                    "comparisons (language averages) are better than MCLIP beyond their 95% interval: "
+                    + "; ".join(winners) + ".")
         return (f'<div class="verdict">{html.escape(sentence)}</div>'
                 f"<details><summary>Notebook 04's verdict table, {where(table)}</summary>"
                 f"{markdown(table.read_text(encoding='utf-8'))}</details>"

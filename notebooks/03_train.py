@@ -60,7 +60,9 @@ head_hidden = 1024  # hidden width of the student's head (None: a single Linear 
 trainable_layers = 0  # backbone layers that train in the main grid (0: frozen, features cached)
 top_layers = 1  # low-resource runs with this many top backbone layers trainable (0: none)
 top_layer_variants = ["MCLIP", "ToMCLIP"]
-top_layer_epochs = 6  # epoch limit of those runs (a step runs a transformer layer: ~20x a head's)
+# Those runs' own training: a step runs a transformer layer (~20x a head's), so fewer epochs and a short
+# warm-up; the layer learns at 1e-4 (the paper's 1e-5 over tens of thousands of steps; here ~70), the head at lr.
+top_layer_training = {"max_epochs": 6, "warmup_steps": 20, "backbone_lr": 1e-4}
 languages = ["en", "ko", "ja", "fr", "es", "ru", "it", "zh", "vi", "da", "pl", "tr", "de"]  # validation R@1
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch
@@ -113,9 +115,9 @@ base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, pa
                          warmup_steps=warmup_steps, sparsify=sparsify, mode=mode)
 sweep, chosen = experiment.weight_sweep(profile, corpus, base, student_config, data[0, "low"], sweep_weights, factor,
                                         sweep_seeds, load_profile_teacher(profile), languages, zero_shot_limit)
-report.save_table(sweep, "weight_sweep", profile, floatfmt=".2f",
+report.save_table(sweep, "weight_sweep", profile, floatfmt=".3g",
                   caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.")
-display(sweep.round(2))
+display(Markdown(report.markdown_table(sweep, ".3g")))
 
 # %% [markdown]
 # ## Train the grid
@@ -127,7 +129,7 @@ display(sweep.round(2))
 
 # %%
 models = experiment.main_models(variants, full_variants, factor, chosen, top_layers, top_layer_variants,
-                                top_layer_epochs)
+                                top_layer_training)
 data.update(experiment.distillation_data(profile, corpus, student_config, models))
 runs = experiment.train_grid(profile, base, student_config, models, {"full": seeds_full, "low": seeds_low}, data,
                              processes=processes)

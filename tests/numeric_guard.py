@@ -26,13 +26,14 @@ import torch
 from tomclip_lib import experiment, numerics, sources
 from tomclip_lib.data.corpus import load_corpus
 from tomclip_lib.models.student import Student
-from tomclip_lib.train import BEST, METRICS, train_student
+from tomclip_lib.train import BEST, METRICS, TrainConfig, train_student
 
 GUARD_THREADS = "1"
 
 
 def chosen_runs(profile: str):
-    """Each (setting, variant)'s first seed: every objective, both settings, a few seconds each."""
+    """Each (setting, model)'s first seed: every objective, both settings, the top-layer students, a few
+    seconds each."""
     runs, student_config = experiment.load_runs(profile)
     first = runs.sort_values("seed", kind="stable").drop_duplicates(["setting", "variant"])
     return first, student_config
@@ -41,17 +42,17 @@ def chosen_runs(profile: str):
 def retrain(profile: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
-    base = experiment.load_train_config(profile)
     corpus = load_corpus(profile)
-    for setting, part in runs.groupby("setting", sort=False):
-        train, validation, data_key = sources.distillation_data(profile, corpus, student_config, setting)
+    for (setting, layers), part in runs.groupby(["setting", "trainable_layers"], sort=False):
+        student = replace(student_config, trainable_layers=int(layers))
+        train, validation, data_key = sources.distillation_data(profile, corpus, student, setting)
         for run in part.itertuples():
-            config = replace(base, variant=run.variant, setting=setting, seed=run.seed)
+            config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name
-            if experiment.run_dir(profile, config, student_config, data_key).name != folder.name:
+            if experiment.run_dir(profile, config, student, data_key).name != folder.name:
                 sys.exit(f"guard: the data of {folder.name} differ from those nbval trained on (features or targets "
                          f"changed between the runs); nothing to compare")
-            train_student(config, Student(student_config, seed=run.seed), train, validation, folder, progress=False)
+            train_student(config, Student(student, seed=run.seed), train, validation, folder, progress=False)
 
 
 def compare(profile: str) -> int:

@@ -95,8 +95,14 @@ def test_only_the_chosen_layers_train(tmp_path):
     with pytest.raises(TomclipError, match="pass texts"):
         student(torch.zeros(2, 16))
     texts = DistillationSplit(["a cat", "a dog", "ein Hund", "eine Katze"] * 8, torch.randn(32, 8))
-    result = train_student(replace(CONFIG, max_epochs=1, batch_size=8), student, texts, texts, tmp_path, progress=False)
+    before = student.trainable_state()
+    # backbone_lr 0: the layer's own learning rate holds it still (weight decay is lr-scaled), the head learns at lr
+    result = train_student(replace(CONFIG, max_epochs=1, batch_size=8, backbone_lr=0.0), student, texts, texts, tmp_path,
+                           progress=False)
     assert result.epochs == 1
+    after = student.trainable_state()
+    assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("backbone."))
+    assert not all(torch.equal(before[name], after[name]) for name in before if not name.startswith("backbone."))
 
 
 @pytest.mark.parametrize("kwargs, message", [

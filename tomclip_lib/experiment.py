@@ -73,14 +73,14 @@ def trained_with_topology(model: str) -> bool:
 class Model:
     """One row of the main tables: its name, its objective (train.VARIANTS) with the weights that
     replace the objective's own, how many backbone layers of the student train, the settings it is
-    trained in, and its epoch limit when not the grid's."""
+    trained in, and the training settings that are its own (e.g. its epochs and learning rates)."""
 
     name: str
     variant: str
     weights: dict = field(default_factory=dict)
     trainable_layers: int = 0
     settings: tuple[str, ...] = ("full", "low")
-    max_epochs: int | None = None  # at most the grid's; None: the grid's
+    training: dict = field(default_factory=dict)  # TrainConfig fields that differ from the grid's
 
 
 #: The reference trains on CLIP ViT-B/32 text features, 512-d, not normalised (M-CLIP's targets).
@@ -110,19 +110,19 @@ def scaled_weights(variant: str, factor: float) -> dict[str, float]:
 
 
 def main_models(variants: list[str], full_variants: list[str], factor: float, chosen: dict[str, float] | None,
-                top_layers: int, top_layer_variants: list[str], top_layer_epochs: int | None = None) -> list[Model]:
+                top_layers: int, top_layer_variants: list[str], top_layer_training: dict | None = None) -> list[Model]:
     """The models of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
     only; ToMCLIP at the weights validation chose ("ToMCLIP (chosen)"), in both; and, low-resource,
-    `top_layer_variants` with the top `top_layers` backbone layers trained, for at most
-    `top_layer_epochs` epochs."""
+    `top_layer_variants` with the top `top_layers` backbone layers trained, with the training
+    settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)."""
     models = [Model(name, name, scaled_weights(name, factor), settings=("full", "low") if name in full_variants else ("low",))
               for name in variants]
     if chosen is not None:
         models.append(Model("ToMCLIP (chosen)", "ToMCLIP", chosen))
     if top_layers:
         models += [Model(f"{name} (top layer{'s' if top_layers > 1 else ''})", name, scaled_weights(name, factor),
-                         top_layers, ("low",), top_layer_epochs) for name in top_layer_variants]
+                         top_layers, ("low",), dict(top_layer_training or {})) for name in top_layer_variants]
     return models
 
 
@@ -187,8 +187,9 @@ def _grid(profile: str, base: TrainConfig, student_config: StudentConfig, models
             student = replace(student_config, trainable_layers=model.trainable_layers)
             data_key = data[model.trainable_layers, setting][2]
             for seed in seeds[setting]:
-                config = replace(base, variant=model.variant, weights=model.weights, setting=setting, seed=seed,
-                                 max_epochs=min(model.max_epochs or base.max_epochs, base.max_epochs))
+                training = {**model.training, "max_epochs": min(model.training.get("max_epochs", base.max_epochs),
+                                                                base.max_epochs)}  # a smoke run's limit holds for all
+                config = replace(base, variant=model.variant, weights=model.weights, setting=setting, seed=seed, **training)
                 yield model, config, student, run_dir(profile, config, student, data_key)
 
 

@@ -52,8 +52,9 @@ VARIANTS: dict[str, dict[str, float]] = {
 CHECKPOINT, BEST, METRICS, LOG = "checkpoint.pt", "best.pt", "metrics.json", "log.jsonl"
 GRID = "grid.pt"  # a grid of runs for the processes of torchrun (write_grid, run_grid)
 #: Part of every run's cache key: changes whenever the same configuration would train differently
-#: (2: batches of distinct English captions, validation batches drawn alike, the term balance logged).
-TRAINING_VERSION = 2
+#: (2: batches of distinct English captions, validation batches drawn alike, the term balance logged;
+#: 3: the balance measured on the largest validation batch, the backbone's own learning rate).
+TRAINING_VERSION = 3
 VALIDATION_SEED = 0  # the validation batches: the same for every run and epoch
 
 
@@ -63,6 +64,7 @@ class TrainConfig:
     weights: dict[str, float] = field(default_factory=dict)  # overrides VARIANTS[variant]
     setting: str = "full"  # "full" or "low" (low-resource), for bookkeeping
     lr: float = 1e-3  # the paper's 1e-5 fine-tunes all of XLM-R; a head alone needs more
+    backbone_lr: float | None = None  # the backbone layers' learning rate when they train; None: lr
     weight_decay: float = 0.01
     batch_size: int = 256
     max_epochs: int = 30
@@ -347,14 +349,18 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     torch.manual_seed(config.seed)
     student.to(device).train()
     loss_fn = AlignmentLoss(**config.loss_weights, sparsify=config.sparsify, mode=config.mode)
-    parameters = [p for p in student.parameters() if p.requires_grad]
+    backbone = [p for name, p in student.named_parameters() if p.requires_grad and name.startswith("backbone.")]
+    head = [p for name, p in student.named_parameters() if p.requires_grad and not name.startswith("backbone.")]
+    groups = [{"params": head}] + ([{"params": backbone, "lr": config.lr if config.backbone_lr is None else config.backbone_lr}] if backbone else [])
     # fused: PyTorch's own AdamW kernel; the unfused one takes its square root from MKL's vector math,
     # whose bits differ between Intel and AMD processors (topology/stable.py).
-    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps)))
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()
-    probe = validation_batches(validation, config.batch_size)[0]  # the batch the balance is measured on
+    # The balance is measured on the largest validation batch (the first of them): a late round of a few
+    # captions keeps a single edge (topology/distances.py), whose terms have no gradient.
+    probe = max(validation_batches(validation, config.batch_size), key=len)
     state["balance_start"] = state["balance_best"] = term_balance(student, loss_fn, validation, probe, device, config.amp)
 
     if (run_dir / CHECKPOINT).exists():

@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tomclip_lib import evaluate, experiment
 from tomclip_lib.errors import TomclipError
@@ -300,3 +301,28 @@ def test_paired_difference_is_fixed_by_the_seed():
     first = evaluate.paired_difference(model, baseline, n_boot=1000, seed=5)
     assert first == evaluate.paired_difference(model, baseline, n_boot=1000, seed=5)
     assert first["ci_low"] != evaluate.paired_difference(model, baseline, n_boot=1000, seed=6)["ci_low"]
+
+
+def test_the_balance_factor_scales_the_topological_weights_to_the_reference_targets():
+    unit = torch.nn.functional.normalize(torch.randn(50, 384, generator=torch.Generator().manual_seed(0)), dim=1)
+    # unit-norm 384-d targets: mean squared entry 1/384; reference targets of norm 10 in 512-d: 100/512
+    assert experiment.balance_factor(unit, 10.0) == pytest.approx((1 / 384) / (100 / 512), rel=1e-6)
+    assert experiment.balance_factor(unit * 10 * (384 / 512) ** 0.5, 10.0) == pytest.approx(1.0, rel=1e-6)
+    assert experiment.balance_factor(unit, None) == 1.0  # the targets are the reference's own
+    with pytest.raises(TomclipError, match="positive"):
+        experiment.balance_factor(unit, 0.0)
+    weights = experiment.scaled_weights("ToMCLIP", 0.5)
+    assert weights == {"pointwise": 1.0, "distance_matrix": 0.005, "topology_h0": 0.005}
+
+
+def test_the_main_models_are_the_variants_balanced_the_chosen_one_and_the_top_layer_students():
+    models = experiment.main_models(["MCLIP", "ToMCLIP", "ToMA"], ["MCLIP", "ToMCLIP"], 0.1,
+                                    {"pointwise": 1.0, "distance_matrix": 1e-3, "topology_h0": 1e-3}, 1, ["MCLIP"],
+                                    {"max_epochs": 6})
+    by_name = {model.name: model for model in models}
+    assert list(by_name) == ["MCLIP", "ToMCLIP", "ToMA", "ToMCLIP (chosen)", "MCLIP (top layer)"]
+    assert by_name["ToMA"].settings == ("low",) and by_name["ToMA"].weights["toma"] == pytest.approx(0.001)
+    assert by_name["ToMCLIP (chosen)"].settings == ("full", "low")
+    top = by_name["MCLIP (top layer)"]
+    assert (top.trainable_layers, top.settings, top.training) == (1, ("low",), {"max_epochs": 6})
+    assert experiment.trained_with_topology("ToMCLIP (chosen)") and not experiment.trained_with_topology("MCLIP (top layer)")

@@ -101,7 +101,7 @@ display(pd.DataFrame({setting: {"training pairs": len(split[0]), "validation pai
 # its factor is 1).
 
 # %%
-factor = experiment.balance_factor(data[0, "full"][0].targets, reference_target_norm)
+factor = experiment.balance_factor(data[trainable_layers, "full"][0].targets, reference_target_norm)
 print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g} here")
 
 # %% [markdown]
@@ -113,7 +113,7 @@ print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g
 # %%
 base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, patience=patience,
                          warmup_steps=warmup_steps, sparsify=sparsify, mode=mode)
-sweep, chosen = experiment.weight_sweep(profile, corpus, base, student_config, data[0, "low"], sweep_weights, factor,
+sweep, chosen = experiment.weight_sweep(profile, corpus, base, student_config, data[trainable_layers, "low"], sweep_weights, factor,
                                         sweep_seeds, load_profile_teacher(profile), languages, zero_shot_limit)
 report.save_table(sweep, "weight_sweep", profile, floatfmt=".3g",
                   caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.")
@@ -166,7 +166,7 @@ report.save_figure(fig, "training_pointwise_loss", profile)
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"{len(runs)} runs of {runs['variant'].nunique()} models (full: {len(seeds_full)} seed(s), low-resource: "
-      f"{len(seeds_low)} seed(s)); {len(data[0, 'full'][0]):,} full and {len(data[0, 'low'][0]):,} low-resource pairs")
+      f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full'][0]):,} full and {len(data[trainable_layers, 'low'][0]):,} low-resource pairs")
 print(f"sweep: {', '.join(sweep['setting'])}")
 
 # %%

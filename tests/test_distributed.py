@@ -50,7 +50,10 @@ def test_a_two_process_run_killed_with_sigkill_resumes_to_the_uninterrupted_weig
     metrics = [json.loads((folder / train.METRICS).read_text()) for folder in (resumed, uninterrupted)]
     assert [{k: v for k, v in m.items() if k != "seconds"} for m in metrics] == \
         [{"best_validation": metrics[1]["best_validation"], "best_epoch": metrics[1]["best_epoch"],
-          "epochs": KILLED.max_epochs, "steps": 15, "processes": 2}] * 2
+          "epochs": KILLED.max_epochs, "steps": 15, "processes": 2,
+          # the balance at the start was measured before the kill and must survive it
+          "balance_start": metrics[1]["balance_start"], "balance_best": metrics[1]["balance_best"]}] * 2
+    assert metrics[1]["balance_start"]["topology_h0"]["loss"] > 0
     best_a, best_b = (torch.load(folder / train.BEST, weights_only=True) for folder in (resumed, uninterrupted))
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
 

@@ -326,3 +326,13 @@ def test_the_main_models_are_the_variants_balanced_the_chosen_one_and_the_top_la
     top = by_name["MCLIP (top layer)"]
     assert (top.trainable_layers, top.settings, top.training) == (1, ("low",), {"max_epochs": 6})
     assert experiment.trained_with_topology("ToMCLIP (chosen)") and not experiment.trained_with_topology("MCLIP (top layer)")
+
+
+def test_a_model_without_its_own_layer_count_trains_what_the_grids_student_trains():
+    """The paper profile fine-tunes the whole backbone: its main models must not fall back to a frozen one."""
+    from tomclip_lib.models.student import StudentConfig
+
+    grid = StudentConfig(backbone="xlm-roberta-large", out_dim=512, trainable_layers="all")
+    main, top = experiment.main_models(["MCLIP"], ["MCLIP"], 1.0, None, 1, ["MCLIP"])
+    assert experiment.student_of(main, grid).trainable_layers == "all"
+    assert experiment.student_of(top, grid).trainable_layers == 1

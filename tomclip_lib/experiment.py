@@ -72,13 +72,14 @@ def trained_with_topology(model: str) -> bool:
 @dataclass(frozen=True)
 class Model:
     """One row of the main tables: its name, its objective (train.VARIANTS) with the weights that
-    replace the objective's own, how many backbone layers of the student train, the settings it is
-    trained in, and the training settings that are its own (e.g. its epochs and learning rates)."""
+    replace the objective's own, how many backbone layers of the student train (None: as many as
+    the grid's student configuration says), the settings it is trained in, and the training
+    settings that are its own (e.g. its epochs and learning rates)."""
 
     name: str
     variant: str
     weights: dict = field(default_factory=dict)
-    trainable_layers: int = 0
+    trainable_layers: int | str | None = None
     settings: tuple[str, ...] = ("full", "low")
     training: dict = field(default_factory=dict)  # TrainConfig fields that differ from the grid's
 
@@ -132,9 +133,17 @@ def distillation_data(profile: str, corpus: pd.DataFrame, student_config: Studen
     (pooled features of a frozen backbone, token states of its frozen layers otherwise)."""
     from .sources import distillation_data as pairs
 
-    needed = dict.fromkeys((model.trainable_layers, setting) for model in models for setting in model.settings)
+    needed = dict.fromkeys((student_of(model, student_config).trainable_layers, setting)
+                           for model in models for setting in model.settings)
     return {(layers, setting): pairs(profile, corpus, replace(student_config, trainable_layers=layers), setting)
             for layers, setting in needed}
+
+
+def student_of(model: Model, student_config: StudentConfig) -> StudentConfig:
+    """The grid's student configuration with the model's own number of trainable layers, if it has one."""
+    if model.trainable_layers is None:
+        return student_config
+    return replace(student_config, trainable_layers=model.trainable_layers)
 
 
 def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:
@@ -184,8 +193,8 @@ def _grid(profile: str, base: TrainConfig, student_config: StudentConfig, models
         for model in models:
             if setting not in model.settings:
                 continue
-            student = replace(student_config, trainable_layers=model.trainable_layers)
-            data_key = data[model.trainable_layers, setting][2]
+            student = student_of(model, student_config)
+            data_key = data[student.trainable_layers, setting][2]
             for seed in seeds[setting]:
                 training = {**model.training, "max_epochs": min(model.training.get("max_epochs", base.max_epochs),
                                                                 base.max_epochs)}  # a smoke run's limit holds for all
@@ -257,7 +266,8 @@ def load_student(student_config: StudentConfig, run_dir: str | Path) -> Student:
 
 def run_student(student_config: StudentConfig, run) -> Student:
     """A trained run's student (a row of the runs table: its own trainable layers, if recorded)."""
-    return load_student(replace(student_config, trainable_layers=int(getattr(run, "trainable_layers", 0))), run.run_dir)
+    layers = getattr(run, "trainable_layers", student_config.trainable_layers)
+    return load_student(replace(student_config, trainable_layers=layers if layers == "all" else int(layers)), run.run_dir)
 
 
 def _encoders(runs: pd.DataFrame, student_config: StudentConfig, teacher: Teacher):

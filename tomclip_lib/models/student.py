@@ -309,6 +309,7 @@ class Student(nn.Module):
         if loaded:
             backbone, tokenizer = (_load_backbone if whole else _shared_frozen_backbone)(config.backbone)
         self._top_k = 0  # > 0: the student trains copies of the backbone's top k layers
+        self._stores_states = False  # True: the frozen layers' token states are kept on disk
         if config.frozen:
             backbone.requires_grad_(False)
             self._frozen = (backbone, tokenizer)  # a tuple: not registered as a submodule

@@ -20,6 +20,8 @@ from tomclip_lib import report  # noqa: E402
 def main(profile: str) -> int:
     rows = []
     for path in sorted((ROOT / "build" / "executed" / profile).glob("[0-9][0-9]_*.ipynb")):
+        if path.name.endswith((".partial.ipynb", ".failed.ipynb")):  # a run that did not finish
+            continue
         notebook = nbformat.read(path, as_version=4)
         seconds = sum(cell.metadata.get("papermill", {}).get("duration") or 0 for cell in notebook.cells)
         printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))

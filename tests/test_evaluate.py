@@ -139,7 +139,12 @@ def test_findings_state_the_tables_in_words(output_dirs):
                        verdict="worse than MCLIP", **{"baseline score": 10.0})]).to_csv(folder / "tomclip_vs_mclip.csv")
     pd.DataFrame([{"measure": "local", "median Spearman": -0.8}, {"measure": "global", "median Spearman": -0.2}]).to_csv(
         folder / "geometry_predictiveness.csv")
+    pd.DataFrame([dict(variant="MCLIP", trainable_layers=0, best_epoch=20, epochs=25),
+                  dict(variant="MCLIP (top layer)", trainable_layers=1, best_epoch=6, epochs=6),
+                  dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6)]).to_csv(
+        folder / "training_runs.csv")
     text = experiment.write_findings("unit")
+    assert "top backbone layer trains: 1 of 2 runs had their best validation loss at their last epoch" in text
     assert "better than MCLIP: none" in text and "ToMCLIP -9.0 [-10.2, -7.9]" in text
     assert "worse than MCLIP: ToMCLIP (low, retrieval text->image R@1, -9.0 [-10.2, -7.9])" in text
     assert "Local predicts retrieval more strongly" in text

@@ -596,10 +596,18 @@ def write_findings(profile: str) -> str:
     mode = read("ablation_mode")
     if mode is not None and len(mode) == 2:
         exact, reference = mode.iloc[0], mode.iloc[1]
-        lines.append(f"- L_ta exact versus the reference's sliced estimate: test R@1 {exact['retrieval R@1 mean']:.1f} ± "
+        lines.append(f"- L_ta exact versus the reference's sliced estimate, at the weight the sweep chose "
+                     f"({exact['seeds']} seeds): test R@1 {exact['retrieval R@1 mean']:.1f} ± "
                      f"{exact['retrieval R@1 sd']:.1f} against {reference['retrieval R@1 mean']:.1f} ± "
                      f"{reference['retrieval R@1 sd']:.1f}; cost {exact['ms per step']:.0f} against "
                      f"{reference['ms per step']:.0f} ms per step.")
+    runs = read("training_runs")
+    if runs is not None and "trainable_layers" in runs and (runs["trainable_layers"].astype(str) != "0").any():
+        top = runs[runs["trainable_layers"].astype(str) != "0"]
+        budget = int((top["best_epoch"] == top["epochs"]).sum())
+        lines.append(f"- Students whose top backbone layer trains: {budget} of {len(top)} runs had their best validation "
+                     f"loss at their last epoch ({top['epochs'].max()} at most), so they were still improving when "
+                     f"their epoch budget ended; compare them with each other, not with the frozen students.")
     teacher = read("ablation_teacher_toma")
     if teacher is not None:
         lines.append("- ToMA in the teacher's training, English retrieval R@1 of held-out emoji: " + "; ".join(

@@ -1,0 +1,41 @@
+"""The README's headline table (scripts/findings.py): each model against its own MCLIP."""
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "findings.py"
+
+
+def load_findings():
+    spec = importlib.util.spec_from_file_location("findings_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict):
+    return dict(model=model, baseline=baseline, setting=setting, task=task, difference=difference, ci_low=low,
+                ci_high=high, score=baseline_score + difference, **{"baseline score": baseline_score},
+                seeds=5, items=373, verdict=verdict)
+
+
+def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_marked():
+    findings = load_findings()
+    retrieval = "retrieval text->image R@1"
+    verdicts = pd.DataFrame([
+        verdict_row("ToMCLIP (top layer)", "MCLIP (top layer)", "low", retrieval, -0.01, -0.12, 0.12, 2.45,
+                    "no difference resolved"),
+        verdict_row("ToMCLIP", "MCLIP", "low", retrieval, 0.5, 0.1, 0.9, 4.70, "better than MCLIP"),
+        verdict_row("ToMCLIP", "MCLIP", "full", retrieval, -0.2, -0.6, 0.2, 6.94, "no difference resolved"),
+        verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "no difference resolved"),
+    ])
+    table, sentence = findings.headline(verdicts)
+    assert list(table["model"]) == ["MCLIP: its score (%)", "ToMCLIP", "ToMA", "MCLIP (top layer): its score (%)",
+                                    "ToMCLIP (top layer)"]
+    rows = table.set_index("model")
+    assert rows.loc["MCLIP (top layer): its score (%)", "retrieval R@1, low"] == "2.5"
+    assert rows.loc["ToMCLIP", "retrieval R@1, low"] == "+0.5 [+0.1, +0.9]"
+    assert rows.loc["ToMA", "retrieval R@1, full"] == findings.NOT_RUN
+    assert "zero-shot top-1, low" not in table.columns  # no task of which nothing was measured
+    assert "+0.5 points, 95% interval [+0.1, +0.9] (5 seeds, 373 test emoji): better than MCLIP" in sentence

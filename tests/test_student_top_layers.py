@@ -214,3 +214,39 @@ def test_train_student_on_cached_token_states(tokenizer, tmp_path):
     assert result.epochs == 2
     after = student.trainable_state()
     assert any(not torch.equal(after[name], before[name]) for name in before if name.startswith("backbone."))
+
+
+def test_a_top_layer_students_gradients_do_not_depend_on_the_thread_count(token_store):
+    """The trained copies are thread-stable: nn.LayerNorm's backward sums its weight gradient in
+    per-thread chunks of tokens, and attention dropout sends attention down a path whose softmax
+    backward rounds short rows by thread; either gave other weights on 1 and 2 threads."""
+    student = Student(StudentConfig(trainable_layers=1), seed=5).train()
+    assert not any(isinstance(m, torch.nn.LayerNorm) for m in student.modules())
+    assert sum(isinstance(m, student_module.ThreadStableLayerNorm) for m in student.modules()) == 2
+    layer = next(iter(student.backbone.encoder.layer.values()))
+    assert layer.attention.self.dropout.p == 0.0 and layer.output.dropout.p == 0.1  # attention's off, hidden's on
+    assert student._frozen[0].encoder.layer[-1].attention.self.dropout.p == 0.1  # the shared backbone untouched
+    batch = student.cached_inputs(TEXTS * 4).select(torch.arange(len(TEXTS) * 4))  # ~10^5 LayerNorm entries
+    target = torch.randn(len(TEXTS) * 4, student.config.out_dim, generator=torch.Generator().manual_seed(0))
+    threads, gradients = torch.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            torch.manual_seed(0)  # the same dropout masks
+            student.zero_grad()
+            (student(batch) - target).square().mean().backward()
+            gradients.append({name: p.grad.clone() for name, p in student.named_parameters()})
+    finally:
+        torch.set_num_threads(threads)
+    different = [name for name in gradients[0] if not torch.equal(gradients[0][name], gradients[1][name])]
+    assert not different, f"thread-dependent gradients: {different}"
+
+
+def test_the_thread_stable_layer_norm_is_a_layer_norm():
+    reference = torch.nn.LayerNorm(24, eps=1e-12)
+    torch.nn.init.normal_(reference.weight)
+    torch.nn.init.normal_(reference.bias)
+    stable = student_module.ThreadStableLayerNorm(reference)
+    hidden = torch.randn(3, 5, 24)
+    assert torch.allclose(stable(hidden), reference(hidden), atol=1e-5)
+    assert stable.state_dict().keys() == reference.state_dict().keys()

@@ -22,7 +22,7 @@ from .data.embedded import RetrievalSet, ZeroShotSet, retrieval_set, teacher_tra
 from .errors import TomclipError
 from .evaluate import RetrievalQueries
 from .io import write_json, write_text
-from .models.student import Student, StudentConfig
+from .models.student import TOP_LAYERS_VERSION, Student, StudentConfig
 from .models.teacher import Teacher, prepare_embedded_teacher
 from .train import GRID, METRICS, TRAINING_VERSION, VARIANTS, DistillationSplit, TrainConfig, train_student, write_grid
 
@@ -147,7 +147,9 @@ def student_of(model: Model, student_config: StudentConfig) -> StudentConfig:
 
 
 def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:
-    key = config.key(repr(student_config), data_key, f"training-{TRAINING_VERSION}")
+    top_layers = student_config.trainable_layers not in (0, "all")
+    key = config.key(repr(student_config), data_key, f"training-{TRAINING_VERSION}",
+                     *([f"top-layers-{TOP_LAYERS_VERSION}"] if top_layers else []))
     name = f"{config.variant}-{config.setting}-seed{config.seed}-{key}"
     return paths.artifacts_dir(profile) / "students" / name.replace("(", "_").replace(")", "")
 

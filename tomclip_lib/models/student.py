@@ -22,6 +22,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .. import assets, numerics, paths
 from ..encoding import ENCODING_VERSION, encode, mean_pool
@@ -276,14 +277,57 @@ def _stored_token_states(identity: str, backbone, tokenizer, texts: list[str], l
     return _gather(states, offsets, torch.tensor([index[t] for t in texts], dtype=torch.int64))
 
 
+#: The arithmetic of trained top layers, part of their runs' cache keys (1: as the backbone's; 2: _thread_stable).
+TOP_LAYERS_VERSION = 2
+
+
+class ThreadStableLayerNorm(nn.Module):
+    """LayerNorm whose weight and bias gradients have the same bits for any thread count.
+
+    PyTorch's fused LayerNorm backward sums the (tokens, width) products for gamma and beta in
+    chunks of rows, one per thread, so 1 and 2 threads round differently and a trained layer's
+    weights drift apart. Normalising without the affine part and applying it as a broadcast
+    product moves that sum to a reduction over the leading dimensions, which PyTorch splits by
+    output column instead (one thread sums each column whole). Forward values agree with
+    nn.LayerNorm to float rounding (~1e-6); the parameters keep their names, so checkpoints match.
+    """
+
+    def __init__(self, layer_norm: nn.LayerNorm):
+        super().__init__()
+        self.normalized_shape, self.eps = tuple(layer_norm.normalized_shape), layer_norm.eps
+        self.weight = nn.Parameter(layer_norm.weight.detach().clone())
+        self.bias = nn.Parameter(layer_norm.bias.detach().clone())
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(hidden, self.normalized_shape, None, None, self.eps) * self.weight + self.bias
+
+
+def _thread_stable(layer: nn.Module) -> nn.Module:
+    """A trainable copy of a backbone layer whose training has the same bits on any thread count:
+    its LayerNorms become ThreadStableLayerNorm, and its attention dropout is off (hidden dropout
+    stays). With attention dropout on, PyTorch's attention leaves its fused kernel for the math
+    path, whose softmax backward rounds short rows (a caption's ~20 tokens) differently on 1 and
+    2 threads; the fused kernel's gradients do not depend on the thread count."""
+    for name, child in list(layer.named_modules()):
+        if isinstance(child, nn.LayerNorm) and child.elementwise_affine and child.bias is not None:
+            parent = layer.get_submodule(name.rpartition(".")[0]) if "." in name else layer
+            setattr(parent, name.rpartition(".")[2], ThreadStableLayerNorm(child))
+        elif name.endswith("attention.self") and isinstance(getattr(child, "dropout", None), nn.Dropout):
+            child.dropout.p = 0.0
+    return layer
+
+
 class _TopLayers(nn.Module):
     """A student's own copies of the backbone's top layers, under the names they have in the backbone
-    (encoder.layer.<index>), so checkpoints read as those of a student that holds the whole backbone."""
+    (encoder.layer.<index>), so checkpoints read as those of a student that holds the whole backbone.
+    They are made thread-stable (_thread_stable): the runs that train them give the same bits on 1
+    and 2 threads (tests/numeric_guard.py retrains them to check)."""
 
     def __init__(self, layers: Sequence[nn.Module], first: int):
         super().__init__()
         self.encoder = nn.Module()
-        self.encoder.layer = nn.ModuleDict({str(first + i): copy.deepcopy(layer) for i, layer in enumerate(layers)})
+        self.encoder.layer = nn.ModuleDict({str(first + i): _thread_stable(copy.deepcopy(layer))
+                                            for i, layer in enumerate(layers)})
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, config) -> torch.Tensor:
         mask = _layer_mask(config, hidden, attention_mask)

@@ -288,7 +288,8 @@ class ThreadStableLayerNorm(nn.Module):
     chunks of rows, one per thread, so 1 and 2 threads round differently and a trained layer's
     weights drift apart. Normalising without the affine part and applying it as a broadcast
     product moves that sum to a reduction over the leading dimensions, which PyTorch splits by
-    output column instead (one thread sums each column whole). Forward values agree with
+    output column instead (one thread sums each column whole; tests/test_student_top_layers.py
+    checks the bits on 1 and 2 threads). Forward values agree with
     nn.LayerNorm to float rounding (~1e-6); the parameters keep their names, so checkpoints match.
     """
 

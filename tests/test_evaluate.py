@@ -141,7 +141,8 @@ def test_findings_state_the_tables_in_words(output_dirs):
         folder / "geometry_predictiveness.csv")
     pd.DataFrame([dict(variant="MCLIP", trainable_layers=0, best_epoch=20, epochs=25),
                   dict(variant="MCLIP (top layer)", trainable_layers=1, best_epoch=6, epochs=6),
-                  dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6)]).to_csv(
+                  dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6),
+                  dict(variant="ToMCLIP", trainable_layers="all", best_epoch=3, epochs=3)]).to_csv(
         folder / "training_runs.csv")
     text = experiment.write_findings("unit")
     assert "top backbone layer trains: 1 of 2 runs had their best validation loss at their last epoch" in text

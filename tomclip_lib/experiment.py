@@ -604,8 +604,10 @@ def write_findings(profile: str) -> str:
                      f"{reference['retrieval R@1 sd']:.1f}; cost {exact['ms per step']:.0f} against "
                      f"{reference['ms per step']:.0f} ms per step.")
     runs = read("training_runs")
-    if runs is not None and "trainable_layers" in runs and (runs["trainable_layers"].astype(str) != "0").any():
-        top = runs[runs["trainable_layers"].astype(str) != "0"]
+    # k top layers, k > 0; not 0 (frozen) nor "all" (the whole backbone, the paper profile's)
+    top = None if runs is None or "trainable_layers" not in runs else runs[
+        pd.to_numeric(runs["trainable_layers"], errors="coerce") > 0]
+    if top is not None and len(top):
         budget = int((top["best_epoch"] == top["epochs"]).sum())
         lines.append(f"- Students whose top backbone layer trains: {budget} of {len(top)} runs had their best validation "
                      f"loss at their last epoch ({top['epochs'].max()} at most), so they were still improving when "

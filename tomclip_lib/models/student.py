@@ -309,12 +309,12 @@ def _thread_stable(layer: nn.Module) -> nn.Module:
     stays). With attention dropout on, PyTorch's attention leaves its fused kernel for the math
     path, whose softmax backward rounds short rows (a caption's ~20 tokens) differently on 1 and
     2 threads; the fused kernel's gradients do not depend on the thread count."""
-    for name, child in list(layer.named_modules()):
-        if isinstance(child, nn.LayerNorm) and child.elementwise_affine and child.bias is not None:
-            parent = layer.get_submodule(name.rpartition(".")[0]) if "." in name else layer
-            setattr(parent, name.rpartition(".")[2], ThreadStableLayerNorm(child))
-        elif name.endswith("attention.self") and isinstance(getattr(child, "dropout", None), nn.Dropout):
-            child.dropout.p = 0.0
+    for name, module in list(layer.named_modules()):
+        for child_name, child in module.named_children():
+            if isinstance(child, nn.LayerNorm) and child.elementwise_affine and child.bias is not None:
+                setattr(module, child_name, ThreadStableLayerNorm(child))
+        if name.endswith("attention.self") and isinstance(getattr(module, "dropout", None), nn.Dropout):
+            module.dropout.p = 0.0
     return layer
 
 

@@ -48,6 +48,10 @@ LOSSES = {
     "topo_ae": topo_ae_loss,
     "alignment": lambda s, t: AlignmentLoss(pointwise=1, distance_matrix=1, topology_h0=1, topology_h1=1, toma=1,
                                             topo_ae=1)(s, t)[0],
+    # The MST-based terms from each engine (the functional forms above take the fused one on the CPU).
+    **{f"mst_terms_{engine}": (lambda engine: lambda s, t: AlignmentLoss(
+        pointwise=0, distance_matrix=1, topology_h0=1, topo_ae=1, engine=engine)(s, t)[0])(engine)
+       for engine in ("auto", "torch")},
 }
 
 
@@ -229,15 +233,14 @@ def test_the_fused_backward_is_exact(kind):
                                     eps=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("loss", ["distance_matrix", "ta_h0_exact", "topo_ae", "alignment"])
+@pytest.mark.parametrize("loss", ["distance_matrix", "ta_h0_exact", "topo_ae", "mst_terms_auto", "mst_terms_torch"])
 def test_loss_gradients_are_exact_in_the_fallback_case(loss):
-    """Both paths of the scale's gradient (the fused matrix, the farthest pair's _EdgeLengths) with
-    the student's normaliser falling back to its largest distance. ("alignment": the terms that
-    normalise, on shared geometries; ToMA and graph-H1 have nothing more to check here.)"""
+    """The scale's gradient with the student's normaliser falling back to its largest distance: in
+    the fused CPU kernel (the functional forms, "mst_terms_auto") and in the torch engine's two
+    paths (the fused matrix, the farthest pair's _EdgeLengths; "mst_terms_torch": the terms that
+    normalise, on shared geometries). ToMA and graph-H1 have nothing more to check here."""
     student = _near_duplicates().requires_grad_()
     teacher = _random(6, 3, seed=8)
     geometry = BatchGeometry.of(student, 0.5, True)
     assert torch.allclose(geometry.scale, _off_diagonal(geometry.distances).max() + NORMALIZE_EPS, rtol=1e-12)
-    compute = LOSSES[loss] if loss != "alignment" else (
-        lambda s, t: AlignmentLoss(pointwise=0, distance_matrix=1, topology_h0=1, topo_ae=1)(s, t)[0])
-    assert torch.autograd.gradcheck(lambda s: compute(s, teacher), (student,), eps=1e-6, atol=1e-6)
+    assert torch.autograd.gradcheck(lambda s: LOSSES[loss](s, teacher), (student,), eps=1e-6, atol=1e-6)

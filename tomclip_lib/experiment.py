@@ -24,6 +24,7 @@ from .evaluate import RetrievalQueries
 from .io import write_json, write_text
 from .models.student import TOP_LAYERS_VERSION, Student, StudentConfig
 from .models.teacher import Teacher, prepare_embedded_teacher
+from .topology import ENGINE_VERSION
 from .train import GRID, METRICS, TRAINING_VERSION, VARIANTS, DistillationSplit, TrainConfig, train_student, write_grid
 
 TEACHER_BASELINE = "CLIP (teacher text encoder)"
@@ -148,8 +149,10 @@ def student_of(model: Model, student_config: StudentConfig) -> StudentConfig:
 
 def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, data_key: str) -> Path:
     top_layers = student_config.trainable_layers not in (0, "all")
+    topological = any(weight for name, weight in config.loss_weights.items() if name != "pointwise")
     key = config.key(repr(student_config), data_key, f"training-{TRAINING_VERSION}",
-                     *([f"top-layers-{TOP_LAYERS_VERSION}"] if top_layers else []))
+                     *([f"top-layers-{TOP_LAYERS_VERSION}"] if top_layers else []),
+                     *([f"topology-engine-{ENGINE_VERSION}"] if topological else []))
     name = f"{config.variant}-{config.setting}-seed{config.seed}-{key}"
     return paths.artifacts_dir(profile) / "students" / name.replace("(", "_").replace(")", "")
 

@@ -137,9 +137,9 @@ class BatchGeometry:
 
     Speed: every pass over n^2 entries counts (at n = 4096 one costs 5 to 25 ms on two cores), so
     masks are float multiplications (several times faster than torch.where), the farthest pair is
-    found row-wise (a flat argmax is single-threaded), and the diagonal of a differentiable
-    `distances` is left as computed (up to ~1e-3 in float32, as in the reference
-    code): `weight` removes it from every consumer. The two rules cost two row-wise reductions
+    found row-wise (a flat argmax is single-threaded). The diagonal of `distances` is set to 0
+    before the threshold: computed from one matrix product it is up to ~1e-3 in float32 (the
+    reference code's torch.cdist keeps that, which moves its tau by ~1e-3 / n). The two rules cost two row-wise reductions
     (the smallest and the largest off-diagonal distance, over a view that skips the diagonal) and
     a few operations on 0-d tensors: torch.where, never a host synchronisation.
     """
@@ -159,8 +159,7 @@ class BatchGeometry:
         if differentiable:
             matrix, scale, distances, weight, masked, threshold = _SparsifiedMatrix.apply(points, sparsify, normalize)
             return cls(points, distances, weight, masked, threshold, scale, matrix)
-        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, fill_diagonal=True,
-                                                                         largest=normalize)
+        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, largest=normalize)
         scale = distances.new_ones(())
         if normalize:
             peak_rows = masked.amax(dim=1)  # row-wise first: a flat max is slower
@@ -207,14 +206,13 @@ def _normaliser(peak: torch.Tensor, largest: torch.Tensor) -> tuple[torch.Tensor
     return fallback, torch.where(largest > 0, reference, 1.0)  # a scalar fill: no ones_like buffer
 
 
-def _sparsified(points: torch.Tensor, sparsify: float | None, fill_diagonal: bool, largest: bool = False):
+def _sparsified(points: torch.Tensor, sparsify: float | None, largest: bool = False):
     """distances, weight, masked, threshold of a batch, without gradient (shared by both paths), and
     with `largest` and `sparsify` the row maxima of its off-diagonal view (`_off_diagonal`; without
     sparsify every edge is kept, so the largest kept distance is the largest one), else None."""
     with torch.no_grad():
         distances = distance_matrix(points)  # torch.cdist's value, portable bits (stable.py)
-        if fill_diagonal:
-            distances.fill_diagonal_(0.0)
+        distances.fill_diagonal_(0.0)  # computed, it is ~1e-3 in float32 and would shift tau
         threshold = largest_rows = None
         if sparsify is None:
             weight = torch.ones_like(distances)
@@ -248,9 +246,7 @@ class _SparsifiedMatrix(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, points, sparsify, normalize):
-        # The diagonal is left as computed (~1e-3 in float32, as in the reference code); W removes it.
-        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, fill_diagonal=False,
-                                                                         largest=normalize)
+        distances, weight, masked, threshold, largest_rows = _sparsified(points, sparsify, largest=normalize)
         if normalize:
             peak = masked.amax(dim=1).max()
             _, reference = _normaliser(peak, peak if largest_rows is None else largest_rows.max())

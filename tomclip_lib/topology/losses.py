@@ -15,10 +15,18 @@ from torch import nn
 from ..errors import TomclipError
 from .diagrams import death_wasserstein, sliced_constant, sliced_wasserstein, wasserstein_h0
 from .distances import BatchGeometry, PointCloud, check_pair
+from .fused import FusedSpec, fused_terms, supports
 from .persistence import forest_edges, graph_h1_mask
 from .stable import stable_mse, stable_sqrt, stable_sum
 
 MODES = ("exact", "reference", "diagram")
+
+#: "auto": the fused CPU kernel (fused.py) where it applies, else the torch engine; "torch": always the latter.
+ENGINES = ("auto", "torch")
+
+#: The bits of the topological terms in a CPU training step (2: issue 15's fused kernel). Part of
+#: the cache key of every run with a topological term: a change of bits retrains them.
+ENGINE_VERSION = 2
 
 #: The four models of the paper, as weights of AlignmentLoss (paper: lr 1e-5, batch 256).
 PAPER_VARIANTS: dict[str, dict[str, float]] = {
@@ -54,6 +62,11 @@ class _Side:
         upper = torch.triu_indices(*mask.shape, offset=1, device=mask.device)
         values = self.geometry.matrix()[upper[0], upper[1]]
         return values, mask[upper[0], upper[1]]
+
+
+def _fused_path(student: torch.Tensor, teacher: torch.Tensor, method: str = "auto") -> bool:
+    """Whether the CPU's fused kernel (fused.py) computes the MST-based terms of this pair."""
+    return method in ("auto", "prim") and supports(student) and supports(teacher) and student.dtype == teacher.dtype
 
 
 def _check_mode(mode: str) -> None:
@@ -94,6 +107,8 @@ def distance_matrix_loss(student: PointCloud, teacher: PointCloud, *, sparsify: 
     in one batch and removed in the other contributes its full normalised length.
     """
     student, teacher = check_pair(student, teacher)
+    if _fused_path(student, teacher):
+        return fused_terms(student, teacher, FusedSpec(True, False, False, distance_matrix_sparsify=sparsify))[0]
     return _distance_matrix_term(_Side(BatchGeometry.of(student, sparsify, True, True)),
                                  _Side(BatchGeometry.of(teacher, sparsify, True, True)))
 
@@ -122,6 +137,8 @@ def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dime
     if dimension not in (0, 1):
         raise TomclipError(f"dimension must be 0 (H0) or 1 (graph-H1), got {dimension}.")
     student, teacher = check_pair(student, teacher)
+    if dimension == 0 and mode == "exact" and _fused_path(student, teacher, method):
+        return fused_terms(student, teacher, FusedSpec(False, True, False, sparsify=sparsify, p=p))[1]
     sides = [_Side(BatchGeometry.of(x, sparsify, True, dimension == 1), method) for x in (student, teacher)]
     return _alignment_term(*sides, dimension, mode, p, n_projections, seed)
 
@@ -230,6 +247,9 @@ def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_
     absolute=False drops the absolute value, as the ToMA paper's figure writes it (the code keeps it).
     """
     x, y = check_pair(x, y)
+    if _fused_path(x, y, method):
+        spec = FusedSpec(False, False, False, True, sparsify=sparsify, toma_h1_weight=h1_weight, toma_absolute=absolute)
+        return scale * fused_terms(x, y, spec)[3]
     return scale * _toma_term(_Side(BatchGeometry.of(x, sparsify, False), method),
                               _Side(BatchGeometry.of(y, sparsify, False), method), h1_weight, absolute)
 
@@ -256,6 +276,8 @@ def topo_ae_loss(x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, 
     Moor's full spanning trees.
     """
     x, z = check_pair(x, z)
+    if normalize and _fused_path(x, z, method):
+        return fused_terms(x, z, FusedSpec(False, False, True, sparsify=sparsify))[2]
     return _topo_ae_term(_Side(BatchGeometry.of(x, sparsify, normalize), method),
                          _Side(BatchGeometry.of(z, sparsify, normalize), method))
 
@@ -277,15 +299,26 @@ class AlignmentLoss(nn.Module):
     matrix and spanning tree are computed once and shared by every term that needs them.
     sparsify is the s of the topological terms; the reference's distance-matrix term always used
     s = 0.5 (distance_matrix_sparsify).
+
+    Engines. On the CPU, in float32 or float64, with mode "exact" and without graph-H1, L_dm,
+    L_ta, Topo-AE and ToMA come from one fused kernel (fused.py: a few compiled passes over each
+    batch's distances, lengths measured from the coordinates); everywhere else, and with
+    engine="torch", from the torch engine (distances.py), which runs on any device. The two agree
+    to float rounding; the fused one is the more accurate in float32 (tests/test_engine_equality.py).
+    The functional forms (distance_matrix_loss, ...) take the fused kernel on the same terms.
     """
 
     def __init__(self, pointwise: float = 1.0, distance_matrix: float = 0.0, topology_h0: float = 0.0,
                  topology_h1: float = 0.0, toma: float = 0.0, topo_ae: float = 0.0, *,
                  sparsify: float | None = 0.5, distance_matrix_sparsify: float | None = 0.5,
                  mode: str = "exact", p: float = 2, n_projections: int = 50, seed: int | None = None,
-                 toma_h1_weight: float = 1.0, toma_absolute: bool = True, mst_method: str = "auto"):
+                 toma_h1_weight: float = 1.0, toma_absolute: bool = True, mst_method: str = "auto",
+                 engine: str = "auto"):
         super().__init__()
         _check_mode(mode)
+        if engine not in ENGINES:
+            raise TomclipError(f"Unknown engine {engine!r}; choose one of {ENGINES} (see AlignmentLoss).")
+        self.engine = engine
         self.weights = {"pointwise": pointwise, "distance_matrix": distance_matrix,
                         "topology_h0": topology_h0, "topology_h1": topology_h1, "toma": toma,
                         "topo_ae": topo_ae}
@@ -316,6 +349,14 @@ class AlignmentLoss(nn.Module):
         terms: dict[str, torch.Tensor] = {}
         if w["pointwise"]:
             terms["pointwise"] = stable_mse(student, teacher)
+        fused = ("distance_matrix", "topology_h0", "topo_ae", "toma")
+        if (self.engine == "auto" and any(w[name] for name in fused) and not w["topology_h1"]
+                and self.mode == "exact" and _fused_path(student, teacher, self.mst_method)):
+            spec = FusedSpec(*(bool(w[name]) for name in fused), self.distance_matrix_sparsify, self.sparsify, self.p,
+                             self.toma_h1_weight, self.toma_absolute)
+            values = fused_terms(student, teacher, spec)
+            terms.update((name, value) for name, value in zip(fused, values) if w[name])
+            w = {**w, **{name: 0.0 for name in fused}}  # done: the general engine below skips them
         if w["distance_matrix"]:
             terms["distance_matrix"] = _distance_matrix_term(*side_pair(self.distance_matrix_sparsify))
         for dimension, name in ((0, "topology_h0"), (1, "topology_h1")):
@@ -328,7 +369,7 @@ class AlignmentLoss(nn.Module):
             terms["topo_ae"] = _topo_ae_term(*side_pair(self.sparsify))
         if not terms:
             raise TomclipError("AlignmentLoss has no term with a positive weight.")
-        weighted = [w[name] * value for name, value in terms.items()]
+        weighted = [self.weights[name] * value for name, value in terms.items()]
         total = weighted[0]  # not sum(): its leading 0 + x is one more op forward and backward, x's own bits
         for value in weighted[1:]:
             total = total + value

@@ -24,12 +24,17 @@ from .distances import BatchGeometry, PointCloud, check_points
 
 
 @numba.njit(cache=True, nogil=True)
-def _prim(distances):  # pragma: no cover - compiled; tested through minimum_spanning_tree
+def _prim_and_peak(distances, tau):  # pragma: no cover - compiled; tested through minimum_spanning_tree
+    """Prim's O(n^2) algorithm from vertex 0 (ties: the smallest vertex index), and on the way the
+    sparsification's bookkeeping: Prim looks at each unordered pair exactly once, so it counts the
+    pairs at most `tau` apart and finds the largest such distance with its pair (u < v; ties: the
+    smallest (u, v)), which is the paper's normaliser, without another pass over the matrix."""
     n = distances.shape[0]
     best = np.full(n, np.inf, dtype=distances.dtype)
     parent = np.zeros(n, dtype=np.int64)
     visited = np.zeros(n, dtype=np.bool_)
     edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
+    peak, peak_u, peak_v, kept = 0.0, -1, -1, 0
     current = 0
     visited[0] = True
     for k in range(n - 1):
@@ -42,11 +47,23 @@ def _prim(distances):  # pragma: no cover - compiled; tested through minimum_spa
                     parent[v] = current
                 if nearest < 0 or best[v] < nearest_distance:
                     nearest, nearest_distance = v, best[v]
+                if row[v] <= tau:
+                    kept += 1
+                    value = np.float64(row[v])
+                    if value >= peak and value > 0.0:
+                        u, w = min(current, v), max(current, v)
+                        if value > peak or u < peak_u or (u == peak_u and w < peak_v):
+                            peak, peak_u, peak_v = value, u, w
         visited[nearest] = True
         edges[k, 0] = parent[nearest]
         edges[k, 1] = nearest
         current = nearest
-    return edges
+    return edges, peak, peak_u, peak_v, kept
+
+
+@numba.njit(cache=True, nogil=True)
+def _prim(distances):  # pragma: no cover - compiled; tested through minimum_spanning_tree
+    return _prim_and_peak(distances, -np.inf)[0]
 
 
 def _boruvka(distances: torch.Tensor) -> torch.Tensor:

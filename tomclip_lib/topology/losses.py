@@ -138,7 +138,7 @@ def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dime
         raise TomclipError(f"dimension must be 0 (H0) or 1 (graph-H1), got {dimension}.")
     student, teacher = check_pair(student, teacher)
     if dimension == 0 and mode == "exact" and _fused_path(student, teacher, method):
-        return fused_terms(student, teacher, FusedSpec(False, True, False, sparsify=sparsify, p=p))[1]
+        return fused_terms(student, teacher, FusedSpec(False, True, False, sparsify=sparsify, p=float(p)))[1]
     sides = [_Side(BatchGeometry.of(x, sparsify, True, dimension == 1), method) for x in (student, teacher)]
     return _alignment_term(*sides, dimension, mode, p, n_projections, seed)
 
@@ -300,7 +300,7 @@ class AlignmentLoss(nn.Module):
     sparsify is the s of the topological terms; the reference's distance-matrix term always used
     s = 0.5 (distance_matrix_sparsify).
 
-    Engines. On the CPU, in float32 or float64, with mode "exact" and without graph-H1, L_dm,
+    Engines. On the CPU, in float32 or float64, with L_ta in mode "exact" and without graph-H1, L_dm,
     L_ta, Topo-AE and ToMA come from one fused kernel (fused.py: a few compiled passes over each
     batch's distances, lengths measured from the coordinates); everywhere else, and with
     engine="torch", from the torch engine (distances.py), which runs on any device. The two agree
@@ -351,9 +351,9 @@ class AlignmentLoss(nn.Module):
             terms["pointwise"] = stable_mse(student, teacher)
         fused = ("distance_matrix", "topology_h0", "topo_ae", "toma")
         if (self.engine == "auto" and any(w[name] for name in fused) and not w["topology_h1"]
-                and self.mode == "exact" and _fused_path(student, teacher, self.mst_method)):
-            spec = FusedSpec(*(bool(w[name]) for name in fused), self.distance_matrix_sparsify, self.sparsify, self.p,
-                             self.toma_h1_weight, self.toma_absolute)
+                and (self.mode == "exact" or not w["topology_h0"]) and _fused_path(student, teacher, self.mst_method)):
+            spec = FusedSpec(*(bool(w[name]) for name in fused), self.distance_matrix_sparsify, self.sparsify,
+                             float(self.p), self.toma_h1_weight, self.toma_absolute)
             values = fused_terms(student, teacher, spec)
             terms.update((name, value) for name, value in zip(fused, values) if w[name])
             w = {**w, **{name: 0.0 for name in fused}}  # done: the general engine below skips them

@@ -71,3 +71,22 @@ def test_the_fused_distances_are_symmetric_with_a_zero_diagonal():
 def test_an_unknown_engine_is_named():
     with pytest.raises(TomclipError, match="Unknown engine 'numba'"):
         AlignmentLoss(engine="numba")
+
+
+def test_prims_pass_finds_the_normaliser_that_a_pass_of_its_own_finds():
+    """The largest kept distance, its pair and the kept count come from Prim's pass when a tree is
+    built and from `_peak` otherwise: the same rule (ties: the smallest pair), on clouds full of ties."""
+    import numpy as np
+
+    from tomclip_lib.topology.fused import _peak
+    from tomclip_lib.topology.persistence import _prim, _prim_and_peak
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        points = rng.integers(0, 3, size=(n, int(rng.integers(1, 4)))).astype(np.float64)
+        distances = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+        tau = float(rng.choice(np.unique(distances)))
+        edges, *peak = _prim_and_peak(distances, tau)
+        assert tuple(peak) == tuple(_peak(distances, tau))
+        assert (edges == _prim(distances)).all()

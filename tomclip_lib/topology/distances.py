@@ -139,9 +139,10 @@ class BatchGeometry:
     masks are float multiplications (several times faster than torch.where), the farthest pair is
     found row-wise (a flat argmax is single-threaded). The diagonal of `distances` is set to 0
     before the threshold: computed from one matrix product it is up to ~1e-3 in float32 (the
-    reference code's torch.cdist keeps that, which moves its tau by ~1e-3 / n). The two rules cost two row-wise reductions
-    (the smallest and the largest off-diagonal distance, over a view that skips the diagonal) and
-    a few operations on 0-d tensors: torch.where, never a host synchronisation.
+    reference code's torch.cdist keeps that, which moves its tau by ~1e-3 / n). The two rules
+    cost two row-wise reductions (the smallest and the largest off-diagonal distance, over a view
+    that skips the diagonal) and a few operations on 0-d tensors: torch.where, never a host
+    synchronisation.
     """
 
     points: torch.Tensor

@@ -151,15 +151,6 @@ def _transport(a, b, p):  # pragma: no cover - compiled; tested through fused_te
 
 
 @numba.njit(cache=True, nogil=True)
-def _kept(distances, edges, tau):  # pragma: no cover - compiled
-    """Which spanning-tree edges the sparsified graph keeps (the forest)."""
-    kept = np.empty(edges.shape[0], dtype=np.bool_)
-    for e in range(edges.shape[0]):
-        kept[e] = distances[edges[e, 0], edges[e, 1]] <= tau
-    return kept
-
-
-@numba.njit(cache=True, nogil=True)
 def _matrix_mse(d_a, tau_a, scale_a, d_b, tau_b, scale_b, want_a, want_b):  # pragma: no cover - compiled
     """L_dm, the mean over all n^2 entries of (M_a - M_b)^2 with M = D [D <= tau] / scale, and in
     the same pass, for each batch that wants it, its gradient's dense part at a unit incoming
@@ -307,53 +298,55 @@ def supports(points: torch.Tensor) -> bool:
 
 
 class _Geometry:
-    """A sparsification of a batch: tau (the paper's, floored by rule (a); inf without sparsify)
-    and the normaliser scale = |p_u - p_v| + eps measured on its pair, or 1 + eps (rule (b))."""
+    """A sparsification of a batch: tau, and the normaliser scale = |p_u - p_v| + eps measured on its
+    pair, or 1 + eps when every distance is 0. `peak` is (the largest distance <= tau, its pair u,
+    v, how many pairs are kept), from `_peak` or from Prim's pass."""
 
-    def __init__(self, batch: _Batch, sparsify: float | None, with_tree: bool = False):
-        """with_tree: also build the batch's spanning tree (batch.edges), in the pass that finds the peak."""
-        n, (total, squares, smallest, largest, far_u, far_v) = len(batch.distances), batch.statistics
-        count = n * n
-        self.tau = math.inf
-        if sparsify is not None:
-            self.tau = 0.0
-            if n >= 2:
-                mean = total / count
-                variance = max(squares - count * mean * mean, 0.0) / (count - 1)  # unbiased, as torch.std
-                self.tau = max(mean - sparsify * math.sqrt(variance), smallest)  # rule (a)
-        if with_tree:
-            batch.edges, peak, peak_u, peak_v, self.kept_pairs = _prim_and_peak(batch.distances, self.tau)
-        elif sparsify is not None:
-            peak, peak_u, peak_v, self.kept_pairs = _peak(batch.distances, self.tau)
-        if sparsify is None:
-            pair, self.kept_pairs = (far_u, far_v), n * (n - 1) // 2
-        else:
-            pair = (far_u, far_v) if peak < FALLBACK_FRACTION * largest else (peak_u, peak_v)  # rule (b)
+    def __init__(self, batch: _Batch, tau: float, peak: tuple[float, int, int, int]):
+        largest, far_u, far_v = batch.statistics[3:]
+        value, u, v, self.kept_pairs = peak
+        self.tau = tau
+        pair = (far_u, far_v) if value < FALLBACK_FRACTION * largest else (u, v)  # rule (b)
         self.pair = np.array([pair], dtype=np.int64) if largest > 0 else np.zeros((0, 2), dtype=np.int64)
         self.length = float(_pair_lengths(batch.coordinates, self.pair)[0]) if len(self.pair) else 1.0
         self.scale = self.length + NORMALIZE_EPS
 
 
 class _Batch:
-    """One batch's distances (from its Gram matrix), geometries, spanning tree and the tree's
-    lengths measured from the coordinates."""
+    """One batch's Gram matrix, distances, geometries (one per threshold its terms use), spanning
+    tree and which of the tree's edges are kept (the forest)."""
 
-    def __init__(self, points: torch.Tensor, gram: np.ndarray, spec: FusedSpec):
-        self.coordinates, self.gram = points.detach().numpy(), gram
-        self.distances, *self.statistics = _distances(gram)
-        needs_tree = spec.topology_h0 or spec.topo_ae or spec.toma
+    def __init__(self, points: torch.Tensor, spec: FusedSpec):
+        self.coordinates = points.detach().numpy()
+        with torch.no_grad():
+            self.gram = (points @ points.T).numpy()
+        self.distances, *self.statistics = _distances(self.gram)
         self.edges = np.zeros((0, 2), dtype=np.int64)
-        self.topo = _Geometry(self, spec.sparsify, with_tree=True) if needs_tree else None
-        shared = self.topo is not None and spec.distance_matrix_sparsify == spec.sparsify
-        self.dm = self.topo if shared or not spec.distance_matrix else _Geometry(self, spec.distance_matrix_sparsify)
-        self.topo = self.topo or self.dm
-        self.kept = _kept(self.distances, self.edges, self.topo.tau)
-        self.tree_lengths = _pair_lengths(self.coordinates, self.edges)
+        geometries = {}
+        if spec.topology_h0 or spec.topo_ae or spec.toma:
+            tau = self._threshold(spec.sparsify)
+            self.edges, *peak = _prim_and_peak(self.distances, tau)
+            geometries[spec.sparsify] = _Geometry(self, tau, peak)
+        if spec.distance_matrix and spec.distance_matrix_sparsify not in geometries:
+            tau = self._threshold(spec.distance_matrix_sparsify)
+            geometries[spec.distance_matrix_sparsify] = _Geometry(self, tau, _peak(self.distances, tau))
+        self.topo = geometries.get(spec.sparsify) or geometries[spec.distance_matrix_sparsify]
+        self.dm = geometries.get(spec.distance_matrix_sparsify) or self.topo
+        tree = self.distances[self.edges[:, 0], self.edges[:, 1]].astype(np.float64)
+        self.kept = tree <= self.topo.tau
 
-
-def _batches(student: torch.Tensor, teacher: torch.Tensor, spec: FusedSpec) -> tuple[_Batch, _Batch]:
-    with torch.no_grad():
-        return tuple(_Batch(x, (x @ x.T).numpy(), spec) for x in (student, teacher))
+    def _threshold(self, sparsify: float | None) -> float:
+        """The paper's tau = mean - s std over the n^2 entries (unbiased, as torch.std), floored at the
+        smallest off-diagonal distance (rule (a)); inf without sparsify, 0 for a single point."""
+        if sparsify is None:
+            return math.inf
+        n, (total, squares, smallest) = len(self.distances), self.statistics[:3]
+        if n < 2:
+            return 0.0
+        count = n * n
+        mean = total / count
+        variance = max(squares - count * mean * mean, 0.0) / (count - 1)
+        return max(mean - sparsify * math.sqrt(variance), smallest)
 
 
 def _root(cost: float, p: float) -> tuple[float, float]:
@@ -373,7 +366,7 @@ class _FusedTerms(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, student, teacher, spec: FusedSpec, wants: tuple[bool, bool]):
-        s, t = _batches(student, teacher, spec)
+        s, t = _Batch(student, spec), _Batch(teacher, spec)
         dm = ta = ae = 0.0
         dense = [None, None]  # per batch: (S, row sums) of L_dm at a unit incoming gradient
         dm_scale_grads = [0.0, 0.0]
@@ -388,10 +381,7 @@ class _FusedTerms(torch.autograd.Function):
             edges, own = (both, both), (slice(0, k), slice(k, 2 * k))
         else:
             edges, own = (s.edges, t.edges), (slice(0, k), slice(0, k))
-        lengths = [(np.concatenate([s.tree_lengths, _pair_lengths(s.coordinates, t.edges)]) if spec.topo_ae
-                    else s.tree_lengths) / s.topo.scale,
-                   (np.concatenate([_pair_lengths(t.coordinates, s.edges), t.tree_lengths]) if spec.topo_ae
-                    else t.tree_lengths) / t.topo.scale]
+        lengths = [_pair_lengths(batch.coordinates, pairs) / batch.topo.scale for batch, pairs in zip((s, t), edges)]
         ta_grads, ae_grads = [np.zeros(len(edges[0])), np.zeros(len(edges[1]))], [0.0, 0.0]
         if spec.topology_h0:
             cost, grad_s, grad_t = _transport(lengths[0][own[0]][s.kept], lengths[1][own[1]][t.kept], spec.p)

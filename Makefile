@@ -7,6 +7,11 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-builtin-rules
 
 PROFILE ?= embedded
+# A profile is a file params/<profile>.yaml; any other PROFILE stops here, before any work.
+PROFILES := $(sort $(basename $(notdir $(wildcard params/*.yaml))))
+ifeq ($(filter $(PROFILE),$(PROFILES)),)
+$(error Unknown profile PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml. The profiles: $(PROFILES))
+endif
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin

@@ -24,6 +24,8 @@ on a healthy batch neither changes a bit:
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Union
 
@@ -45,8 +47,26 @@ NORMALIZE_EPS = 1e-8
 FALLBACK_FRACTION = 0.01
 
 
+#: Mixed-precision inputs, computed in float32: a half-precision Gram matrix cannot tell apart
+#: points closer than ~1e-2 of their norm, and the compiled kernels take float32 or float64.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def outside_autocast(function):
+    """Run a loss with torch.autocast off: inside an autocast region its matrix products would run in
+    bfloat16 or float16, whatever the dtype of the points (mixed precision: check_points)."""
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with contextlib.ExitStack() as stack:
+            for device in ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",):
+                stack.enter_context(torch.autocast(device, enabled=False))
+            return function(*args, **kwargs)
+    return run
+
+
 def check_points(points: PointCloud, name: str = "points") -> torch.Tensor:
-    """A (n, d) floating tensor with n >= 1; NaN and inf are refused on the CPU.
+    """A (n, d) floating tensor with n >= 1; NaN and inf are refused on the CPU. float16 and bfloat16
+    become float32 (HALF_DTYPES), integers float64.
 
     On a GPU the finiteness check is skipped: it would force a device-to-host synchronisation in
     every training step. Shapes are always checked (they live on the host).
@@ -64,6 +84,8 @@ def check_points(points: PointCloud, name: str = "points") -> torch.Tensor:
         raise TomclipError(f"{name} has points of dimension 0; embeddings need at least one coordinate.")
     if not points.is_floating_point():
         points = points.double()
+    elif points.dtype in HALF_DTYPES:  # autograd casts the gradient back to the input's dtype
+        points = points.float()
     # One reduction instead of an elementwise test: a NaN or inf entry makes the sum non-finite.
     if points.device.type == "cpu" and not torch.isfinite(points.sum()):
         bad = (~torch.isfinite(points)).any(dim=1).nonzero().flatten()[:5].tolist()
@@ -236,10 +258,12 @@ class _SparsifiedMatrix(torch.autograd.Function):
     products) took most of a training step's topology cost at n = 256 (issue 15).
 
     The gradient, from the incoming G_M and g_scale: the scale's total gradient
-    g = g_scale - sum(G_M * M) / scale, shared evenly by the off-diagonal entries of D equal to r
-    (as autograd's max; none for the constant 1). Those are the ties of the matrix r came from:
-    a removed edge is longer than tau >= max(D * W), so it never equals a kept peak, and a
-    fallback r exceeds every kept distance. G_D = W * G_M / scale + g * ties; with A = G_D / D
+    g = g_scale - sum(G_M * M) / scale goes to the pair r came from, the first (u < v) in row order
+    whose D equals r (none for the constant 1), half to each of its two entries: at exact ties
+    the pair the fused kernel picks (autograd's max would spread g over every tied pair; both are
+    subgradients, docs/topology-engine.md). A removed edge is longer than tau >= max(D * W), so it
+    never equals a kept peak, and a fallback r exceeds every kept distance. With G_D the sum of
+    W * G_M / scale and that share of g, A = G_D / D
     (0 where D = 0, as stable_sqrt's gradient) and S = A + A^T, dL/dP = rowsum(S) * P - S P, from
     D_ij^2 = |p_i|^2 + |p_j|^2 - 2 p_i.p_j. One matrix product where autograd takes two; every sum
     is row-wise or a product (stable.py), so the bits do not depend on the thread count.
@@ -270,15 +294,14 @@ class _SparsifiedMatrix(torch.autograd.Function):
         per_distance.mul_(weight)
         if ctx.reference is not None:
             total = (0.0 if grad_scale is None else grad_scale) - stable_sum(grad_matrix * matrix) / scale
-            ties = distances == ctx.reference  # the entries r came from: one or two, or none (r = 1)
-            ties.fill_diagonal_(False)
-            if per_distance.is_cuda:  # no host synchronisation on a GPU (nonzero would wait for it)
-                per_distance += ties * (total / ties.sum().clamp_min(1))
-            else:
-                entries = ties.nonzero(as_tuple=True)
-                if len(entries[0]):
-                    per_distance.index_put_(entries, (total / len(entries[0])).expand(len(entries[0])),
-                                            accumulate=True)
+            # The pair r came from: the first (u < v) in row order equal to r, as the fused kernel and
+            # the edge-length path pick it (none for the constant 1); its two entries share g.
+            ties = torch.triu(distances == ctx.reference, diagonal=1).reshape(-1)
+            first = ties.to(torch.uint8).argmax()  # the first True; no host synchronisation
+            u, v = first // len(distances), first % len(distances)
+            entries = (torch.stack([u, v]), torch.stack([v, u]))
+            share = torch.where(ties[first], total / 2, 0.0)
+            per_distance.index_put_(entries, share.expand(2), accumulate=True)
         per_distance.div_(distances).masked_fill_(distances == 0, 0.0)  # 0 where D = 0
         symmetric = per_distance + per_distance.T
         grad_points = symmetric.sum(dim=1, keepdim=True) * points - symmetric @ points
@@ -314,6 +337,7 @@ class _EdgeLengths(torch.autograd.Function):
         return grad_points, None, None
 
 
+@outside_autocast
 def pairwise_distances(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
                        removed: float = float("inf")) -> torch.Tensor:
     """Euclidean distances of a batch, optionally sparsified and max-normalised as in the paper.

@@ -41,13 +41,15 @@ from torch.autograd.function import once_differentiable
 from .diagrams import sliced_constant
 from .distances import FALLBACK_FRACTION, NORMALIZE_EPS
 from .persistence import _prim_and_peak
+from .stable import collapse_factor
 
 
 @numba.njit(cache=True, nogil=True)
-def _distances(gram):  # pragma: no cover - compiled; tested through fused_terms
-    """D from a Gram matrix, one unordered pair at a time (exactly symmetric, zero diagonal), with
-    what every threshold needs, in the same pass: the sum and the sum of squares of the n^2
-    entries, the smallest off-diagonal entry, the largest and its first pair in row order."""
+def _distances(gram, collapse):  # pragma: no cover - compiled; tested through fused_terms
+    """D from a Gram matrix, one unordered pair at a time (exactly symmetric, zero diagonal, 0 for a
+    pair collapsed by stable.collapse_factor, `collapse`), with what every threshold needs, in the
+    same pass: the sum and the sum of squares of the n^2 entries, the smallest off-diagonal entry,
+    the largest and its first pair in row order."""
     n = gram.shape[0]
     distances = np.empty((n, n), dtype=gram.dtype)
     total = squares = 0.0
@@ -56,8 +58,9 @@ def _distances(gram):  # pragma: no cover - compiled; tested through fused_terms
         g_ii = np.float64(gram[i, i])
         distances[i, i] = 0.0
         for j in range(i + 1, n):
-            squared = g_ii + np.float64(gram[j, j]) - 2.0 * np.float64(gram[i, j])
-            distances[i, j] = math.sqrt(squared) if squared > 0.0 else 0.0
+            g_jj = np.float64(gram[j, j])
+            squared = g_ii + g_jj - 2.0 * np.float64(gram[i, j])
+            distances[i, j] = math.sqrt(squared) if squared > collapse * (g_ii + g_jj) else 0.0
             distances[j, i] = distances[i, j]
             value = np.float64(distances[i, j])
             total += value
@@ -200,15 +203,16 @@ def _add_pair_gradients(grad, points, pairs, pair_grads, pair_lengths):  # pragm
 
 @numba.njit(cache=True, nogil=True)
 def _toma(gram_x, gram_y, cross, d_x, tau_x, edges_x, kept_x, pairs_x, d_y, tau_y, edges_y, kept_y, pairs_y,
-          h1_weight, absolute, tiny, want_x, want_y):  # pragma: no cover - compiled; tested through fused_terms
+          h1_weight, absolute, tiny, collapse, want_x, want_y):  # pragma: no cover - compiled; tested through fused_terms
     """ToMA's term (losses.toma_loss) and, for each batch that wants it, its gradient's dense parts
     at a unit incoming gradient. With C_ij = cos(x_i - x_j, y_i - y_j) from the Gram matrices
     (losses._CosinesOfDifferences, whose conventions for collapsed and clamped pairs it keeps), the
     term is sum_E 0.5 h_E (1 - mean_E |C|) over E0 (kept forest edges) and E1 (kept non-forest
     edges) of each batch, h_E = 1 for E0 and h1_weight for E1, an empty E counting 0. Returns
     (loss, H, rows H, S_x, rows S_x, S_y, rows S_y): dL/dx = rowsum(H) y - H y + 2 (rowsum(S_x) x
-    - S_x x), and the same with x and y swapped. A pair is collapsed where its squared length is
-    at most `tiny` (the dtype's eps)."""
+    - S_x x), and the same with x and y swapped. A pair is collapsed in a space where its squared
+    length is at most `collapse` (|p_i|^2 + |p_j|^2) (stable.collapse_factor); `tiny`, the dtype's
+    eps, floors the norms."""
     n = d_x.shape[0]
     forest = np.zeros((n, n), dtype=np.uint8)  # bit 0: in E0 of x, bit 1: in E0 of y (upper triangle)
     for e in range(edges_x.shape[0]):
@@ -249,7 +253,8 @@ def _toma(gram_x, gram_y, cross, d_x, tau_x, edges_x, kept_x, pairs_x, d_y, tau_
             q_y = max(np.float64(gram_y[i, i]) + np.float64(gram_y[j, j]) - 2.0 * np.float64(gram_y[i, j]), 0.0)
             norm = math.sqrt(max(q_x, tiny) * max(q_y, tiny))
             raw = dots / norm
-            collapsed_x, collapsed_y = q_x <= tiny, q_y <= tiny
+            collapsed_x = q_x <= collapse * (np.float64(gram_x[i, i]) + np.float64(gram_x[j, j]))
+            collapsed_y = q_y <= collapse * (np.float64(gram_y[i, i]) + np.float64(gram_y[j, j]))
             if collapsed_x or collapsed_y:
                 cosine = 1.0 if (collapsed_x and collapsed_y) else 0.0
             else:
@@ -320,7 +325,7 @@ class _Batch:
         self.coordinates = points.detach().numpy()
         with torch.no_grad():
             self.gram = (points @ points.T).numpy()
-        self.distances, *self.statistics = _distances(self.gram)
+        self.distances, *self.statistics = _distances(self.gram, collapse_factor(points))
         self.edges = np.zeros((0, 2), dtype=np.int64)
         geometries = {}
         if spec.topology_h0 or spec.topo_ae or spec.toma:
@@ -403,7 +408,7 @@ class _FusedTerms(torch.autograd.Function):
             toma, *ctx.toma_dense = _toma(
                 s.gram, t.gram, cross, s.distances, s.topo.tau, s.edges, s.kept, s.topo.kept_pairs,
                 t.distances, t.topo.tau, t.edges, t.kept, t.topo.kept_pairs, spec.toma_h1_weight, spec.toma_absolute,
-                float(torch.finfo(student.dtype).eps), *wants)
+                float(torch.finfo(student.dtype).eps), collapse_factor(student), *wants)
         ctx.batches, ctx.edges, ctx.lengths = (s, t), edges, lengths
         ctx.ta_grads, ctx.ae_grads, ctx.dense, ctx.dm_scale_grads = ta_grads, ae_grads, dense, dm_scale_grads
         ctx.save_for_backward(student, teacher)

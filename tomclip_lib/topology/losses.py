@@ -14,10 +14,10 @@ from torch import nn
 
 from ..errors import TomclipError
 from .diagrams import death_wasserstein, sliced_constant, sliced_wasserstein, wasserstein_h0
-from .distances import BatchGeometry, PointCloud, check_pair
+from .distances import BatchGeometry, PointCloud, check_pair, outside_autocast
 from .fused import FusedSpec, fused_terms, supports
 from .persistence import forest_edges, graph_h1_mask
-from .stable import stable_mse, stable_sqrt, stable_sum
+from .stable import collapse_factor, stable_mse, stable_sqrt, stable_sum
 
 MODES = ("exact", "reference", "diagram")
 
@@ -69,6 +69,17 @@ def _fused_path(student: torch.Tensor, teacher: torch.Tensor, method: str = "aut
     return method in ("auto", "prim") and supports(student) and supports(teacher) and student.dtype == teacher.dtype
 
 
+def _check_widths(student: torch.Tensor, teacher: torch.Tensor, terms: list[str]) -> None:
+    """The terms that compare the two batches coordinate by coordinate need one width: the point-wise
+    MSE (point i against point i) and ToMA (cosines between x_i - x_j and y_i - y_j)."""
+    if terms and student.shape[1] != teacher.shape[1]:
+        several = len(terms) > 1
+        raise TomclipError(f"Student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in width; equal "
+                           f"widths are needed by the {' and '.join(terms)} term{'s' if several else ''}, which compare "
+                           "the two batches coordinate by coordinate: map the student to the teacher's embedding "
+                           f"size, or set {'those weights' if several else 'that weight'} to 0.")
+
+
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise TomclipError(f"Unknown L_ta mode {mode!r}; choose one of {MODES} (see topological_alignment_loss).")
@@ -90,6 +101,7 @@ def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Te
     return wasserstein_h0(student[mask_s], teacher[mask_t], p)
 
 
+@outside_autocast
 def pointwise_loss(student: PointCloud, teacher: PointCloud) -> torch.Tensor:
     """L_pw (MCLIP): mean squared error over all n * d entries."""
     student, teacher = check_pair(student, teacher)
@@ -100,6 +112,7 @@ def pointwise_loss(student: PointCloud, teacher: PointCloud) -> torch.Tensor:
     return stable_mse(student, teacher)
 
 
+@outside_autocast
 def distance_matrix_loss(student: PointCloud, teacher: PointCloud, *, sparsify: float | None = 0.5) -> torch.Tensor:
     """L_dm: MSE between the two sparsified, max-normalised distance matrices.
 
@@ -117,6 +130,7 @@ def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
     return stable_mse(student.geometry.matrix(), teacher.geometry.matrix())
 
 
+@outside_autocast
 def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dimension: int = 0, sparsify: float | None = 0.5,
                                mode: str = "exact", p: float = 2, n_projections: int = 50,
                                seed: int | None = None, method: str = "auto") -> torch.Tensor:
@@ -153,7 +167,9 @@ def _alignment_term(student: _Side, teacher: _Side, dimension: int, mode: str, p
 def _cosines_of_differences(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """C[i, j] = cos(x_i - x_j, y_i - y_j) for all pairs, from Gram matrices (O(n^2 d), no gathers).
 
-    A pair collapsed in both spaces counts as aligned (1); collapsed in one only, as orthogonal (0).
+    A pair collapsed in both spaces counts as aligned (1; the official code's 0 would make a batch
+    aligned with itself cost more than 0); collapsed in one only, as orthogonal (0, as the official).
+    Collapsed: squared length within the Gram matrix's rounding bound (stable.collapse_factor).
     """
     return _CosinesOfDifferences.apply(x, y)
 
@@ -165,7 +181,7 @@ class _CosinesOfDifferences(torch.autograd.Function):
 
     With dots = (x_i - x_j).(y_i - y_j) = c_ii + c_jj - c_ij - c_ji (c = x y^T), the squared
     lengths q = |x_i - x_j|^2 (r for y) and C = dots / sqrt(q r): G_dots = G_C / sqrt(q r) and
-    G_q = -G_C C / (2 q) where C is neither clamped nor collapsed (q > eps); then, for x,
+    G_q = -G_C C / (2 q) where C is neither clamped nor collapsed (q above the collapse bound); then, for x,
     dL/dx = (diag(rowsum(H)) - H) y + 2 (rowsum(S) x - S x) with H = G_dots + G_dots^T and
     S = G_q + G_q^T (for y the same with the roles swapped). Sums are row-wise (stable.py).
     """
@@ -176,13 +192,15 @@ class _CosinesOfDifferences(torch.autograd.Function):
         diagonal = torch.diagonal(cross)
         dots = diagonal[:, None] + diagonal[None, :] - cross - cross.T
         gram_x, gram_y = x @ x.T, y @ y.T
-        sq_x = (torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :] - 2 * gram_x).clamp_min(0)
-        sq_y = (torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :] - 2 * gram_y).clamp_min(0)
+        norms_x = torch.diagonal(gram_x)[:, None] + torch.diagonal(gram_x)[None, :]
+        norms_y = torch.diagonal(gram_y)[:, None] + torch.diagonal(gram_y)[None, :]
+        sq_x, sq_y = (norms_x - 2 * gram_x).clamp_min(0), (norms_y - 2 * gram_y).clamp_min(0)
         tiny = torch.finfo(x.dtype).eps
         norms = stable_sqrt(sq_x.clamp_min(tiny) * sq_y.clamp_min(tiny))
         raw = dots / norms
         cosines = raw.clamp(-1, 1)
-        collapsed_x, collapsed_y = sq_x <= tiny, sq_y <= tiny
+        collapsed_x = sq_x <= collapse_factor(x) * norms_x  # rounding-independent: stable.collapse_factor
+        collapsed_y = sq_y <= collapse_factor(y) * norms_y
         collapsed = collapsed_x | collapsed_y
         cosines = torch.where(collapsed, (collapsed_x & collapsed_y).to(cosines.dtype), cosines)
         # Where the gradient flows: not collapsed, not clamped (clamp passes it inside [-1, 1]).
@@ -237,6 +255,7 @@ def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Te
     return loss
 
 
+@outside_autocast
 def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_weight: float = 1.0, absolute: bool = True,
               scale: float = 1.0, method: str = "auto") -> torch.Tensor:
     """ToMA: align the directions of difference vectors along each space's salient edges.
@@ -247,6 +266,7 @@ def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_
     absolute=False drops the absolute value, as the ToMA paper's figure writes it (the code keeps it).
     """
     x, y = check_pair(x, y)
+    _check_widths(x, y, ["toma"])
     if _fused_path(x, y, method):
         spec = FusedSpec(False, False, False, True, sparsify=sparsify, toma_h1_weight=h1_weight, toma_absolute=absolute)
         return scale * fused_terms(x, y, spec)[3]
@@ -264,6 +284,7 @@ def _topo_ae_term(x: _Side, z: _Side) -> torch.Tensor:
     return total
 
 
+@outside_autocast
 def topo_ae_loss(x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
                  method: str = "auto") -> torch.Tensor:
     """Topological autoencoder loss (Moor et al. 2020): match distances along pairing edges.
@@ -333,9 +354,11 @@ class AlignmentLoss(nn.Module):
         active = ", ".join(f"{k}={v:g}" for k, v in self.weights.items() if v)
         return f"{active}, sparsify={self.sparsify}, mode={self.mode!r}"
 
+    @outside_autocast
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         student, teacher = check_pair(student, teacher)
         w = self.weights
+        _check_widths(student, teacher, [name for name in ("pointwise", "toma") if w[name]])
         needs_matrix = bool(w["distance_matrix"] or w["topology_h1"])
         sides: dict[float | None, tuple[_Side, _Side]] = {}
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import optional_dependency
-from .distances import BatchGeometry, PointCloud, check_points
+from .distances import BatchGeometry, PointCloud, check_points, outside_autocast
 
 
 @numba.njit(cache=True, nogil=True)
@@ -137,6 +137,7 @@ def forest_edges(geometry: BatchGeometry, method: str = "auto") -> tuple[torch.T
     return edges, geometry.weight[edges[:, 0], edges[:, 1]] > 0
 
 
+@outside_autocast
 def h0_persistence(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
                    method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Exact 0-dimensional Vietoris-Rips persistence of a point cloud.
@@ -166,6 +167,7 @@ def graph_h1_mask(geometry: BatchGeometry, forest: torch.Tensor, forest_kept: to
     return mask & ~in_forest
 
 
+@outside_autocast
 def graph_h1_births(points: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
                     method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """The "lightweight H1" of the reference code and ToMA: kept edges that close a cycle.

@@ -67,16 +67,29 @@ def stable_sqrt(values: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, safe * torch.rsqrt(safe), 0.0)
 
 
+def collapse_factor(points: torch.Tensor) -> float:
+    """f = 2 (d + 2) eps: a pair whose squared distance, computed from the Gram matrix, is at most
+    f (|p_i|^2 + |p_j|^2) is read as one point (distance 0). That is the rounding bound of the
+    computed |p_i|^2 + |p_j|^2 - 2 p_i.p_j (d-term dot products in any summation order, then two
+    additions): an exact duplicate always falls below it, whatever the last bits of the matrix
+    product, and no pair below it has a length or direction the Gram matrix can resolve."""
+    return 2.0 * (points.shape[1] + 2) * torch.finfo(points.dtype).eps
+
+
 def distance_matrix(points: torch.Tensor) -> torch.Tensor:
     """Euclidean distances of a batch (n, n), as torch.cdist computes them for n > 25 (squared norms
-    and one matrix product), with stable_sqrt. The diagonal is near 0, not exactly 0, in float32."""
+    and one matrix product), with stable_sqrt; exactly 0 for collapsed pairs (collapse_factor): the
+    diagonal and exact duplicates, whatever the rounding of the matrix product."""
     squared_norms = (points * points).sum(dim=1)
+    norms = squared_norms[:, None] + squared_norms[None, :]
     if torch.is_grad_enabled() and points.requires_grad:
-        squared = (squared_norms[:, None] + squared_norms[None, :] - 2 * (points @ points.T)).clamp_min(0)
+        squared = (norms - 2 * (points @ points.T)).clamp_min(0)
+        squared = squared.masked_fill(squared <= collapse_factor(points) * norms.detach(), 0.0)
         return stable_sqrt(squared)
     # Without gradient: the same bits in four fewer passes over n^2 entries. Clamping to the smallest
     # subnormal changes no positive square and turns 0 into 0 * rsqrt(2^-149) = 0, where's job.
-    squared = squared_norms[:, None] + squared_norms[None, :]
+    squared = norms.clone()
     squared.sub_((points @ points.T).mul_(2)).clamp_min_(0)
+    squared.masked_fill_(squared <= norms.mul_(collapse_factor(points)), 0.0)
     smallest = torch.finfo(points.dtype).smallest_normal * torch.finfo(points.dtype).eps
     return squared.clamp_min(smallest).rsqrt_().mul_(squared)

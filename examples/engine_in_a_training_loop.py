@@ -5,8 +5,9 @@
 
 Two ways in, both with the teacher's features computed once beforehand (for ToMCLIP: the frozen
 English CLIP text encoder on the English captions): a plain PyTorch loop, and the loss step of a
-Hugging Face / open_clip style model that returns token states. Random tensors stand in for the data
-here, so the script runs anywhere in seconds.
+Hugging Face / open_clip style model that returns token states; and one step under torch.autocast
+(mixed precision: the loss takes bfloat16 or float16 outputs and computes in float32). Random tensors
+stand in for the data here, so the script runs anywhere in seconds.
 """
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,20 @@ def plain_loop(epochs: int = 2, batch_size: int = 256) -> list[float]:
             optimizer.step()
             losses.append(total.item())
     return losses
+
+
+def mixed_precision_step(batch_size: int = 256) -> float:
+    """One step under torch.autocast (CPU, bfloat16; on a GPU device_type="cuda", often float16): the
+    head's output is bfloat16, the loss computes its distances in float32 (autocast is off inside it)
+    and hands the gradient back in bfloat16. Returns the step's total loss."""
+    student = torch.nn.Sequential(torch.nn.Linear(input_dim, 128), torch.nn.GELU(), torch.nn.Linear(128, feature_dim))
+    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, _ = loss_fn(student(student_inputs[:batch_size]), teacher_features[:batch_size])
+    optimizer.zero_grad()
+    total.backward()  # outside the autocast region, as PyTorch recommends
+    optimizer.step()
+    return total.item()
 
 
 def hugging_face_style_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -74,3 +89,4 @@ if __name__ == "__main__":
     loss.backward()
     gradient = float(sum(p.grad.square().sum() for p in encoder.parameters() if p.grad is not None).sqrt())
     print(f"hugging-face style step: loss {loss.item():.6f}, gradient norm {gradient:.6f}")
+    print(f"mixed-precision step (bfloat16 autocast): loss {mixed_precision_step():.5f}")

@@ -115,6 +115,13 @@ benchmark: $(VENV_STAMP) ## time the topology engine against the reference path,
 	$(BIN)/python benchmarks/bench_numerics.py
 	$(BIN)/python benchmarks/bench_distributed.py
 
+# A trained student of notebook 03 as a Hugging Face folder with its model card (and open_clip's files in
+# the paper profile), in build/export/PROFILE/ or OUT: docs/export.md. MODEL, SETTING, SEED choose the run.
+.PHONY: export
+export: | $(VENV_STAMP) ## export a trained student of PROFILE (MODEL=ToMCLIP SETTING=full|low SEED=0 OUT=folder)
+	$(BIN)/python -m tomclip_lib.export $(PROFILE) --model '$(or $(MODEL),ToMCLIP)' $(if $(SETTING),--setting $(SETTING)) \
+	    $(if $(SEED),--seed $(SEED)) $(if $(OUT),--out '$(OUT)')
+
 # What the regression may compare: the smoke profile in three numeric environments (pinned, one
 # thread, unpinned), and every checked line that moves, in results/numeric_spread.md.
 spread: setup ## run the smoke profile in three numeric environments; list the checked outputs that move (20 min)

@@ -276,6 +276,13 @@ def run(args: argparse.Namespace) -> int:
     reporter = Reporter(name, code_cells, interval, args.heartbeat or 2 * interval)
     reporter.say(f"== {name} (profile {args.profile}): {code_cells} code cells; "
                  f"{expectation(args.profile, name)}")
+    try:  # the paper's data: what this notebook is estimated to cost on GPUs (tomclip_lib/cost.py)
+        from tomclip_lib.cost import notebook_line
+        cost = notebook_line(args.profile, name)
+    except Exception:  # noqa: BLE001 - an estimate never stops a run
+        cost = None
+    if cost:
+        reporter.say(f"   {cost}")
     sockets = tempfile.mkdtemp(prefix="tomclip-kernel-")
 
     class IPCKernelManager(AsyncKernelManager):

@@ -150,7 +150,7 @@ def test_death_wasserstein_equals_pots_exact_1d_transport():
     assert float(death_wasserstein(a, b, 2, mask_a=empty)) == pytest.approx(float(death_wasserstein(torch.zeros(1, dtype=torch.float64), b, 2)))
 
 
-def test_reference_mode_is_in_expectation_the_exact_mode():
+def test_the_reference_modes_square_is_in_expectation_the_exact_square():
     student, teacher = cloud("random", 64, 8, seed=1), cloud("clustered", 64, 8, seed=2)
     exact = float(topological_alignment_loss(student, teacher, mode="exact"))
     draws = [float(topological_alignment_loss(student, teacher, mode="reference", seed=s)) ** 2 for s in range(200)]

@@ -8,9 +8,11 @@ Three ways to compare two H0 diagrams {(0, d_i)} and {(0, e_j)}, all differentia
   programme over the two sorted death lists finds it exactly in O(nm).
 - `sliced_wasserstein`: the reference code's choice, POT's Monte-Carlo sliced Wasserstein between
   the diagrams as point clouds with uniform weights (no diagonal), random projections.
-- `death_wasserstein`: the exact value the sliced estimate converges to. Projecting (0, d) on a
-  direction at angle theta gives d sin(theta), so E_theta W_p^p of the projections is
-  E|sin theta|^p times W_p^p between the 1-D death distributions: a deterministic sort-and-compare.
+- `death_wasserstein`: the value the sliced estimate converges to as its projections grow.
+  Projecting (0, d) on a direction at angle theta gives d sin(theta), so E_theta W_p^p of the
+  projections is E|sin theta|^p times W_p^p between the 1-D death distributions: a deterministic
+  sort-and-compare. It is the p-th power that is right in expectation; the estimate, a p-th root
+  of a mean over finitely many projections, is below the limit on average (Jensen).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tomclip_lib.topology import AlignmentLoss, distance_matrix_loss, h0_persistence, topo_ae_loss, toma_loss
+from tomclip_lib.topology import AlignmentLoss, distance_matrix_loss, h0_persistence, toma_loss, topo_ae_loss
 from tomclip_lib.topology.distances import NORMALIZE_EPS, BatchGeometry, _SparsifiedMatrix
 from tomclip_lib.topology.fused import _distances
 from tomclip_lib.topology.losses import _cosines_of_differences

@@ -1,7 +1,7 @@
 """The export of a trained student (tomclip_lib/export.py): written from a profile's records, loaded
 back in a clean process with transformers alone (the lines of docs/export.md) and with open_clip,
-the same embeddings as the student; bad input refused with nothing written; notebook 04's tables as
-CLIP_benchmark results.
+the same embeddings as the student; bad input refused with nothing written. Notebook 04's tables as
+CLIP_benchmark results (tomclip_lib/clip_benchmark.py).
 
 The students are small and random, the architectures real: an embedded-style one (BERT backbone,
 frozen with an MLP head, and with its top layer trained) and a paper-profile one (XLM-RoBERTa
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tomclip_lib import export, paths, records
+from tomclip_lib import clip_benchmark, export, paths, records
 from tomclip_lib.errors import TomclipError
 from tomclip_lib.models import text as text_models
 from tomclip_lib.models.student import Student, StudentConfig
@@ -76,7 +76,7 @@ def _backbone(folder: Path, tokenizer, kind: str) -> Path:
     return folder
 
 
-def _profile(root: Path, monkeypatch, student_config: StudentConfig, runs: list[dict], teacher: dict | None = None):
+def _profile(root: Path, monkeypatch, student_config: StudentConfig, runs: list[dict], teacher: dict):
     """A profile's records in tmp: students.json, each run's best.pt (its weights moved away from the
     backbone's, so an export that forgot them would be caught) and metrics.json; teacher.json."""
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: root / "artifacts" / profile)
@@ -95,8 +95,7 @@ def _profile(root: Path, monkeypatch, student_config: StudentConfig, runs: list[
                                                          "steps": 9, "seconds": 1.0}))
         rows.append({**run, "objective": run["variant"].split(" (")[0], "run_dir": str(folder)})
     records.save_runs("fixture", pd.DataFrame(rows), student_config, TrainConfig(), 1.0, None)
-    if teacher is not None:
-        records.save_teacher_pointer("fixture", teacher)
+    records.save_teacher_pointer("fixture", teacher)
     runs_table, _ = records.load_runs("fixture")
     return list(runs_table.itertuples(index=False))
 
@@ -113,10 +112,11 @@ def exports(tmp_path_factory, tokenizer):
         embedded = StudentConfig(backbone=str(bert), out_dim=24, head_hidden=40, trainable_layers=0, max_length=20)
         runs = _profile(root / "embedded", monkeypatch, embedded,
                         [{"variant": "ToMCLIP", "trainable_layers": 0, "setting": "low", "seed": 1},
-                         {"variant": "MCLIP (top layer)", "trainable_layers": 1, "setting": "low", "seed": 0}])
+                         {"variant": "MCLIP (top layer)", "trainable_layers": 1, "setting": "low", "seed": 0}],
+                        {"kind": "embedded", "folder": "teacher"})
         result = {}
         for run in runs:
-            out = root / "out" / export._slug(run.variant)
+            out = root / "out" / clip_benchmark.slug(run.variant)
             export.export_student("fixture", run, out)
             result[run.variant] = (out, records.load_student("fixture", run).encode(TEXTS))
 
@@ -246,7 +246,7 @@ def test_clip_benchmark_results_from_notebook_04s_tables(output_dirs):
     folder.mkdir(parents=True)
     for table in ("zero_shot_long", "retrieval_long"):
         (folder / f"{table}.csv").write_bytes((ROOT / "results" / "embedded" / f"{table}.csv").read_bytes())
-    files = export.write_benchmark_results("embedded")
+    files = clip_benchmark.write_benchmark_results("embedded")
     zero_shot = pd.read_csv(folder / "zero_shot_long.csv")
     retrieval = pd.read_csv(folder / "retrieval_long.csv")
     groups = lambda t: len(t.groupby(["model", "setting", "seed", "language"], dropna=False))  # noqa: E731

@@ -24,8 +24,8 @@ docs/export.md shows the few lines that load the folder with transformers alone;
 runs them in a clean process. The folder is written atomically: under a temporary name, renamed
 when complete; an existing folder is never touched.
 
-`write_benchmark_results(profile)` writes each evaluation of notebook 04 (its long tables) as one
-JSON file per (run, task, language) in CLIP_benchmark's shape, in results/<profile>/clip_benchmark/.
+Notebook 04's scores as CLIP_benchmark results are tomclip_lib/clip_benchmark.py's job
+(`python -m tomclip_lib.clip_benchmark PROFILE`; `--benchmark-json` here does the same).
 """
 from __future__ import annotations
 
@@ -33,24 +33,31 @@ import argparse
 import copy
 import json
 import math
-import re
 import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from . import __version__, paths
+import open_clip
+import pandas as pd
+import torch
+import transformers
+from open_clip.transformer import QuickGELU
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer
+
+from . import __version__, clip_benchmark, paths, records
 from .errors import TomclipError
 from .io import atomic_path, write_json
+from .models.student import encoder_layers
+from .stages.grid import scaled_weights
+from .train import VARIANTS
 
 #: Changes whenever the files an export writes change meaning (tomclip.json records it).
 EXPORT_FORMAT = 1
 SPEC, HEAD, CARD = "tomclip.json", "head.safetensors", "README.md"
 OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS = "open_clip_config.json", "open_clip_model.safetensors"
-#: Notebook 04's long tables, and the CLIP_benchmark task each one is.
-TABLES = {"zero_shot_long": "zeroshot_classification", "retrieval_long": "zeroshot_retrieval"}
-TEACHER_BASELINE = "CLIP (teacher text encoder)"
 
 
 # ----------------------------------------------------------------------------- the run
@@ -63,8 +70,6 @@ def run_label(run) -> str:
 def find_run(profile: str, model: str = "ToMCLIP", setting: str | None = None, seed: int | None = None):
     """The run of notebook 03 for `model` (the runs table's `variant`), `setting` (default: full if
     trained, else low) and `seed` (default: the lowest), as a row of `runs.itertuples()`."""
-    from . import records
-
     runs, _ = records.load_runs(profile)
     rows = list(runs.itertuples(index=False))
     chosen = [r for r in rows if r.variant == model and (setting is None or r.setting == setting)
@@ -85,8 +90,6 @@ def _student(profile: str, run):
         raise TomclipError(f"The run {run_label(run)} of profile {profile!r} has no trained weights: "
                            f"{run_dir / 'best.pt'} does not exist. Run notebook 03_train (make paper PROFILE={profile}) "
                            "to train it, or choose another run.")
-    from . import records
-
     try:
         return records.load_student(profile, run).eval()
     except TomclipError as error:
@@ -100,14 +103,12 @@ def _student(profile: str, run):
 
 def _encoder(student):
     """(encoder, tokenizer): the whole backbone with the student's trained layers, a module of its own."""
-    from .models.student import _encoder_layers
-
     if student.config.trainable_layers == "all":
         return copy.deepcopy(student.backbone).eval(), student.tokenizer
     backbone, tokenizer = student._frozen
     encoder = copy.deepcopy(backbone).eval()
     if student._top_k:  # the student's own copies of the top layers replace the shared frozen ones
-        layers = _encoder_layers(encoder)
+        layers = encoder_layers(encoder)
         for index, layer in student.backbone.encoder.layer.items():
             layers[int(index)].load_state_dict(layer.state_dict())
     encoder.requires_grad_(False)
@@ -124,8 +125,6 @@ def _max_length(config, encoder, tokenizer) -> int:
 
 def _head(head) -> tuple[list[dict], dict]:
     """The head as a layer list (tomclip.json) and the state dict of the nn.Sequential it builds."""
-    from torch import nn
-
     modules = [head] if isinstance(head, nn.Linear) else list(head)
     layers, state = [], {}
     for i, module in enumerate(modules):
@@ -144,8 +143,6 @@ def _head(head) -> tuple[list[dict], dict]:
 
 def build_head(layers: list[dict]):
     """The nn.Sequential that tomclip.json's "head" describes (what docs/export.md writes out)."""
-    from torch import nn
-
     built = {"linear": lambda l: nn.Linear(l["in"], l["out"], bias=l.get("bias", True)),
              "gelu": lambda l: nn.GELU(approximate=l.get("approximate", "none"))}
     return nn.Sequential(*(built[layer["type"]](layer) for layer in layers))
@@ -167,21 +164,20 @@ def git_commit(root: Path | None = None) -> str:
     return commit + ("+changes" if dirty else "")
 
 
-def _students_record(profile: str) -> dict:
-    path = paths.artifacts_dir(profile) / "students.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
 def _read_json(path: Path) -> dict | None:
+    """A JSON file the export reads where present (a run's metrics, the data card, teacher.json), or None."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def run_scores(profile: str, run) -> "Any":
-    """The run's rows of notebook 04's long tables (task, language, metric, value, ci_low, ci_high), or None."""
-    import pandas as pd
+def _teacher_pointer(profile: str) -> dict:
+    """What notebook 02 recorded of the teacher (records.save_teacher_pointer), or {} without it."""
+    return _read_json(paths.artifacts_dir(profile) / "teacher.json") or {}
 
+
+def run_scores(profile: str, run) -> pd.DataFrame | None:
+    """The run's rows of notebook 04's long tables (task, language, metric, value, ci_low, ci_high), or None."""
     frames = []
-    for table, task in TABLES.items():
+    for table, task in clip_benchmark.TABLES.items():
         path = paths.results_dir(profile) / f"{table}.csv"
         if not path.is_file():
             continue
@@ -237,8 +233,9 @@ def _data_markdown(card: dict | None) -> list[str]:
     return lines
 
 
-def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, record: dict) -> str:
-    """The README.md of an export (Hugging Face model card: YAML front matter, then Markdown)."""
+def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, train: dict) -> str:
+    """The README.md of an export (Hugging Face model card: YAML front matter, then Markdown); `train`
+    is the training configuration the profile's runs share (records.load_train_config, as a dict)."""
     languages = []
     if data_card:
         languages = [p["language"] for p in data_card.get("pairs_per_language", []) if p.get("language") != "all"]
@@ -247,7 +244,6 @@ def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, re
     if languages:
         front.append("language: [" + ", ".join(languages) + "]")
     front.append("---")
-    train = record.get("train", {})
     settings = {k: train.get(k) for k in ("lr", "backbone_lr", "weight_decay", "batch_size", "max_epochs",
                                           "warmup_steps", "patience", "sparsify", "mode", "amp") if k in train}
     metrics = spec["run"].get("metrics") or {}
@@ -309,12 +305,8 @@ def _open_clip_parts(profile: str, encoder, head_layers: list[dict], head_state:
                      max_length: int, prefix: str) -> tuple[dict | None, dict | None, str]:
     """(open_clip_config.json, its weights, why not): the student as open_clip's text tower next to the
     teacher's image tower, where that is meaningful."""
-    import torch
-
-    from .models.student import _encoder_layers
-
-    teacher_record = _read_json(paths.artifacts_dir(profile) / "teacher.json")
-    if not teacher_record or teacher_record.get("kind") != "paper":
+    teacher_record = _teacher_pointer(profile)
+    if teacher_record.get("kind") != records.PAPER:
         return None, None, ("its teacher is the embedded profile's own CLIP (an image tower trained here on 32-pixel "
                             "images), not an open_clip release; pair it through tomclip (docs/export.md).")
     if [l["type"] for l in head_layers] != ["linear"]:
@@ -326,18 +318,13 @@ def _open_clip_parts(profile: str, encoder, head_layers: list[dict], head_state:
     shift = torch.linalg.lstsq(weight, bias.unsqueeze(1)).solution.squeeze(1)
     if float((weight @ shift - bias).norm()) > 1e-6 * max(1.0, float(bias.norm())):
         return None, None, "the head's bias cannot be moved into the encoder (its weight has no full row rank)."
-    last = [name for name, module in _encoder_layers(encoder)[-1].named_modules()
+    last = [name for name, module in encoder_layers(encoder)[-1].named_modules()
             if isinstance(module, torch.nn.LayerNorm)]
     if not last:
         return None, None, "the encoder's last layer has no LayerNorm to carry the head's bias."
-    layers_prefix = next(name for name, module in encoder.named_modules() if module is _encoder_layers(encoder))
-    ln_bias = f"{layers_prefix}.{len(_encoder_layers(encoder)) - 1}.{last[-1]}.bias"
-
-    import open_clip
-    from open_clip.transformer import QuickGELU
-
-    from . import records
-
+    layers = encoder_layers(encoder)
+    layers_prefix = next(name for name, module in encoder.named_modules() if module is layers)
+    ln_bias = f"{layers_prefix}.{len(layers) - 1}.{last[-1]}.bias"
     architecture = teacher_record.get("model", "ViT-B-32")
     name = architecture
     if architecture.endswith(".json"):
@@ -384,10 +371,6 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
     `folder`, which must not exist: encoder and tokenizer (save_pretrained), head, tomclip.json, model
     card, and open_clip's files where they mean something (module docstring). Atomic: on any error
     nothing is left at `folder`. Returns the folder."""
-    import torch
-    import transformers
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     if folder.exists():
         raise TomclipError(f"{folder} exists already; the export writes a new folder only. Remove it or choose "
@@ -396,14 +379,10 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
     encoder, tokenizer = _encoder(student)
     head_layers, head_state = _head(student.head)
     config = student.config
-    record = _students_record(profile)
-    teacher_record = _read_json(paths.artifacts_dir(profile) / "teacher.json") or {}
+    teacher_record = _teacher_pointer(profile)
     metrics = _read_json(Path(run.run_dir) / "metrics.json")
-    from .stages.grid import scaled_weights
-    from .train import VARIANTS
-
     objective = getattr(run, "objective", run.variant)
-    factor, chosen = record.get("balance_factor", 1.0), record.get("chosen_weights")
+    factor, chosen = records.load_balance(profile)
     weights = (chosen if "chosen" in run.variant and chosen else
                scaled_weights(objective, factor) if objective in VARIANTS else None)
     spec = {
@@ -418,7 +397,7 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
         "head": head_layers,
         "student": {**asdict(config), "trainable_layers": config.trainable_layers},
         "teacher": {**teacher_record, "description": ("OpenAI CLIP " + str(teacher_record.get("model", "ViT-B-32"))
-                                                      if teacher_record.get("kind") == "paper"
+                                                      if teacher_record.get("kind") == records.PAPER
                                                       else "the embedded profile's CLIP (MiniLM text tower)")},
         "run": {"profile": profile, "model": run.variant, "objective": objective, "setting": run.setting,
                 "seed": int(run.seed), "folder": Path(run.run_dir).name, "metrics": metrics,
@@ -440,7 +419,8 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
             spec["open_clip_note"] = note
         write_json(tmp / SPEC, spec)
         scores = run_scores(profile, run)
-        card = model_card(profile, run, spec, scores, _read_json(paths.results_dir(profile) / "data_card.json"), record)
+        card = model_card(profile, run, spec, scores, _read_json(paths.results_dir(profile) / "data_card.json"),
+                          asdict(records.load_train_config(profile)))
         (tmp / CARD).write_text(card, encoding="utf-8")
     return folder
 
@@ -449,21 +429,16 @@ class ExportedStudent:
     """An export loaded back with transformers and safetensors only (the lines of docs/export.md)."""
 
     def __init__(self, folder: str | Path, device: str = "cpu"):
-        import torch
-        from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
-
         folder = Path(folder)
         self.spec = json.loads((folder / SPEC).read_text(encoding="utf-8"))
         self.encoder = AutoModel.from_pretrained(folder, add_pooling_layer=False).to(device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.head = build_head(self.spec["head"]).to(device).eval()
         self.head.load_state_dict(load_file(str(folder / HEAD)))
-        self.device, self._torch = device, torch
+        self.device = device
 
     def encode(self, texts: list[str], batch_size: int = 256):
         """L2-normalised embeddings (numpy, float32), as Student.encode gives them."""
-        torch = self._torch
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
@@ -475,82 +450,6 @@ class ExportedStudent:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
                 out.append(torch.nn.functional.normalize(self.head(pooled).float(), dim=-1).cpu())
         return torch.cat(out).numpy()
-
-
-# ----------------------------------------------------------------------------- CLIP_benchmark results
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._]+", "-", str(text)).strip("-").lower()
-
-
-def _benchmark_datasets(profile: str) -> dict[str, str]:
-    """The datasets of the two tasks, by the profile's data: the paper's, or the embedded stand-ins."""
-    from .config import load_profile
-
-    paper = bool(load_profile(profile).get("01_data", {}).get("paper_data"))
-    return ({"zeroshot_classification": "cifar100", "zeroshot_retrieval": "xflickrco"} if paper else
-            {"zeroshot_classification": "fashion-mnist", "zeroshot_retrieval": "xemoji"})
-
-
-def _metric_name(task: str, metric: str) -> str:
-    """Our metric names in CLIP_benchmark's: acc1, acc5; image_retrieval_recall@k (text -> image),
-    text_retrieval_recall@k (image -> text)."""
-    if task == "zeroshot_classification":
-        return re.sub(r"^top(\d+)$", r"acc\1", metric)
-    direction, _, k = metric.partition(" R@")
-    return {"text_to_image": "image_retrieval", "image_to_text": "text_retrieval"}.get(direction, direction) + f"_recall@{k}"
-
-
-def benchmark_records(profile: str) -> list[dict]:
-    """Notebook 04's long tables as CLIP_benchmark results: one dict per (model run, task, language).
-
-    Keys as CLIP_benchmark writes them (dataset, model, pretrained, task, metrics, language); "model"
-    is the model's name in our tables, "pretrained" names the run (profile, setting, seed), so that
-    (model, pretrained) names one set of weights as in open_clip. Metrics are fractions; each has
-    its 95% bootstrap interval beside it as <metric>_ci_low and <metric>_ci_high. The language
-    averages of our tables are kept under their names (avg; macro, micro), which CLIP_benchmark
-    does not write.
-    """
-    import pandas as pd
-
-    datasets = _benchmark_datasets(profile)
-    records = []
-    for table, task in TABLES.items():
-        path = paths.results_dir(profile) / f"{table}.csv"
-        if not path.is_file():
-            continue
-        frame = pd.read_csv(path, dtype={"setting": str})
-        frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce")
-        for (model, setting, seed, language), rows in frame.groupby(["model", "setting", "seed", "language"],
-                                                                     sort=False, dropna=False):
-            metrics = {}
-            for row in rows.itertuples():
-                name = _metric_name(task, row.metric)
-                metrics[name] = float(row.value)
-                metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = float(row.ci_low), float(row.ci_high)
-            run = "teacher" if pd.isna(seed) else f"{setting}-seed{int(seed)}"
-            records.append({"dataset": datasets[task], "model": model, "pretrained": f"tomclip-{profile}-{run}",
-                            "task": task, "language": language, "metrics": metrics})
-    return records
-
-
-def write_benchmark_results(profile: str, folder: str | Path | None = None) -> list[Path]:
-    """Write benchmark_records(profile) as one JSON file each, named as CLIP_benchmark's usual output
-    template ({dataset}_{pretrained}_{model}_{language}_{task}.json), into results/<profile>/clip_benchmark/
-    (replaced whole, atomically). Returns the files; none when notebook 04's tables are absent."""
-    folder = Path(folder) if folder is not None else paths.results_dir(profile) / "clip_benchmark"
-    records = benchmark_records(profile)
-    if not records:
-        return []
-    names = []
-    with atomic_path(folder) as tmp:
-        tmp.mkdir()
-        for record in records:
-            name = "_".join(_slug(record[k]) for k in ("dataset", "pretrained", "model", "language", "task")) + ".json"
-            (tmp / name).write_text(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-            names.append(name)
-    return [folder / name for name in names]
 
 
 # ----------------------------------------------------------------------------- command line
@@ -565,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="the folder to write (default build/export/<profile>/<model>-<setting>-seed<seed>)")
     parser.add_argument("--repoint", metavar="FOLDER", help="only re-point a moved export's open_clip_config.json")
     parser.add_argument("--benchmark-json", action="store_true",
-                        help="only write results/<profile>/clip_benchmark/*.json from notebook 04's tables")
+                        help="only write results/<profile>/clip_benchmark/*.json from notebook 04's tables "
+                             "(as python -m tomclip_lib.clip_benchmark PROFILE)")
     args = parser.parse_args(argv)
     try:
         if args.repoint:
@@ -574,12 +474,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.profile:
             parser.error("a profile is needed")
         if args.benchmark_json:
-            files = write_benchmark_results(args.profile)
-            print(f"{len(files)} CLIP_benchmark result files in {paths.results_dir(args.profile) / 'clip_benchmark'}")
-            return 0
+            return clip_benchmark.main([args.profile])
         run = find_run(args.profile, args.model, args.setting, args.seed)
         out = Path(args.out) if args.out else (paths.REPO_ROOT / "build" / "export" / args.profile
-                                               / _slug(f"{run.variant}-{run.setting}-seed{int(run.seed)}"))
+                                               / clip_benchmark.slug(f"{run.variant}-{run.setting}-seed{int(run.seed)}"))
         print(f"exporting {run_label(run)} of profile {args.profile} to {out} ...", flush=True)
         export_student(args.profile, run, out)
     except TomclipError as error:

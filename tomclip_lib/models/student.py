@@ -160,7 +160,7 @@ TOKEN_STATES_BATCH = 16
 TOP_CHUNK_ROWS = 64
 
 
-def _encoder_layers(backbone) -> nn.ModuleList:
+def encoder_layers(backbone) -> nn.ModuleList:
     layers = getattr(getattr(backbone, "encoder", None), "layer", None)
     if not isinstance(layers, nn.ModuleList):
         raise TomclipError(f"Training the top layers needs a BERT-like backbone (encoder.layer); "
@@ -180,7 +180,7 @@ def _lower_states(backbone, input_ids: torch.Tensor, attention_mask: torch.Tenso
     """The embeddings and the first `layers` layers of the frozen backbone: (B, T, H)."""
     hidden = backbone.embeddings(input_ids=input_ids)
     mask = _layer_mask(backbone.config, hidden, attention_mask)
-    for layer in _encoder_layers(backbone)[:layers]:
+    for layer in encoder_layers(backbone)[:layers]:
         hidden = layer(hidden, mask)
     return hidden
 
@@ -362,7 +362,7 @@ class Student(nn.Module):
             self.backbone, self.tokenizer = backbone, tokenizer
             backbone.requires_grad_(True)
         else:
-            layers = _encoder_layers(backbone)
+            layers = encoder_layers(backbone)
             k = config.trainable_layers
             if k > len(layers):
                 raise TomclipError(f"trainable_layers={k}, but the backbone has {len(layers)} layers.")

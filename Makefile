@@ -96,7 +96,7 @@ paper: $(EXECUTED) $(SITE)/index.html ## run every notebook for PROFILE (default
 # in build/site/PROFILE/ (open index.html from the file system). docs/rendered-edition.md says more.
 # The findings and the headline verdict are written from this run's tables first, so the landing page
 # shows this run's verdict.
-$(SITE)/index.html: $(EXECUTED) scripts/build-site.py scripts/findings.py $(wildcard tomclip_lib/topology/*.py) \
+$(SITE)/index.html: $(EXECUTED) scripts/build-site.py scripts/findings.py tomclip_lib/stages/findings.py $(wildcard tomclip_lib/topology/*.py) \
                     | $(VENV_STAMP)
 	$(BIN)/python scripts/findings.py $(PROFILE) >/dev/null
 	$(BIN)/python scripts/build-site.py $(PROFILE)

@@ -17,11 +17,11 @@
 # (embedded: by item, so test emoji are never seen in training; paper: M-CLIP's first 5,000 rows
 # validate, as in the reference), writes the data card to `results/<profile>/` and shows the data.
 # A `paper_data` parameter (params/paper.yaml) selects the paper's sources; every later notebook
-# follows that choice through `tomclip_lib.sources`.
+# follows that choice through its record (`tomclip_lib.records`).
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
-languages = ["en", "ko", "ja", "fr", "es", "ru", "it", "zh", "vi", "da", "pl", "tr", "de"]
+languages = None  # None: the paper's 13 (tomclip_lib.data.languages)
 include_keywords = True  # emoji keyword lists as a second caption per emoji
 include_babel = True  # territory and language names as extra pairs
 validation_fraction = 0.1  # of items
@@ -35,9 +35,11 @@ paper_data = None  # where the paper profile's data are (see params/paper.yaml);
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import plots, report, sources
-from tomclip_lib.data import corpus as corpus_lib
+from tomclip_lib import evaluation_sets, plots, report
 from tomclip_lib.data import classnames, datacard
+from tomclip_lib.data.corpus import CorpusConfig
+from tomclip_lib.data.languages import evaluated_languages
+from tomclip_lib.stages import data as data_stage
 
 # %% [markdown]
 # ## Sources
@@ -48,7 +50,7 @@ from tomclip_lib.data import classnames, datacard
 # agreement. Paper: the files and hub ids named in `paper_data`.
 
 # %%
-asset_table = sources.asset_table(paper_data)
+asset_table = data_stage.asset_table(paper_data)
 display(asset_table)
 
 # %% [markdown]
@@ -58,8 +60,8 @@ display(asset_table)
 # row (an English caption and one translation) per pair, with its precomputed CLIP text embedding.
 
 # %%
-config = corpus_lib.CorpusConfig(
-    languages=tuple(languages),
+config = CorpusConfig(
+    languages=tuple(evaluated_languages(languages)),
     include_keywords=include_keywords,
     include_babel=include_babel,
     validation_fraction=validation_fraction,
@@ -67,7 +69,7 @@ config = corpus_lib.CorpusConfig(
     low_resource_fraction=low_resource_fraction,
     max_items=max_items,
 )
-corpus = sources.prepare_corpus(profile, config, paper_data)  # saved for the later notebooks
+corpus = data_stage.prepare_corpus(profile, config, paper_data)  # saved for the later notebooks
 example = corpus[corpus["item"] == corpus["item"].iloc[0]]
 display(example[["lang", "source", "en", "text", "split"]])
 
@@ -78,8 +80,8 @@ display(example[["lang", "source", "en", "text", "split"]])
 # rendered from Noto Color Emoji; paper: xFlickr&CO).
 
 # %%
-zero_shot = sources.zero_shot_set(profile, image_size)
-items = sources.retrieval_set(profile, corpus, image_size)
+zero_shot = evaluation_sets.zero_shot_set(profile, image_size)
+items = evaluation_sets.retrieval_set(profile, corpus, image_size)
 image_counts = {f"zero-shot test ({zero_shot.dataset})": len(zero_shot.images),
                 "retrieval test": len(items.images)}
 
@@ -115,7 +117,7 @@ report.save_figure(fig, "data_zero_shot_grid", profile)
 # training emoji. Paper: caption pairs per language and split.
 
 # %%
-categories, title = sources.categories(profile, corpus)
+categories, title = data_stage.categories(profile, corpus)
 fig = plots.grouped_counts(categories, "category", "split", title)
 report.save_figure(fig, "data_categories", profile)
 
@@ -125,7 +127,7 @@ report.save_figure(fig, "data_categories", profile)
 # `results/<profile>/data_card.md` (and `.json`).
 
 # %%
-card = datacard.write_data_card(profile, corpus, image_counts, asset_table)
+card = data_stage.write_data_card(profile, corpus, image_counts, asset_table)
 display(Markdown(report.markdown_table(datacard.pair_counts(corpus))))
 
 # %% [markdown]

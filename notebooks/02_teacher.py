@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report, sources
-from tomclip_lib.data.corpus import load_corpus
+from tomclip_lib import evaluation_sets, plots, records, report
 from tomclip_lib.models.teacher import TeacherConfig
+from tomclip_lib.stages import teacher as teacher_stage
 
 # %% [markdown]
 # ## Train (or load) the teacher
@@ -41,10 +41,10 @@ from tomclip_lib.models.teacher import TeacherConfig
 # and pulls each towards its caption. Validation and test emoji of the corpus are never shown.
 
 # %%
-corpus = load_corpus(profile)
+corpus = records.load_corpus(profile)
 config = TeacherConfig(image_size=image_size, width=width, epochs=epochs, fashion_per_epoch=fashion_per_epoch,
                        emoji_repeats=emoji_repeats, seed=seed)
-teacher, history = sources.prepare_teacher(profile, corpus, config)
+teacher, history = teacher_stage.prepare_teacher(profile, corpus, config)
 display(pd.DataFrame(history).round(3))
 
 # %% [markdown]
@@ -53,9 +53,9 @@ display(pd.DataFrame(history).round(3))
 # retrieval of the held-out test emoji by their English names (both directions).
 
 # %%
-images = sources.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
-items = sources.retrieval_set(profile, corpus, teacher.image_size)
-reference = experiment.english_reference(teacher, images, items, n_boot)
+images = evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
+items = evaluation_sets.retrieval_set(profile, corpus, teacher.image_size)
+reference = teacher_stage.english_reference(teacher, images, items, n_boot)
 report.save_table(reference, "teacher_english_reference", profile, floatfmt=".3f",
                   caption="The teacher in English, 95% bootstrap intervals (notebook 02).")
 display(reference.round(3))

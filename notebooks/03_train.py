@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03 · Distillation: MCLIP and ToMCLIP students, full and low-resource
 #
-# The paper's four models differ only in their loss (DEVELOPERS.md, and the weight names in
+# The paper's four models differ only in their loss (the weight names are those of
 # `tomclip_lib.topology.AlignmentLoss`):
 #
 # | model | loss | paper weights |
@@ -20,7 +20,7 @@
 # topological terms (max-normalised distances) do not. Our embedded targets are unit-norm 384-d
 # vectors, on which the paper's 0.01 weighs the topological terms about as much as the point-wise
 # one. So every topological weight here is the paper's 0.01 times a *balance factor*: the mean
-# squared target entry here over the reference's (`experiment.balance_factor`), which gives the
+# squared target entry here over the reference's (`stages.grid.balance_factor`), which gives the
 # same mix of point-wise and topological loss as the paper's training had. A sweep over three
 # orders of magnitude (low-resource, chosen on validation emoji only) adds "ToMCLIP (chosen)",
 # and the raw 0.01 stays in the sweep's table as the ablation it is. Every run logs each term's
@@ -63,20 +63,18 @@ top_layer_variants = ["MCLIP", "ToMCLIP"]
 # Those runs' own training: a step runs a transformer layer (~20x a head's), so fewer epochs and a short
 # warm-up; the layer learns at 1e-4 (the paper's 1e-5 over tens of thousands of steps; here ~70), the head at lr.
 top_layer_training = {"max_epochs": 6, "warmup_steps": 20, "backbone_lr": 1e-4}
-languages = ["en", "ko", "ja", "fr", "es", "ru", "it", "zh", "vi", "da", "pl", "tr", "de"]  # validation R@1
+languages = None  # of validation R@1 (None: the paper's 13)
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch
 
 # %%
-from dataclasses import replace
-
 import pandas as pd
 from IPython.display import Markdown, display
 
-from tomclip_lib import experiment, numerics, plots, report, sources, train
-from tomclip_lib.data.corpus import load_corpus
+from tomclip_lib import numerics, plots, records, report, train
+from tomclip_lib.data.languages import evaluated_languages
 from tomclip_lib.models.student import StudentConfig
-from tomclip_lib.models.teacher import load_profile_teacher
+from tomclip_lib.stages import ablations, distillation, grid
 
 # %% [markdown]
 # ## The distillation pairs
@@ -86,12 +84,12 @@ from tomclip_lib.models.teacher import load_profile_teacher
 # the cache.
 
 # %%
-corpus = load_corpus(profile)
-student_config = StudentConfig(backbone=backbone, out_dim=sources.target_dim(profile), head_hidden=head_hidden,
+corpus = records.load_corpus(profile)
+student_config = StudentConfig(backbone=backbone, out_dim=distillation.target_dim(profile), head_hidden=head_hidden,
                                trainable_layers=trainable_layers)
-data = experiment.distillation_data(profile, corpus, student_config, [experiment.Model("MCLIP", "MCLIP")])
-display(pd.DataFrame({setting: {"training pairs": len(split[0]), "validation pairs": len(split[1])}
-                      for (_, setting), split in data.items()}))
+data = distillation.grid_pairs(profile, corpus, student_config, [grid.GridRow("MCLIP", "MCLIP")])
+display(pd.DataFrame({setting: {"training pairs": len(pairs.train), "validation pairs": len(pairs.validation)}
+                      for (_, setting), pairs in data.items()}))
 
 # %% [markdown]
 # ## Balance: the paper's weights on our targets
@@ -101,7 +99,7 @@ display(pd.DataFrame({setting: {"training pairs": len(split[0]), "validation pai
 # its factor is 1).
 
 # %%
-factor = experiment.balance_factor(data[trainable_layers, "full"][0].targets, reference_target_norm)
+factor = grid.balance_factor(data[trainable_layers, "full"].train.targets, reference_target_norm)
 print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g} here")
 
 # %% [markdown]
@@ -113,8 +111,10 @@ print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g
 # %%
 base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, patience=patience,
                          warmup_steps=warmup_steps, sparsify=sparsify, mode=mode)
-sweep, chosen = experiment.weight_sweep(profile, corpus, base, student_config, data[trainable_layers, "low"], sweep_weights, factor,
-                                        sweep_seeds, load_profile_teacher(profile), languages, zero_shot_limit)
+context = ablations.AblationContext.build(profile, corpus, records.load_teacher(profile), student_config,
+                                          data[trainable_layers, "low"], sweep_seeds, evaluated_languages(languages),
+                                          zero_shot_limit)
+sweep, chosen = ablations.weight_sweep(context, base, sweep_weights, factor)
 report.save_table(sweep, "weight_sweep", profile, floatfmt=".3g",
                   caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.")
 display(Markdown(report.markdown_table(sweep, ".3g")))
@@ -128,12 +128,11 @@ display(Markdown(report.markdown_table(sweep, ".3g")))
 # (docs/training-at-scale.md); the table below then reads what they wrote.
 
 # %%
-models = experiment.main_models(variants, full_variants, factor, chosen, top_layers, top_layer_variants,
-                                top_layer_training)
-data.update(experiment.distillation_data(profile, corpus, student_config, models))
-runs = experiment.train_grid(profile, base, student_config, models, {"full": seeds_full, "low": seeds_low}, data,
-                             processes=processes)
-experiment.save_runs(profile, runs, student_config, base, balance_factor=factor, chosen_weights=chosen)
+rows = grid.main_grid(variants, full_variants, factor, chosen, top_layers, top_layer_variants, top_layer_training)
+data.update(distillation.grid_pairs(profile, corpus, student_config, rows))
+runs = distillation.train_grid(profile, base, student_config, rows, {"full": seeds_full, "low": seeds_low}, data,
+                               processes=processes)
+records.save_runs(profile, runs, student_config, base, balance_factor=factor, chosen_weights=chosen)
 report.save_table(runs.drop(columns="run_dir"), "training_runs", profile, floatfmt=".4f",
                   caption="Student runs: best validation loss (of each run's own objective), epochs, seconds, "
                           "the topological terms' share of loss and gradient.")
@@ -145,7 +144,7 @@ report.save_table(runs.drop(columns="run_dir"), "training_runs", profile, floatf
 # rows carry the share the paper's training had; the chosen row, what validation preferred.
 
 # %%
-balance = experiment.balance_table(runs)
+balance = distillation.balance_table(runs)
 report.save_table(balance, "balance", profile, floatfmt=".2f",
                   caption="Topological terms' share (%) of the loss and of its gradient norm, and ms per step.")
 display(Markdown(report.markdown_table(balance, ".2f")))
@@ -166,7 +165,8 @@ report.save_figure(fig, "training_pointwise_loss", profile)
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"{len(runs)} runs of {runs['variant'].nunique()} models (full: {len(seeds_full)} seed(s), low-resource: "
-      f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full'][0]):,} full and {len(data[trainable_layers, 'low'][0]):,} low-resource pairs")
+      f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full'].train):,} full and "
+      f"{len(data[trainable_layers, 'low'].train):,} low-resource pairs")
 print(f"sweep: {', '.join(sweep['setting'])}")
 
 # %%

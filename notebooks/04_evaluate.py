@@ -13,23 +13,24 @@
 
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
-languages = ["en", "ko", "ja", "fr", "es", "ru", "it", "zh", "vi", "da", "pl", "tr", "de"]
+languages = None  # None: the paper's 13
 zero_shot_limit = None  # a class-balanced subset of the test images (None: all)
 n_boot = 10000  # bootstrap resamples for the 95% intervals in the long tables
 
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import experiment, report, sources
-from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.models.teacher import load_profile_teacher
+from tomclip_lib import evaluation_sets, records, report
+from tomclip_lib.data.languages import evaluated_languages
+from tomclip_lib.stages import tables
 
 # %%
-corpus = load_corpus(profile)
-teacher = load_profile_teacher(profile)
-runs, student_config = experiment.load_runs(profile)
-images = sources.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
-items = sources.retrieval_set(profile, corpus, teacher.image_size)
+corpus = records.load_corpus(profile)
+teacher = records.load_teacher(profile)
+runs, _ = records.load_runs(profile)
+languages = evaluated_languages(languages)
+images = evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
+items = evaluation_sets.retrieval_set(profile, corpus, teacher.image_size)
 retrieval_languages = [lang for lang in languages if lang in items.captions]  # xFlickr&CO has 7 of the 13
 
 # %% [markdown]
@@ -38,12 +39,12 @@ retrieval_languages = [lang for lang in languages if lang in items.captions]  # 
 
 # %%
 hits = {}  # each run's hits per language and test item, for the paired comparisons below
-zero_shot = experiment.zero_shot_table(runs, student_config, teacher, images,
+zero_shot = tables.zero_shot_table(profile, runs, teacher, images,
                                        teacher.cached_image_embeddings("zero-shot", images.images), languages, n_boot,
                                        hits)
 report.save_table(zero_shot, "zero_shot_long", profile, floatfmt=".4f")
 for setting in ("full", "low"):
-    table = experiment.wide_table(zero_shot, "top1", setting, languages)
+    table = tables.wide_table(zero_shot, "top1", setting, languages)
     report.save_table(table, f"zero_shot_top1_{setting}", profile, floatfmt=".1f",
                       caption=f"Zero-shot top-1 accuracy (%), {setting} setting; avg = mean over languages.")
     display(Markdown(f"**{setting} setting**\n\n" + report.markdown_table(table, ".1f")))
@@ -54,13 +55,13 @@ for setting in ("full", "low"):
 # mean over languages, micro pools all queries.
 
 # %%
-retrieval = experiment.retrieval_table(runs, student_config, teacher, items,
+retrieval = tables.retrieval_table(profile, runs, teacher, items,
                                        teacher.cached_image_embeddings("retrieval", items.images), retrieval_languages,
                                        n_boot, hits)
 report.save_table(retrieval, "retrieval_long", profile, floatfmt=".4f")
 for setting in ("full", "low"):
     for metric in ("text_to_image R@1", "image_to_text R@1"):
-        table = experiment.wide_table(retrieval, metric, setting, retrieval_languages)
+        table = tables.wide_table(retrieval, metric, setting, retrieval_languages)
         name = f"retrieval_{metric.split()[0]}_{setting}"
         report.save_table(table, name, profile, floatfmt=".1f", caption=f"{metric} (%), {setting} setting, {len(items.images)} test images.")
         display(Markdown(f"**{metric}, {setting} setting**\n\n" + report.markdown_table(table, ".1f")))
@@ -73,7 +74,7 @@ for setting in ("full", "low"):
 # %%
 for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1"),
                                       ("retrieval text->image R@1", retrieval, "macro", "text_to_image R@1")):
-    spread = experiment.seed_spread(table, average, metric)
+    spread = tables.seed_spread(table, average, metric)
     report.save_table(spread, f"seed_spread_{'zero_shot' if average == 'avg' else 'retrieval'}", profile,
                       caption=f"{name}, low-resource: spread over seeds (%).")
     display(Markdown(f"**{name}**\n\n" + report.markdown_table(spread)))
@@ -89,7 +90,7 @@ for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1
 # than the uncertainty about other class sets.
 
 # %%
-verdicts = experiment.paired_comparisons(hits, experiment.baseline_of(runs), n_boot)
+verdicts = tables.paired_comparisons(hits, tables.baseline_of(runs), n_boot)
 report.save_table(verdicts, "tomclip_vs_mclip", profile, floatfmt=".2f",
                   caption="Difference to MCLIP in points (language average; mean over seeds), paired by seed and test "
                           "item, with a 95% paired bootstrap interval over items and seeds.")

@@ -31,7 +31,7 @@ teacher_toma_weight = 0.1  # ToMA's weight in the teacher's image-text training 
 teacher_caption_fraction = 0.1  # ToMA's semi-supervised setting: 10% of the images keep captions
 teacher_seeds = [0, 1, 2]  # seeds of the 10% setting (all captions: the first only, a run costs a minute)
 max_epochs = 30
-languages = ["en", "ko", "ja", "fr", "es", "ru", "it", "zh", "vi", "da", "pl", "tr", "de"]
+languages = None  # None: the paper's 13
 zero_shot_limit = None
 
 # %%
@@ -39,37 +39,17 @@ from dataclasses import replace
 
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report, sources
-from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.models.teacher import load_profile_teacher
+from tomclip_lib import plots, records, report
+from tomclip_lib.data.languages import evaluated_languages
+from tomclip_lib.stages import ablations, grid
 
 # %%
-corpus = load_corpus(profile)
-teacher = load_profile_teacher(profile)
-_, student_config = experiment.load_runs(profile)
-data = sources.distillation_data(profile, corpus, student_config, "low")
-images = sources.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
-test = sources.retrieval_queries(profile, corpus, teacher, "test", languages)
-validation = sources.retrieval_queries(profile, corpus, teacher, "validation", languages)
-base = replace(experiment.load_train_config(profile), setting="low", max_epochs=max_epochs)
-factor, chosen = experiment.load_balance(profile)
-weights = weights or chosen or experiment.scaled_weights("ToMCLIP", factor)
-h1_weight = h1_weight or weights["topology_h0"]
-print(f"{len(data[0]):,} low-resource training pairs; validation R@1 over {', '.join(validation.captions)}; "
-      f"test R@1 over {', '.join(test.captions)}")
-
-
-def run(name, settings):
-    return experiment.ablation(profile, name, settings, seeds, student_config, data, teacher, images, test,
-                               validation, languages)
-
-
-def show(name, runs, title):
-    summary = experiment.ablation_summary(runs)
-    report.save_table(summary, f"ablation_{name}", profile, floatfmt=".2f", caption=f"{title} (low-resource, {len(seeds)} seeds).")
-    display(summary.round(2))
-    return summary
-
+context = ablations.AblationContext.from_records(profile, seeds, evaluated_languages(languages), zero_shot_limit)
+base = replace(records.load_train_config(profile), setting="low", max_epochs=max_epochs)
+factor, chosen = records.load_balance(profile)
+weights = weights or chosen or grid.scaled_weights("ToMCLIP", factor)
+print(f"{len(context.data.train):,} low-resource training pairs; validation R@1 over {', '.join(context.validation.captions)}; "
+      f"test R@1 over {', '.join(context.test.captions)}")
 
 # %% [markdown]
 # ## Batch size (the paper's Figure 5)
@@ -79,12 +59,9 @@ def show(name, runs, title):
 # `train.epoch_batches`).
 
 # %%
-batch_runs = run("batch size", [(f"{variant}, batch {size}", replace(base, variant=variant, batch_size=size,
-                                                                      weights=experiment.scaled_weights(variant, factor)))
-                                for variant in ("MCLIP", "ToMCLIP") for size in batch_sizes])
-batch_runs["model"] = batch_runs["setting"].str.split(",").str[0]
-batch_runs["batch size"] = batch_runs["setting"].str.split("batch ").str[1].astype(int)
-batch_summary = show("batch_size", batch_runs, "Batch size")
+batch_runs = ablations.batch_size(context, base, factor, batch_sizes)
+batch_summary = ablations.save_ablation(context, "batch_size", batch_runs, "Batch size")
+display(batch_summary.round(2))
 report.save_figure(plots.batch_size_curves(batch_runs, "retrieval R@1", "Retrieval R@1 (test set) against batch size"),
                    "ablation_batch_size", profile)
 
@@ -94,9 +71,9 @@ report.save_figure(plots.batch_size_curves(batch_runs, "retrieval R@1", "Retriev
 # matrix are computed (larger s removes more); "off" keeps the complete graph.
 
 # %%
-scale_runs = run("sparsification", [(f"s = {'off' if s is None else s}", replace(base, variant="ToMCLIP", weights=weights, sparsify=s))
-                                    for s in scales])
-scale_summary = show("sparsification", scale_runs, "Sparsification scale s")
+scale_runs = ablations.sparsification(context, base, weights, scales)
+scale_summary = ablations.save_ablation(context, "sparsification", scale_runs, "Sparsification scale s")
+display(scale_summary.round(2))
 report.save_figure(plots.ablation_bars(scale_summary, "Sparsification scale s"), "ablation_sparsification", profile)
 
 # %% [markdown]
@@ -105,9 +82,9 @@ report.save_figure(plots.ablation_bars(scale_summary, "Sparsification scale s"),
 # value they estimate (notebook 07 explains why they agree in expectation).
 
 # %%
-mode_runs = run("L_ta mode", [(f"mode {mode}", replace(base, variant="ToMCLIP(ta)", weights={"topology_h0": weights["topology_h0"]}, mode=mode))
-                              for mode in ("exact", "reference")])
-mode_summary = show("mode", mode_runs, "L_ta: exact versus the reference's sliced estimate")
+mode_runs = ablations.lta_mode(context, base, weights)
+mode_summary = ablations.save_ablation(context, "mode", mode_runs, "L_ta: exact versus the reference's sliced estimate")
+display(mode_summary.round(2))
 report.save_figure(plots.ablation_bars(mode_summary, "L_ta: exact versus reference (sliced)"), "ablation_mode", profile)
 
 # %% [markdown]
@@ -115,9 +92,9 @@ report.save_figure(plots.ablation_bars(mode_summary, "L_ta: exact versus referen
 # The reference code also compares the kept non-tree edges ("H1"); every reported run weighted it 0.
 
 # %%
-h1_runs = run("graph H1", [("H1 off", replace(base, variant="ToMCLIP", weights=weights)),
-                           (f"H1 on (gamma {h1_weight:g})", replace(base, variant="ToMCLIP", weights={**weights, "topology_h1": h1_weight}))])
-h1_summary = show("h1", h1_runs, "Graph-H1 term")
+h1_runs = ablations.graph_h1(context, base, weights, h1_weight or weights["topology_h0"])
+h1_summary = ablations.save_ablation(context, "h1", h1_runs, "Graph-H1 term")
+display(h1_summary.round(2))
 report.save_figure(plots.ablation_bars(h1_summary, "Graph-H1 term"), "ablation_h1", profile)
 
 # %% [markdown]
@@ -131,8 +108,8 @@ report.save_figure(plots.ablation_bars(h1_summary, "Graph-H1 term"), "ablation_h
 # objective is in notebooks 03 and 04 of both profiles).
 
 # %%
-teacher_summary = experiment.teacher_toma_ablation(profile, teacher, corpus, images, teacher_toma_weight,
-                                                   teacher_caption_fraction, teacher_seeds)
+teacher_summary = ablations.teacher_toma_ablation(profile, context.teacher, records.load_corpus(profile), context.images,
+                                                  teacher_toma_weight, teacher_caption_fraction, teacher_seeds)
 report.save_table(teacher_summary, "ablation_teacher_toma", profile, floatfmt=".2f",
                   caption="The teacher in English with and without ToMA in its own training (mean and sd over seeds, %).")
 display(teacher_summary.round(2))
@@ -144,7 +121,7 @@ display(teacher_summary.round(2))
 summaries = {"batch size": batch_summary, "sparsification": scale_summary,
              "L_ta mode": mode_summary, "graph H1": h1_summary}
 for name, summary in summaries.items():
-    print(f"{name}: best on validation = {experiment.describe_best(summary)}")
+    print(f"{name}: best on validation = {ablations.describe_best(summary)}")
 
 # %% [markdown]
 # The regression checks which settings each ablation compares and the teacher's English scores;

@@ -22,25 +22,16 @@ perplexity = 15.0
 seed = 0
 
 # %%
-import numpy as np
-
-from tomclip_lib import experiment, plots, report, sources
-from tomclip_lib.analysis import persistence as diagrams
-from tomclip_lib.analysis import views
+from tomclip_lib import evaluation_sets, plots, records, report
+from tomclip_lib.analysis import persistence, views
 from tomclip_lib.data.classnames import class_names, prompts, superclass_of
-from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.models.teacher import load_profile_teacher
-from tomclip_lib.topology import vietoris_rips_h1
+from tomclip_lib.stages.grid import trained_with_topology
 
 # %%
-corpus = load_corpus(profile)
-emoji_names = sources.emoji_names(profile, corpus)
-teacher = load_profile_teacher(profile)
-runs, student_config = experiment.load_runs(profile)
-chosen = runs[(runs["setting"] == "full")].groupby("variant").first()
-encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
-            **{model: experiment.load_student(student_config, chosen.loc[model, "run_dir"]).encode
-               for model in ("MCLIP", "ToMCLIP")}}
+emoji_names = evaluation_sets.emoji_names(profile, records.load_corpus(profile))
+teacher = records.load_teacher(profile)
+students = records.load_students(profile, ["MCLIP", "ToMCLIP"])  # the first seed of each, full setting
+encoders = {"CLIP (teacher text tower)": teacher.encode_texts, **{model: s.encode for model, s in students.items()}}
 
 # %% [markdown]
 # ## Figure 1: a catalogue of captions in English and Korean
@@ -91,14 +82,8 @@ report.save_figure(plots.sorted_distance_curves(curves, f"Sorted pairwise distan
 # 0); H1 points are loops.
 
 # %%
-def diagram(x):
-    x = np.asarray(x[:diagram_points], dtype=float)
-    x = x / np.max(np.linalg.norm(x[:, None] - x[None], axis=-1))
-    h0 = np.stack([np.zeros(len(x) - 1), diagrams.h0_deaths(x, sparsify=None)], axis=1)
-    return np.concatenate([h0, vietoris_rips_h1(x)])
-
-
-overlay = {"teacher, English": diagram(english), **{f"{m}, Korean": diagram(x) for m, x in korean.items()}}
+overlay = {"teacher, English": persistence.rips_diagram(english, diagram_points),
+           **{f"{m}, Korean": persistence.rips_diagram(x, diagram_points) for m, x in korean.items()}}
 report.save_figure(plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_points} captions"),
                    "figure_persistence_diagrams", profile)
 
@@ -106,7 +91,7 @@ report.save_figure(plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_po
 # ## Summary
 
 # %%
-gaps = {name: float(np.sqrt(np.mean((curves[name] - curves["teacher, English"]) ** 2))) for name in curves if name != "teacher, English"}
+gaps = views.curve_gaps(curves, "teacher, English")
 for name, gap in gaps.items():
     print(f"{name}: root-mean-square gap to the English teacher's sorted distances {gap:.3f}")
 
@@ -117,9 +102,9 @@ for name, gap in gaps.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for name, gap in gaps.items():
-    if not experiment.trained_with_topology(name.split(",")[0]):
-        print(f"{name}: root-mean-square gap to the English teacher's sorted distances {gap:.3f}")
+for model in korean:
+    if not trained_with_topology(model):
+        print(f"{model}, Korean: root-mean-square gap to the English teacher's sorted distances {gaps[f'{model}, Korean']:.3f}")
 
 # %%
 print(report.peak_memory_note())

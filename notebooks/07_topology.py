@@ -23,10 +23,9 @@ h1_points = 96  # points for the true Vietoris-Rips H1 comparison (cost grows fa
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import plots, report
-from tomclip_lib.analysis import persistence as views
+from tomclip_lib import plots, records, report
+from tomclip_lib.analysis import persistence
 from tomclip_lib.data.corpus import build_corpus, split_pairs
-from tomclip_lib.models.teacher import load_profile_teacher
 
 # %% [markdown]
 # ## Two real batches
@@ -37,7 +36,7 @@ from tomclip_lib.models.teacher import load_profile_teacher
 # as unknown tokens, so several Korean names land on the very same point (deaths at 0 below).
 
 # %%
-encode = load_profile_teacher(profile).encode_texts
+encode = records.load_teacher(profile).encode_texts
 names = split_pairs(build_corpus(), "train").query("source == 'emoji-name'")
 english = names[names["lang"] == "en"].head(batch_size)
 korean = names[names["lang"] == "ko"].set_index("item").loc[english["item"]]
@@ -53,7 +52,7 @@ print(f"{len(teacher)} captions, e.g. {english['text'].iloc[0]!r} / {korean['tex
 # distances than the English one: its diagram is differently shaped.
 
 # %%
-deaths = {"teacher, English": views.h0_deaths(teacher), "teacher tower, Korean": views.h0_deaths(student)}
+deaths = {"teacher, English": persistence.h0_deaths(teacher), "teacher tower, Korean": persistence.h0_deaths(student)}
 fig = plots.death_distributions(deaths, f"H0 deaths of a batch of {len(teacher)} emoji names (s = 0.5, normalised)")
 report.save_figure(fig, "topology_death_distributions", profile)
 
@@ -66,7 +65,7 @@ report.save_figure(fig, "topology_death_distributions", profile)
 # depends on how clustered the batch is: the table counts them for this batch.
 
 # %%
-display(views.sparsification_summary(teacher).round(3))
+display(persistence.sparsification_summary(teacher).round(3))
 
 # %% [markdown]
 # **Theorem 1 (executable).** With distances normalised to [0, 1] and removed edges given weight 1,
@@ -76,7 +75,7 @@ display(views.sparsification_summary(teacher).round(3))
 # (gudhi's definition, diagonal matching allowed) on the teacher batch.
 
 # %%
-curve = views.theorem_curve(teacher, eps_grid)
+curve = persistence.theorem_curve(teacher, eps_grid)
 fig = plots.theorem_bound(curve, "Theorem 1 on the teacher batch")
 report.save_figure(fig, "topology_theorem_bound", profile)
 display(curve.round(3))
@@ -90,7 +89,7 @@ display(curve.round(3))
 # W_2 between the death distributions. Our `exact` mode computes that value directly.
 
 # %%
-samples, exact = views.reference_draws(student, teacher, reference_calls)
+samples, exact = persistence.reference_draws(student, teacher, reference_calls)
 fig = plots.estimate_spread(samples, exact, "The reference's L_ta is a noisy estimate of the exact one")
 report.save_figure(fig, "topology_sliced_vs_exact", profile)
 
@@ -102,7 +101,7 @@ report.save_figure(fig, "topology_sliced_vs_exact", profile)
 # holes. That is why H1 belongs to analysis at small n, not to the training loss.
 
 # %%
-display(views.h1_comparison(teacher, h1_points))
+display(persistence.h1_comparison(teacher, h1_points))
 
 # %% [markdown]
 # ## What it costs
@@ -113,7 +112,7 @@ display(views.h1_comparison(teacher, h1_points))
 # notebook only reads the table it wrote.
 
 # %%
-display(Markdown(views.benchmark_table()))
+display(Markdown(persistence.benchmark_table()))
 
 # %% [markdown]
 # ## Summary

@@ -24,21 +24,15 @@ seed = 0
 # %%
 from IPython.display import display
 
-from tomclip_lib import experiment, plots, report, sources
+from tomclip_lib import evaluation_sets, plots, records, report
 from tomclip_lib.analysis import geometry
-from tomclip_lib.data.corpus import load_corpus
-from tomclip_lib.models.teacher import load_profile_teacher
 
 # %%
-corpus = load_corpus(profile)
-teacher = load_profile_teacher(profile)
-runs, student_config = experiment.load_runs(profile)
-items = sources.geometry_set(profile, corpus, teacher.image_size, max_items)
+teacher = records.load_teacher(profile)
+items = evaluation_sets.geometry_set(profile, records.load_corpus(profile), teacher.image_size, max_items)
 images = teacher.cached_image_embeddings("geometry", items.images)
-chosen = runs[runs["setting"] == "full"].groupby("variant").first()
 encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
-            **{model: experiment.load_student(student_config, chosen.loc[model, "run_dir"]).encode
-               for model in students if model in chosen.index}}
+            **{model: student.encode for model, student in records.load_students(profile, students).items()}}
 captioned = [lang for lang in languages if lang in items.captions]
 texts = {(model, lang): encode(list(items.captions[lang])) for model, encode in encoders.items() for lang in captioned}
 print(f"{len(images)} images, {len(encoders)} text encoders x {len(captioned)} languages ({', '.join(captioned)})")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
-import csv
 import datetime as dt
 import html
 import re
@@ -36,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tomclip_lib import paths  # noqa: E402  (only paths: the site needs no model code)
+from tomclip_lib import paths  # noqa: E402  (paths and the language list: the site needs no model code)
+from tomclip_lib.data.languages import evaluated_languages  # noqa: E402
 
 BUILD = ROOT / "build"
 API_MODULE = "tomclip_lib.topology"
@@ -171,11 +171,10 @@ def markdown(text: str) -> str:
 
 
 def verdict(profile: str) -> str:
-    """The headline verdict, from the first of these that exists in results/<profile>/: headline.md and
-    findings.md (scripts/findings.py writes both; `make readme` runs it for the embedded profile), or the
-    verdict table of notebook 04, tomclip_vs_mclip.md."""
+    """The headline verdict and the findings, as tomclip_lib.stages.findings wrote them in
+    results/<profile>/ (headline.md, findings.md: the same sentences the README shows)."""
     folder = paths.results_dir(profile)
-    headline, findings, table = (folder / f"{name}.md" for name in ("headline", "findings", "tomclip_vs_mclip"))
+    headline, findings = folder / "headline.md", folder / "findings.md"
     tables = folder / "tomclip_vs_mclip.csv"
 
     def where(path: Path) -> str:
@@ -194,30 +193,14 @@ def verdict(profile: str) -> str:
     if headline.exists():
         return (f'<div class="verdict">{markdown(headline.read_text(encoding="utf-8"))}</div>'
                 f'<p class="meta">From {where(headline)}{stale(headline)}.</p>' + more)
-    if bullets:
-        return (f'<div class="verdict">{markdown(bullets[0])}</div><p class="meta">From {where(findings)}'
-                f"{stale(findings)}.</p>" + more)
-    if table.exists() and tables.exists():
-        with tables.open(encoding="utf-8") as rows:
-            verdicts = list(csv.DictReader(rows))
-        winners = [f"{r['model']} ({r['setting']}, {r['task']}, {float(r['difference']):+.1f} points)"
-                   for r in verdicts if r.get("verdict") == "better than MCLIP"]
-        sentence = (f"None of the {len(verdicts)} paired comparisons (language averages) is better than MCLIP "
-                    "beyond its 95% interval." if not winners else f"{len(winners)} of {len(verdicts)} paired "
-                    "comparisons (language averages) are better than MCLIP beyond their 95% interval: "
-                    + "; ".join(winners) + ".")
-        return (f'<div class="verdict">{html.escape(sentence)}</div>'
-                f"<details><summary>Notebook 04's verdict table, {where(table)}</summary>"
-                f"{markdown(table.read_text(encoding='utf-8'))}</details>"
-                f'<p class="meta">No headline file for this profile ({where(headline)}; <code>python scripts/findings.py '
-                f"{html.escape(profile)}</code> writes it).</p>")
-    return f"<p>None: no {where(headline)}, {where(findings)} or {where(table)} for this profile.</p>"
+    return (f"<p>None yet: no {where(headline)} for this profile (<code>python scripts/findings.py "
+            f"{html.escape(profile)}</code> writes it from notebook 04's tables).</p>" + more)
 
 
 def languages(notebooks) -> str:
     from babel import Locale
 
-    codes = parameters(notebooks["04_evaluate"]).get("languages", []) if "04_evaluate" in notebooks else []
+    codes = evaluated_languages(parameters(notebooks["04_evaluate"]).get("languages")) if "04_evaluate" in notebooks else []
     names = []
     for code in codes:
         try:

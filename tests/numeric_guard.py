@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from tomclip_lib import experiment, numerics, sources
-from tomclip_lib.data.corpus import load_corpus
+from tomclip_lib import numerics, records
 from tomclip_lib.models.student import Student
+from tomclip_lib.stages.distillation import setting_pairs
 from tomclip_lib.train import BEST, METRICS, TrainConfig, train_student
 
 GUARD_THREADS = "1"
@@ -34,7 +34,7 @@ GUARD_THREADS = "1"
 def chosen_runs(profile: str):
     """Each (setting, model)'s first seed: every objective, both settings, the top-layer students, a few
     seconds each."""
-    runs, student_config = experiment.load_runs(profile)
+    runs, student_config = records.load_runs(profile)
     first = runs.sort_values("seed", kind="stable").drop_duplicates(["setting", "variant"])
     return first, student_config
 
@@ -42,14 +42,14 @@ def chosen_runs(profile: str):
 def retrain(profile: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
-    corpus = load_corpus(profile)
+    corpus = records.load_corpus(profile)
     for (setting, layers), part in runs.groupby(["setting", "trainable_layers"], sort=False):
         student = replace(student_config, trainable_layers=int(layers))
-        train, validation, data_key = sources.distillation_data(profile, corpus, student, setting)
+        train, validation, data_key = setting_pairs(profile, corpus, student, setting)
         for run in part.itertuples():
             config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name
-            if experiment.run_dir(profile, config, student, data_key).name != folder.name:
+            if records.run_dir(profile, config, student, data_key).name != folder.name:
                 sys.exit(f"guard: the data of {folder.name} differ from those nbval trained on (features or targets "
                          f"changed between the runs); nothing to compare")
             train_student(config, Student(student, seed=run.seed), train, validation, folder, progress=False)

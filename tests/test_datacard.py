@@ -4,16 +4,17 @@ import re
 
 import pytest
 
-from tomclip_lib import paths, sources
+from tomclip_lib import paths
 from tomclip_lib.data import datacard
+from tomclip_lib.stages import data as data_stage
 from tomclip_lib.data.corpus import CorpusConfig
 from tomclip_lib.data.languages import LANGUAGE_CODES
 
 
 def test_data_card_counts_add_up_and_name_every_licence(small_corpus, output_dirs):
     identities = ["fashion-mnist", "cldr-annotations", "intfloat/multilingual-e5-small"]
-    card = datacard.write_data_card("unit", small_corpus, {"Fashion-MNIST test": 10000},
-                                    datacard.asset_table(identities))
+    card = data_stage.write_data_card("unit", small_corpus, {"Fashion-MNIST test": 10000},
+                                      datacard.licence_table(identities))
     pairs = {row["language"]: row for row in card["pairs_per_language"]}
     assert list(pairs)[:-1] == list(LANGUAGE_CODES) and "all" in pairs
     assert sum(pairs["all"][s] for s in ("train", "validation", "test")) == len(small_corpus)
@@ -42,9 +43,9 @@ def test_the_paper_card_reports_the_rows_asked_read_and_dropped(mclip_files, cif
                  coco_images=str(xflickrco.image_roots["coco"]), flickr30k_images=str(xflickrco.image_roots["flickr30k"]),
                  teacher_weights=None, datasets_cache=str(hf_cache))
     with pytest.warns(UserWarning, match="hold only 20"):
-        corpus = sources.prepare_corpus("p", CorpusConfig(), paper)
+        corpus = data_stage.prepare_corpus("p", CorpusConfig(), paper)
     assert len(corpus) == 18
-    card = datacard.write_data_card("p", corpus, {"zero-shot test": 20}, sources.asset_table(paper))
+    card = data_stage.write_data_card("p", corpus, {"zero-shot test": 20}, data_stage.asset_table(paper))
     rows = card["mclip_rows"]
     assert (rows["asked"], rows["read"], rows["dropped"], rows["kept"]) == (25, 20, {"empty translation": 2}, 18)
     splits = {s["split"]: (s["embedding rows"], s["pairs kept"]) for s in rows["splits"]}

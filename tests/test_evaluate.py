@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from tomclip_lib import evaluate, experiment
+from tomclip_lib import evaluate
+from tomclip_lib.stages import ablations, findings, grid, tables
 from tomclip_lib.errors import TomclipError
 
 
@@ -99,7 +100,7 @@ def test_language_average_and_seed_summary():
 
 def test_wide_table_shows_mean_and_sd_in_percent():
     table = evaluate.language_average(long_rows())
-    wide = experiment.wide_table(table, "top1", "low", ["en", "ko"])
+    wide = tables.wide_table(table, "top1", "low", ["en", "ko"])
     assert wide.columns.tolist() == ["model", "en", "ko", "avg"]
     assert wide.set_index("model").loc["ToMCLIP", "en"] == "63.0 ± 1.0"
 
@@ -109,24 +110,24 @@ def test_each_model_is_compared_with_the_mclip_that_trains_the_same_layers():
                          dict(variant="ToMCLIP", objective="ToMCLIP", trainable_layers=0),
                          dict(variant="MCLIP (top layer)", objective="MCLIP", trainable_layers=1),
                          dict(variant="ToMCLIP (top layer)", objective="ToMCLIP", trainable_layers=1)])
-    assert experiment.baseline_of(runs) == {"ToMCLIP": "MCLIP", "ToMCLIP (top layer)": "MCLIP (top layer)"}
+    assert tables.baseline_of(runs) == {"ToMCLIP": "MCLIP", "ToMCLIP (top layer)": "MCLIP (top layer)"}
 
 
 def test_paired_comparisons_give_the_difference_its_interval_and_verdict():
-    task = experiment.RETRIEVAL_TASK
+    task = tables.RETRIEVAL_TASK
     ones, zeros = np.ones((2, 10)), np.zeros((2, 10))  # (languages, items)
     half = np.tile([1.0, 0.0], (2, 5))
     hits = {(task, "MCLIP", "low", 0): zeros, (task, "MCLIP", "low", 1): zeros,
             (task, "ToMCLIP", "low", 0): ones, (task, "ToMCLIP", "low", 1): ones,  # always ahead: +100 points
             (task, "ToMA", "low", 0): half, (task, "ToMA", "low", 1): half - half,  # ahead on one seed only
             (task, "ToMA", "low", 7): ones}  # a seed MCLIP lacks: not paired, left out
-    table = experiment.paired_comparisons(hits, {"ToMCLIP": "MCLIP", "ToMA": "MCLIP"}, n_boot=2000).set_index("model")
+    table = tables.paired_comparisons(hits, {"ToMCLIP": "MCLIP", "ToMA": "MCLIP"}, n_boot=2000).set_index("model")
     assert table.loc["ToMCLIP", ["difference", "ci_low", "ci_high"]].tolist() == [100.0, 100.0, 100.0]
     assert table.loc["ToMCLIP", "verdict"] == "better than MCLIP" and table.loc["ToMCLIP", "wins"] == 2
     assert table.loc["ToMA", "difference"] == pytest.approx(25.0) and table.loc["ToMA", "seeds"] == 2
     assert table.loc["ToMA", "ci_low"] <= 0 < table.loc["ToMA", "ci_high"]
     assert table.loc["ToMA", "verdict"] == "no difference resolved"
-    assert experiment.verdict(-3.0, -0.1) == "worse than MCLIP"
+    assert tables.verdict(-3.0, -0.1) == "worse than MCLIP"
 
 
 def test_findings_state_the_tables_in_words(output_dirs):
@@ -144,7 +145,7 @@ def test_findings_state_the_tables_in_words(output_dirs):
                   dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6),
                   dict(variant="ToMCLIP", trainable_layers="all", best_epoch=3, epochs=3)]).to_csv(
         folder / "training_runs.csv")
-    text = experiment.write_findings("unit")
+    text = findings.write_findings("unit")
     assert "top backbone layer trains: 1 of 2 runs had their best validation loss at their last epoch" in text
     assert "better than MCLIP: none" in text and "ToMCLIP -9.0 [-10.2, -7.9]" in text
     assert "worse than MCLIP: ToMCLIP (low, retrieval text->image R@1, -9.0 [-10.2, -7.9])" in text
@@ -170,23 +171,19 @@ def test_retrieval_queries_refuse_a_truth_that_does_not_fit(truth):
 def test_the_best_setting_breaks_ties_by_table_order_and_names_them():
     import pandas as pd
 
-    from tomclip_lib import experiment
-
     summary = pd.DataFrame({"setting": ["exact", "reference", "diagram"], "validation R@1 mean": [10.9, 10.9, 3.0]})
-    row, tied = experiment.best_setting(summary)
+    row, tied = ablations.best_setting(summary)
     assert row["setting"] == "exact" and tied == ["reference"]
-    assert experiment.describe_best(summary) == "exact (validation R@1 10.9; tied with reference)"
-    assert experiment.describe_best(summary.iloc[::-1]) == "reference (validation R@1 10.9; tied with exact)"
-    assert experiment.describe_best(summary.iloc[1:].assign(**{"validation R@1 mean": [1.0, 2.0]})) == \
+    assert ablations.describe_best(summary) == "exact (validation R@1 10.9; tied with reference)"
+    assert ablations.describe_best(summary.iloc[::-1]) == "reference (validation R@1 10.9; tied with exact)"
+    assert ablations.describe_best(summary.iloc[1:].assign(**{"validation R@1 mean": [1.0, 2.0]})) == \
         "diagram (validation R@1 2.0)"
 
 
 def test_which_models_hinge_on_discrete_topological_choices():
-    from tomclip_lib import experiment
-
-    assert not experiment.trained_with_topology("MCLIP")
-    assert not experiment.trained_with_topology("CLIP (teacher text tower)")
-    assert all(experiment.trained_with_topology(m) for m in ("ToMCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMA", "Topo-AE"))
+    assert not grid.trained_with_topology("MCLIP")
+    assert not grid.trained_with_topology("CLIP (teacher text tower)")
+    assert all(grid.trained_with_topology(m) for m in ("ToMCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMA", "Topo-AE"))
 
 
 def test_rankings_are_computed_in_float64():
@@ -312,17 +309,17 @@ def test_paired_difference_is_fixed_by_the_seed():
 def test_the_balance_factor_scales_the_topological_weights_to_the_reference_targets():
     unit = torch.nn.functional.normalize(torch.randn(50, 384, generator=torch.Generator().manual_seed(0)), dim=1)
     # unit-norm 384-d targets: mean squared entry 1/384; reference targets of norm 10 in 512-d: 100/512
-    assert experiment.balance_factor(unit, 10.0) == pytest.approx((1 / 384) / (100 / 512), rel=1e-6)
-    assert experiment.balance_factor(unit * 10 * (384 / 512) ** 0.5, 10.0) == pytest.approx(1.0, rel=1e-6)
-    assert experiment.balance_factor(unit, None) == 1.0  # the targets are the reference's own
+    assert grid.balance_factor(unit, 10.0) == pytest.approx((1 / 384) / (100 / 512), rel=1e-6)
+    assert grid.balance_factor(unit * 10 * (384 / 512) ** 0.5, 10.0) == pytest.approx(1.0, rel=1e-6)
+    assert grid.balance_factor(unit, None) == 1.0  # the targets are the reference's own
     with pytest.raises(TomclipError, match="positive"):
-        experiment.balance_factor(unit, 0.0)
-    weights = experiment.scaled_weights("ToMCLIP", 0.5)
+        grid.balance_factor(unit, 0.0)
+    weights = grid.scaled_weights("ToMCLIP", 0.5)
     assert weights == {"pointwise": 1.0, "distance_matrix": 0.005, "topology_h0": 0.005}
 
 
-def test_the_main_models_are_the_variants_balanced_the_chosen_one_and_the_top_layer_students():
-    models = experiment.main_models(["MCLIP", "ToMCLIP", "ToMA"], ["MCLIP", "ToMCLIP"], 0.1,
+def test_the_main_grid_holds_the_variants_balanced_the_chosen_one_and_the_top_layer_students():
+    models = grid.main_grid(["MCLIP", "ToMCLIP", "ToMA"], ["MCLIP", "ToMCLIP"], 0.1,
                                     {"pointwise": 1.0, "distance_matrix": 1e-3, "topology_h0": 1e-3}, 1, ["MCLIP"],
                                     {"max_epochs": 6})
     by_name = {model.name: model for model in models}
@@ -331,14 +328,14 @@ def test_the_main_models_are_the_variants_balanced_the_chosen_one_and_the_top_la
     assert by_name["ToMCLIP (chosen)"].settings == ("full", "low")
     top = by_name["MCLIP (top layer)"]
     assert (top.trainable_layers, top.settings, top.training) == (1, ("low",), {"max_epochs": 6})
-    assert experiment.trained_with_topology("ToMCLIP (chosen)") and not experiment.trained_with_topology("MCLIP (top layer)")
+    assert grid.trained_with_topology("ToMCLIP (chosen)") and not grid.trained_with_topology("MCLIP (top layer)")
 
 
 def test_a_model_without_its_own_layer_count_trains_what_the_grids_student_trains():
     """The paper profile fine-tunes the whole backbone: its main models must not fall back to a frozen one."""
     from tomclip_lib.models.student import StudentConfig
 
-    grid = StudentConfig(backbone="xlm-roberta-large", out_dim=512, trainable_layers="all")
-    main, top = experiment.main_models(["MCLIP"], ["MCLIP"], 1.0, None, 1, ["MCLIP"])
-    assert experiment.student_of(main, grid).trainable_layers == "all"
-    assert experiment.student_of(top, grid).trainable_layers == 1
+    whole = StudentConfig(backbone="xlm-roberta-large", out_dim=512, trainable_layers="all")
+    main, top = grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 1, ["MCLIP"])
+    assert grid.student_of(main, whole).trainable_layers == "all"
+    assert grid.student_of(top, whole).trainable_layers == 1

@@ -4,28 +4,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tomclip_lib import paths, sources
+from tomclip_lib import evaluation_sets, paths, records
+from tomclip_lib.data.paper_data import PaperData
 from tomclip_lib.errors import TomclipError
 from tomclip_lib.io import write_json
 
 
 def test_unknown_paper_data_keys_are_named_with_the_known_ones():
     with pytest.raises(TomclipError, match=r"unknown key\(s\) \['cifar_root'\].*cifar100_root"):
-        sources.PaperData.from_parameter({"cifar_root": "x", "xflickrco_annotations": "y"})
+        PaperData.from_parameter({"cifar_root": "x", "xflickrco_annotations": "y"})
 
 
 def test_the_evaluation_folders_are_required():
     with pytest.raises(TomclipError, match="lacks cifar100_root and xflickrco_annotations"):
-        sources.PaperData.from_parameter({})
+        PaperData.from_parameter({})
 
 
 def test_a_paper_data_that_is_not_a_mapping_is_refused():
     with pytest.raises(TomclipError, match="must be a mapping"):
-        sources.PaperData.from_parameter("data/")
+        PaperData.from_parameter("data/")
 
 
 def test_relative_folders_are_read_from_the_repository_root_and_hub_ids_stay():
-    data = sources.PaperData.from_parameter({"cifar100_root": "data/cifar100", "xflickrco_annotations": "/abs/ann"})
+    data = PaperData.from_parameter({"cifar100_root": "data/cifar100", "xflickrco_annotations": "/abs/ann"})
     assert data.cifar100_root == str(paths.REPO_ROOT / "data" / "cifar100")
     assert data.xflickrco_annotations == "/abs/ann"
     assert data.translations == "M-CLIP/ImageCaptions-7M-Translations"  # no such local folder: a hub id
@@ -34,7 +35,7 @@ def test_relative_folders_are_read_from_the_repository_root_and_hub_ids_stay():
 def test_later_notebooks_before_notebook_01_say_what_to_run(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
     with pytest.raises(TomclipError, match="run notebook 01_data first"):
-        sources.kind("nothing-yet")
+        records.kind("nothing-yet")
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def paper_validation(tmp_path, monkeypatch):
 
 def test_paper_validation_queries_find_each_translation_among_the_english_targets(paper_validation):
     corpus, targets = paper_validation
-    queries = sources.retrieval_queries("p", corpus, None, "validation", ["en", "ko", "ja", "de"])
+    queries = evaluation_sets.retrieval_queries("p", corpus, None, "validation", ["en", "ko", "ja", "de"])
     assert queries.captions == {"en": ["t0"], "ko": ["t1", "t2"], "de": ["t3"]}, "no ja row; sv is not asked for"
     assert len(queries.gallery) == 4, "one gallery row per distinct English validation caption"
     assert queries.truth["en"][0] == queries.truth["de"][0], "a repeated caption is one gallery row"
@@ -67,4 +68,4 @@ def test_paper_validation_queries_find_each_translation_among_the_english_target
 
 def test_paper_validation_without_the_asked_languages_says_what_to_raise(paper_validation):
     with pytest.raises(TomclipError, match="raise paper_data.validation_rows"):
-        sources.retrieval_queries("p", paper_validation[0], None, "validation", ["ja", "vi"])
+        evaluation_sets.retrieval_queries("p", paper_validation[0], None, "validation", ["ja", "vi"])

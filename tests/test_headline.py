@@ -1,17 +1,7 @@
-"""The README's headline table (scripts/findings.py): each model against its own MCLIP."""
-import importlib.util
-from pathlib import Path
-
+"""The README's headline table (tomclip_lib.stages.findings): each model against its own MCLIP."""
 import pandas as pd
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "findings.py"
-
-
-def load_findings():
-    spec = importlib.util.spec_from_file_location("findings_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tomclip_lib.stages import findings
 
 
 def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict):
@@ -21,7 +11,6 @@ def verdict_row(model, baseline, setting, task, difference, low, high, baseline_
 
 
 def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_marked():
-    findings = load_findings()
     retrieval = "retrieval text->image R@1"
     verdicts = pd.DataFrame([
         verdict_row("ToMCLIP (top layer)", "MCLIP (top layer)", "low", retrieval, -0.01, -0.12, 0.12, 2.45,

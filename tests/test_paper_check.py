@@ -10,7 +10,7 @@ from tomclip_lib.data import paper_check
 from tomclip_lib.data.paper_check import check_paper_data
 from tomclip_lib.data.paper_sources import XFLICKRCO_LANGUAGES
 from tomclip_lib.errors import TomclipError
-from tomclip_lib.sources import PaperData
+from tomclip_lib.data.paper_data import PaperData
 
 
 @pytest.fixture(scope="module")

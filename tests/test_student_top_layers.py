@@ -250,3 +250,24 @@ def test_the_thread_stable_layer_norm_is_a_layer_norm():
     hidden = torch.randn(3, 5, 24)
     assert torch.allclose(stable(hidden), reference(hidden), atol=1e-5)
     assert stable.state_dict().keys() == reference.state_dict().keys()
+
+
+def test_a_recorded_top_layer_run_loads_with_the_one_public_call(tmp_path, monkeypatch):
+    """records.load_student reads the run's own trainable layers: the grid's frozen configuration
+    would lack the trained layer's parameters."""
+    import pandas as pd
+
+    from tomclip_lib import paths, records
+
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
+    grid = StudentConfig(trainable_layers=0)
+    trained = Student(dataclasses.replace(grid, trainable_layers=1), seed=7).eval()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    torch.save(trained.trainable_state(), folder / "best.pt")
+    runs = pd.DataFrame([{"variant": "MCLIP (top layer)", "setting": "low", "seed": 7, "trainable_layers": 1,
+                          "run_dir": str(folder)}])
+    records.save_runs("p", runs, grid, TrainConfig())
+    table, _ = records.load_runs("p")
+    loaded = records.load_student("p", next(table.itertuples()))
+    assert torch.equal(torch.as_tensor(loaded.encode(TEXTS[:3])), torch.as_tensor(trained.encode(TEXTS[:3])))

@@ -1,6 +1,8 @@
 """tomclip_lib: the library behind the ToMCLIP companion notebooks.
 
-Layout (arrows go one way): data -> models -> topology -> train -> evaluate -> analysis -> plots.
+Layout, lowest layer first (a module imports only from layers below it; tests/test_layout.py checks):
+topology, data, models, train, evaluate, analysis; records (what the notebook stages hand each other),
+evaluation_sets; stages (one module per notebook). plots and report write figures and tables.
 Importing the package sets the Hugging Face offline flags when the hub is unreachable, so that no
 code path waits on a network that is not there.
 """

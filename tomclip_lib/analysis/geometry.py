@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TomclipError
+from ..evaluate import retrieval_hits
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -112,13 +113,6 @@ def sphere_clusters(x: np.ndarray, seed: int = 0, min_cluster_size: int = 15, n_
     return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size).fit_predict(xyz)
 
 
-def local_dimensions(x: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
-    """Per cluster: its size and the effective rank of its members (noise excluded)."""
-    rows = [{"cluster": int(c), "size": int((labels == c).sum()), "local effective rank": effective_rank(normalize(x[labels == c]))}
-            for c in sorted(set(labels.tolist()) - {-1})]
-    return pd.DataFrame(rows)
-
-
 def spearman(a, b) -> float:
     from scipy.stats import spearmanr
 
@@ -126,12 +120,6 @@ def spearman(a, b) -> float:
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
-
-
-def retrieval_hits_at_1(texts: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """Per caption, whether its own image is the nearest of all images (text -> image R@1)."""
-    scores = normalize(texts) @ normalize(images).T
-    return scores.argmax(axis=1) == np.arange(len(texts))
 
 
 def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,7 +132,7 @@ def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters
     """
     global_rows, local_rows = [], []
     for (model, language), captions in texts.items():
-        hits = retrieval_hits_at_1(captions, images)
+        hits = retrieval_hits(normalize(captions), normalize(images), ks=(1,))["text_to_image", 1]
         global_rows.append({"model": model, "language": language, "R@1": float(hits.mean()),
                             **geometry_summary(images, captions)})
         for cluster in sorted(set(clusters.tolist()) - {-1}):

@@ -20,6 +20,15 @@ def h0_deaths(points, sparsify: float | None = 0.5) -> np.ndarray:
     return deaths.numpy()
 
 
+def rips_diagram(points, max_points: int) -> np.ndarray:
+    """The Vietoris-Rips H0 and H1 intervals (birth, death) of the first `max_points` points, with
+    distances divided by their largest, so that batches of different scales share one plot."""
+    x = np.asarray(points[:max_points], dtype=float)
+    x = x / np.max(np.linalg.norm(x[:, None] - x[None], axis=-1))
+    h0 = np.stack([np.zeros(len(x) - 1), h0_deaths(x, sparsify=None)], axis=1)
+    return np.concatenate([h0, vietoris_rips_h1(x)])
+
+
 def sparsification_summary(points, scales=(None, 0.0, 0.25, 0.5, 1.0)) -> pd.DataFrame:
     """What each sparsification scale s keeps: edges of the graph, and bars of the H0 diagram."""
     points = as_tensor(points)

@@ -29,3 +29,9 @@ def sorted_pairwise_distances(x: np.ndarray, normalize: bool = True) -> np.ndarr
 
     distances = np.sort(pdist(np.asarray(x, dtype=np.float64)))
     return distances / distances.max() if normalize and len(distances) and distances.max() > 0 else distances
+
+
+def curve_gaps(curves: dict[str, np.ndarray], reference: str) -> dict[str, float]:
+    """Root-mean-square gap of each sorted-distance curve to the `reference` curve (same length)."""
+    return {name: float(np.sqrt(np.mean((curve - curves[reference]) ** 2))) for name, curve in curves.items()
+            if name != reference}

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import assets, paths
+from .. import assets
 from ..errors import TomclipError
-from ..io import atomic_path
 from .images import load_emoji_test
 from .languages import LANGUAGE_CODES, check_languages
 
@@ -144,22 +143,3 @@ def split_pairs(corpus: pd.DataFrame, split: str, setting: str = "full") -> pd.D
     if setting == "low" and split == "train":
         pairs = pairs[pairs["low_resource"]]
     return pairs.reset_index(drop=True)
-
-
-def corpus_path(profile: str):
-    return paths.artifacts_dir(profile) / "corpus.parquet"
-
-
-def save_corpus(corpus: pd.DataFrame, profile: str) -> None:
-    """Store the corpus that notebook 01 built, so that every later notebook uses the same one."""
-    with atomic_path(corpus_path(profile)) as tmp:
-        corpus.to_parquet(tmp, index=False)
-
-
-def load_corpus(profile: str) -> pd.DataFrame:
-    """The corpus of a profile, as notebook 01 saved it."""
-    path = corpus_path(profile)
-    if not path.exists():
-        raise TomclipError(f"No corpus for profile {profile!r} at {path}: run notebook 01_data first "
-                           f"(make paper PROFILE={profile} runs the notebooks in order).")
-    return pd.read_parquet(path)

@@ -1,10 +1,10 @@
-"""The data card: what each profile trains and tests on, how much of it, and under which licence."""
+"""The data card's tables: what a profile trains and tests on, how much of it, under which licence
+(stages.data.write_data_card writes the card)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from .. import assets, paths, report
-from ..io import write_json, write_text
+from .. import assets
 from .corpus import SPLITS
 from .languages import LANGUAGE_CODES
 
@@ -31,7 +31,8 @@ def source_counts(corpus: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["source", "split"]).reset_index(drop=True)
 
 
-def asset_table(identities) -> pd.DataFrame:
+def licence_table(identities) -> pd.DataFrame:
+    """The embedded assets of `identities`: what each is, where it was read from, its licence."""
     rows = []
     for identity in identities:
         asset = assets.ASSETS[identity]
@@ -41,69 +42,10 @@ def asset_table(identities) -> pd.DataFrame:
 
 
 def mclip_row_tables(rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The paper profile's M-CLIP rows (sources.mclip_rows) as two tables: rows asked, read, dropped
+    """The paper profile's M-CLIP rows (records.mclip_rows) as two tables: rows asked, read, dropped
     (by reason) and kept; and per split, the embedding rows its boundaries cover against the pairs kept."""
     counts = [("asked (paper_data.rows)", "all" if rows["asked"] is None else rows["asked"]), ("read", rows["read"])]
     counts += [(f"dropped: {reason}", n) for reason, n in rows["dropped"].items()]
     counts.append(("kept as caption pairs", rows["kept"]))
     splits = pd.DataFrame(rows["splits"], columns=["split", "embedding rows", "pairs kept"])
     return pd.DataFrame(counts, columns=["embedding rows", "count"]), splits
-
-
-def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], licences: pd.DataFrame) -> dict:
-    """Write results/<profile>/data_card.{md,json} and the count tables; return the card as a dict.
-
-    `licences` has the columns asset, what, source and license (asset_table, or sources.asset_table).
-    A paper profile's card also says how many M-CLIP rows were asked for, read and dropped (and why),
-    since a partial download or empty translations would otherwise change its counts unseen.
-    """
-    from ..sources import mclip_rows  # the sources module imports torch: only when a card is written
-
-    rows = mclip_rows(profile)
-    pairs, sources = pair_counts(corpus), source_counts(corpus)
-    report.save_table(pairs, "data_pairs_per_language", profile)
-    report.save_table(sources, "data_sources", profile)
-    image_table = pd.DataFrame({"images": list(images), "count": list(images.values())})
-    card = {
-        "profile": profile,
-        "pairs_per_language": pairs.to_dict(orient="records"),
-        "sources": sources.to_dict(orient="records"),
-        "images": images,
-        "assets": licences.to_dict(orient="records"),
-    }
-    mclip_section = []
-    if rows is not None:
-        card["mclip_rows"] = rows
-        counts, splits = mclip_row_tables(rows)
-        mclip_section = [
-            "## M-CLIP embedding rows read",
-            "",
-            f"Read from {rows['source']}. The splits cut at raw embedding rows, as the reference's do "
-            "(validation: the first rows), so a dropped row leaves its split one pair smaller.",
-            "",
-            report.markdown_table(counts),
-            report.markdown_table(splits),
-        ]
-    folder = paths.results_dir(profile)
-    write_json(folder / "data_card.json", card)
-    markdown = "\n".join([
-        f"# Data card: profile `{profile}`",
-        "",
-        "Written by `tomclip_lib.data.datacard.write_data_card` (notebook 01_data); do not edit.",
-        "",
-        *mclip_section,
-        "## Caption pairs per language and split",
-        "",
-        report.markdown_table(pairs),
-        "## Items and pairs per source",
-        "",
-        report.markdown_table(sources),
-        "## Images",
-        "",
-        report.markdown_table(image_table),
-        "## Assets, sources and licences",
-        "",
-        report.markdown_table(licences),
-    ])
-    write_text(folder / "data_card.md", markdown)
-    return card

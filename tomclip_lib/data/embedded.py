@@ -60,7 +60,7 @@ class ZeroShotSet:
     labels: np.ndarray  # (N,) int64
 
 
-def zero_shot_set(image_size: int, limit: int | None = None) -> ZeroShotSet:
+def fashion_mnist_test(image_size: int, limit: int | None = None) -> ZeroShotSet:
     """Fashion-MNIST test (10,000 images, 10 classes); `limit` keeps a class-balanced prefix."""
     images, labels = load_fashion_mnist("test")
     if limit is not None:
@@ -76,7 +76,7 @@ class RetrievalSet:
     groups: pd.Series  # index: item; the emoji group, for colouring
 
 
-def retrieval_set(corpus: pd.DataFrame, image_size: int, split: str | None = "test") -> RetrievalSet:
+def emoji_retrieval_set(corpus: pd.DataFrame, image_size: int, split: str | None = "test") -> RetrievalSet:
     """The corpus's test (or validation) emoji, rendered, with their CLDR names in every language
     ("xEmoji"). The validation emoji are for choosing settings; the test emoji for reporting;
     split=None takes every emoji of the corpus (the geometry study)."""

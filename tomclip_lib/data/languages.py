@@ -110,6 +110,12 @@ def check_languages(codes) -> tuple[str, ...]:
     return codes
 
 
+def evaluated_languages(codes=None) -> list[str]:
+    """The languages a notebook evaluates: `codes` checked, or None for the paper's 13 in its order
+    (notebooks take None by default, so the 13 are defined here only)."""
+    return list(LANGUAGE_CODES if codes is None else check_languages(codes))
+
+
 def korean_particle(word: str) -> str:
     """The subject particle a Korean noun takes: 이 after a final consonant (batchim), else 가."""
     last = word.rstrip()[-1]

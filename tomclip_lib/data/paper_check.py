@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
+from ..config import notebook_parameters
 from ..errors import TomclipError
 from ..network import HUB_HOST, is_reachable
 from . import paper_sources as ps
-
-if TYPE_CHECKING:
-    from ..sources import PaperData
+from .paper_data import PaperData
 
 COCO_VAL2014_URL = "http://images.cocodataset.org/zips/val2014.zip"
 FLICKR30K_KAGGLE = "https://www.kaggle.com/datasets/hsankesara/flickr-image-dataset"
@@ -156,8 +153,6 @@ def _xflickrco_problems(data: PaperData) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """`python -m tomclip_lib.data.paper_check [PROFILE]` (default paper): 0 when all is there."""
-    from ..config import notebook_parameters
-
     if len(argv) > 1:
         print("usage: python -m tomclip_lib.data.paper_check [PROFILE]", file=sys.stderr)
         return 2
@@ -166,8 +161,6 @@ def main(argv: list[str]) -> int:
         paper = notebook_parameters(profile, "01_data").get("paper_data")
         if paper is None:
             return 0
-        from ..sources import PaperData
-
         check_paper_data(PaperData.resolve(paper), label=f"params/{profile}.yaml, 01_data.paper_data")
     except TomclipError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .. import assets, paths
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
+from ..topology import toma_loss
 from ..encoding import ENCODING_VERSION
 from .text import TEACHER_TEXT, text_features
 
@@ -188,8 +189,6 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     """
     from open_clip.loss import ClipLoss
 
-    from ..topology import toma_loss
-
     if not len(images) == len(captions) == len(weights):
         raise TomclipError(f"The teacher needs one caption list and one weight per image; got "
                            f"{len(images)} images, {len(captions)} caption lists, {len(weights)} weights.")
@@ -257,6 +256,11 @@ def _save(folder: Path, teacher: Teacher, config: TeacherConfig, history: list[d
         write_json(tmp / "history.json", history)
 
 
+def load_embedded_teacher(folder: Path) -> Teacher:
+    """An embedded teacher saved by prepare_embedded_teacher, from its folder."""
+    return _load(folder)[0]
+
+
 def _load(folder: Path) -> tuple[Teacher, list[dict]]:
     config = json.loads((folder / "config.json").read_text())
     config = TeacherConfig(**{**config, "layers": tuple(config["layers"])})
@@ -269,12 +273,12 @@ def _load(folder: Path) -> tuple[Teacher, list[dict]]:
 
 
 def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
-                             weights: np.ndarray, log=print, make_default: bool = True) -> tuple[Teacher, list[dict]]:
+                             weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
     """The embedded teacher trained with this configuration on these data: loaded if it exists.
 
     Its folder, artifacts/<profile>/teacher-<key>, is keyed by the configuration and a fingerprint
-    of the training data; with make_default, artifacts/<profile>/teacher.json points the later
-    notebooks at it (ablations train other teachers without moving that pointer).
+    of the training data (ablations train other teachers beside it; which one the later notebooks
+    load is notebook 02's record, records.save_teacher_pointer).
     """
     key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)
                           + f"|encoding {ENCODING_VERSION}").encode()).hexdigest()[:12]
@@ -285,23 +289,7 @@ def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.nda
         teacher, history = train_embedded_teacher(config, images, captions, weights, log)
         _save(folder, teacher, config, history)
         teacher.folder, teacher.config = folder, config
-    if make_default:
-        write_json(paths.artifacts_dir(profile) / "teacher.json", {"kind": "embedded", "folder": folder.name})
     return teacher, history
-
-
-def load_profile_teacher(profile: str) -> Teacher:
-    """The teacher that notebook 02 prepared for `profile`."""
-    pointer = paths.artifacts_dir(profile) / "teacher.json"
-    if not pointer.exists():
-        raise TomclipError(f"No teacher for profile {profile!r}: run notebook 02_teacher first "
-                           f"(make paper PROFILE={profile} runs the notebooks in order).")
-    record = json.loads(pointer.read_text())
-    if record["kind"] == "paper":
-        return load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=record["pretrained"],
-                                  folder=paths.artifacts_dir(profile) / record["folder"],
-                                  architecture=record.get("model", "ViT-B-32"))
-    return _load(paths.artifacts_dir(profile) / record["folder"])[0]
 
 
 def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None,

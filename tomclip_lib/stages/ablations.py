@@ -1,0 +1,231 @@
+"""Notebook 05's stage (and notebook 03's weight sweep): students trained around one configuration,
+each knob varied with several seeds, scored on validation (the only numbers to choose by) and test.
+
+Each ablation's runs are recorded with the knob it varies as columns of its own (model, batch
+size, s, mode, graph-H1 weight), so a table or figure is redrawn from its results file alone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .. import evaluate, evaluation_sets, records, report
+from ..data.classnames import prompts
+from ..data.embedded import ZeroShotSet, emoji_retrieval_set, teacher_training_set
+from ..evaluate import RetrievalQueries
+from ..models.student import Student, StudentConfig
+from ..models.teacher import Teacher, prepare_embedded_teacher
+from ..train import TrainConfig, train_student
+from .distillation import DistillationPairs, setting_pairs
+from .grid import scaled_weights
+
+#: One configuration of an ablation: a label for tables and legends, the values of the knobs it
+#: sets (one column each in the records), and the training configuration.
+Setting = tuple[str, dict, TrainConfig]
+
+
+@dataclass(frozen=True)
+class AblationContext:
+    """What every ablation run shares: the low-resource pairs, the student, the seeds, the teacher
+    and the three score sets (validation and test retrieval, zero-shot images)."""
+
+    profile: str
+    seeds: list[int]
+    student_config: StudentConfig
+    data: DistillationPairs
+    teacher: Teacher
+    images: ZeroShotSet
+    test: RetrievalQueries
+    validation: RetrievalQueries
+    languages: list[str]
+
+    @classmethod
+    def build(cls, profile: str, corpus: pd.DataFrame, teacher: Teacher, student_config: StudentConfig,
+              data: DistillationPairs, seeds: list[int], languages: list[str], zero_shot_limit: int | None = None
+              ) -> AblationContext:
+        return cls(profile, seeds, student_config, data, teacher,
+                   evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit),
+                   evaluation_sets.retrieval_queries(profile, corpus, teacher, "test", languages),
+                   evaluation_sets.retrieval_queries(profile, corpus, teacher, "validation", languages), languages)
+
+    @classmethod
+    def from_records(cls, profile: str, seeds: list[int], languages: list[str], zero_shot_limit: int | None = None
+                     ) -> AblationContext:
+        """The context of notebook 05: notebook 03's student and low-resource pairs."""
+        corpus = records.load_corpus(profile)
+        _, student_config = records.load_runs(profile)
+        return cls.build(profile, corpus, records.load_teacher(profile), student_config,
+                         setting_pairs(profile, corpus, student_config, "low"), seeds, languages, zero_shot_limit)
+
+
+def summary_scores(student: Student, teacher: Teacher, images: ZeroShotSet, test: RetrievalQueries,
+                   validation: RetrievalQueries, languages: list[str]) -> dict[str, float]:
+    """One run's headline numbers, averaged over languages: validation and test retrieval R@1
+    (text -> gallery) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
+    zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
+    return {"validation R@1": validation.recall_at_1(student.encode), "retrieval R@1": test.recall_at_1(student.encode),
+            "zero-shot top-1": float(np.mean([evaluate.zero_shot_accuracy(
+                zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,))["top1"]
+                for lang in languages]))}
+
+
+def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd.DataFrame:
+    """Train (or load) each configuration with each seed and score it; one row per run, with the
+    knobs of its setting as columns. Runs share the cache of notebook 03: a configuration trained
+    there is not trained again."""
+    train, valid, data_key = context.data
+    rows = []
+    for label, knobs, config in settings:
+        for seed in context.seeds:
+            config_seed = replace(config, seed=seed)
+            student = Student(context.student_config, seed=seed)
+            result = train_student(config_seed, student, train, valid,
+                                   records.run_dir(context.profile, config_seed, context.student_config, data_key))
+            steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
+            rows.append({"ablation": name, "setting": label, **knobs, "seed": seed, "epochs": result.epochs,
+                         "ms per step": 1000 * result.seconds / max(steps, 1),
+                         **summary_scores(student, context.teacher, context.images, context.test, context.validation,
+                                          context.languages)})
+    return pd.DataFrame(rows)
+
+
+def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over seeds of each setting's scores (percent) and its cost per step, with the
+    setting's knobs as columns."""
+    metrics = ["validation R@1", "retrieval R@1", "zero-shot top-1"]
+    knobs = list(runs.columns[runs.columns.get_loc("setting") + 1:runs.columns.get_loc("seed")])
+    grouped = runs.groupby("setting", sort=False)
+    table = grouped[knobs].first() if knobs else pd.DataFrame(index=grouped.size().index)
+    table["seeds"] = grouped["seed"].count()
+    for metric in metrics:
+        table[f"{metric} mean"] = 100 * grouped[metric].mean()
+        table[f"{metric} sd"] = 100 * grouped[metric].std()
+    table["ms per step"] = grouped["ms per step"].median()
+    return table.reset_index()
+
+
+def save_ablation(context: AblationContext, name: str, runs: pd.DataFrame, title: str) -> pd.DataFrame:
+    """Write an ablation's runs (results/<profile>/ablation_<name>_runs) and its summary
+    (ablation_<name>), and return the summary."""
+    summary = ablation_summary(runs)
+    caption = f"{title} (low-resource, {len(context.seeds)} seeds)."
+    report.save_table(runs, f"ablation_{name}_runs", context.profile, floatfmt=".4f", caption=caption + " One row per run.")
+    report.save_table(summary, f"ablation_{name}", context.profile, floatfmt=".2f", caption=caption)
+    return summary
+
+
+def batch_size(context: AblationContext, base: TrainConfig, factor: float, sizes: list[int]) -> pd.DataFrame:
+    """MCLIP and ToMCLIP at the paper-balanced weights, at each batch size (the paper's Figure 5)."""
+    return ablation(context, "batch size", [
+        (f"{model}, batch {size}", {"model": model, "batch size": size},
+         replace(base, variant=model, batch_size=size, weights=scaled_weights(model, factor)))
+        for model in ("MCLIP", "ToMCLIP") for size in sizes])
+
+
+def sparsification(context: AblationContext, base: TrainConfig, weights: dict, scales: list[float | None]
+                   ) -> pd.DataFrame:
+    """ToMCLIP at `weights` with each sparsification scale s (None: the complete graph, s empty)."""
+    return ablation(context, "sparsification", [
+        (f"s = {'off' if s is None else s}", {"s": s}, replace(base, variant="ToMCLIP", weights=weights, sparsify=s))
+        for s in scales])
+
+
+def lta_mode(context: AblationContext, base: TrainConfig, weights: dict) -> pd.DataFrame:
+    """ToMCLIP(ta) at ToMCLIP's L_ta weight, exact against the reference's sliced estimate."""
+    return ablation(context, "L_ta mode", [
+        (f"mode {mode}", {"mode": mode},
+         replace(base, variant="ToMCLIP(ta)", weights={"topology_h0": weights["topology_h0"]}, mode=mode))
+        for mode in ("exact", "reference")])
+
+
+def graph_h1(context: AblationContext, base: TrainConfig, weights: dict, h1_weight: float) -> pd.DataFrame:
+    """ToMCLIP at `weights` without and with the graph-H1 term at `h1_weight`."""
+    return ablation(context, "graph H1", [
+        ("H1 off", {"h1 weight": 0.0}, replace(base, variant="ToMCLIP", weights=weights)),
+        (f"H1 on (gamma {h1_weight:g})", {"h1 weight": h1_weight},
+         replace(base, variant="ToMCLIP", weights={**weights, "topology_h1": h1_weight}))])
+
+
+def weight_sweep(context: AblationContext, base: TrainConfig, weights: list[float], factor: float
+                 ) -> tuple[pd.DataFrame, dict[str, float] | None]:
+    """ToMCLIP with both topological weights equal to each of `weights` and to the paper-balanced
+    0.01 * factor, and MCLIP, in the low-resource setting with every seed; the ToMCLIP weights with
+    the best validation R@1 (never a test number) are returned as the chosen ones. Runs are cached
+    with the keys of the main grid, so the chosen and balanced runs are not trained twice."""
+    columns = ["setting", "weight", "seeds", "validation R@1 mean", "validation R@1 sd", "retrieval R@1 mean",
+               "retrieval R@1 sd", "zero-shot top-1 mean", "zero-shot top-1 sd", "ms per step"]
+    if not weights:
+        return pd.DataFrame(columns=columns), None
+    base = replace(base, setting="low")
+    balanced = 0.01 * factor
+    grid = sorted(set(weights) | {balanced})
+
+    def label(weight: float) -> str:
+        notes = [note for value, note in ((balanced, "paper-balanced"), (0.01, "the paper's raw number")) if weight == value]
+        return f"ToMCLIP, w = {weight:.3g}" + (f" ({', '.join(notes)})" if notes else "")
+
+    settings = [("MCLIP", {"weight": 0.0}, replace(base, variant="MCLIP", weights=scaled_weights("MCLIP", factor)))] + [
+        (label(w), {"weight": w},
+         replace(base, variant="ToMCLIP", weights={"pointwise": 1.0, "distance_matrix": w, "topology_h0": w}))
+        for w in grid]
+    summary = ablation_summary(ablation(context, "weight sweep", settings))
+    best, _ = best_setting(summary[summary["weight"] > 0])
+    return summary[columns], {label: config for label, _, config in settings}[best["setting"]].weights
+
+
+def best_setting(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> tuple[pd.Series, list[str]]:
+    """The row with the highest `metric` and the settings tied with it. Ties go to the first row in
+    the table's own order (an explicit rule: an unstable sort would pick by memory layout)."""
+    best = summary[metric].max()
+    tied = summary[summary[metric] == best]
+    return tied.iloc[0], list(tied["setting"].iloc[1:])
+
+
+def describe_best(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> str:
+    """'<setting> (validation R@1 10.9)', naming any setting tied with it."""
+    row, tied = best_setting(summary, metric)
+    return f"{row['setting']} ({metric.removesuffix(' mean')} {row[metric]:.1f}" + (
+        f"; tied with {', '.join(tied)})" if tied else ")")
+
+
+TEACHER_ABLATION_COLUMNS = ["setting", "seeds", "zero-shot top-1 mean", "zero-shot top-1 sd", "retrieval R@1 mean",
+                            "retrieval R@1 sd"]
+
+
+def teacher_toma_ablation(profile: str, teacher: Teacher, corpus: pd.DataFrame, images: ZeroShotSet,
+                          toma_weight: float, caption_fraction: float, seeds: list[int]) -> pd.DataFrame:
+    """ToMA in the teacher's own image-text training: the teacher of notebook 02 retrained with and
+    without it, with every caption (first seed) and with `caption_fraction` of them (every seed),
+    scored in English (zero-shot top-1, text -> image R@1 of the held-out emoji); mean and sd over
+    seeds, in percent. A teacher loaded as published (the paper profile's CLIP) has no training
+    here to vary: the table is then empty.
+    """
+    if teacher.config is None:
+        return pd.DataFrame(columns=TEACHER_ABLATION_COLUMNS)
+    items = emoji_retrieval_set(corpus, teacher.image_size)
+    config = teacher.config
+    training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
+    rows = []
+    for fraction, fraction_seeds in ((1.0, seeds[:1]), (caption_fraction, seeds)):
+        for label, weight in (("contrastive", 0.0), ("+ ToMA", toma_weight)):
+            for seed in fraction_seeds:
+                variant = replace(config, caption_fraction=fraction, toma_weight=weight, seed=seed)
+                trained, _ = prepare_embedded_teacher(profile, variant, training.images, training.captions,
+                                                      training.weights, log=lambda message: None)
+                classes = trained.encode_texts(prompts(images.dataset, "en"))
+                zero_shot = evaluate.zero_shot_accuracy(trained.cached_image_embeddings("zero-shot", images.images),
+                                                        classes, images.labels, topk=(1,))["top1"]
+                hits = evaluate.retrieval_hits(trained.encode_texts(list(items.captions["en"])),
+                                               trained.cached_image_embeddings("retrieval", items.images), ks=(1,))
+                rows.append({"setting": f"{100 * fraction:g}% captions, {label}", "seed": seed,
+                             "zero-shot top-1": zero_shot, "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
+    runs = pd.DataFrame(rows)
+    grouped = runs.groupby("setting", sort=False)
+    summary = pd.DataFrame({"seeds": grouped["seed"].count()})
+    for metric in ("zero-shot top-1", "retrieval R@1"):
+        summary[f"{metric} mean"] = 100 * grouped[metric].mean()
+        summary[f"{metric} sd"] = 100 * grouped[metric].std()
+    return summary.reset_index()[TEACHER_ABLATION_COLUMNS]

@@ -33,6 +33,8 @@ from pathlib import Path
 
 from . import paths
 from .config import load_profile
+from .io import write_text
+from .report import markdown_table
 
 # ----------------------------------------------------------------------------- stated assumptions
 
@@ -289,7 +291,6 @@ def disk_rows(profile: str) -> list[dict]:
 
 def markdown(profile: str = "paper") -> str:
     """The generated section of docs/profiles.md (results/cost/<profile>.md)."""
-    from .report import markdown_table
     import pandas as pd
 
     histogram, source = caption_histogram(profile, 77)
@@ -336,8 +337,6 @@ def notebook_line(profile: str, notebook: str) -> str | None:
 
 def write(profile: str = "paper") -> Path:
     """results/cost/<profile>.md, then docs/profiles.md's include block refreshed from it."""
-    from .io import write_text
-
     path = write_text(paths.REPO_ROOT / "results" / "cost" / f"{profile}.md", markdown(profile))
     docs = paths.REPO_ROOT / "docs" / "profiles.md"
     text = docs.read_text(encoding="utf-8")

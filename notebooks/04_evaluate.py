@@ -20,7 +20,7 @@ n_boot = 10000  # bootstrap resamples for the 95% intervals in the long tables
 # %%
 from IPython.display import Markdown, display
 
-from tomclip_lib import evaluation_sets, records, report
+from tomclip_lib import clip_benchmark, evaluation_sets, records, report
 from tomclip_lib.data.languages import evaluated_languages
 from tomclip_lib.stages import tables
 
@@ -95,6 +95,17 @@ report.save_table(verdicts, "tomclip_vs_mclip", profile, floatfmt=".2f",
                   caption="Difference to MCLIP in points (language average; mean over seeds), paired by seed and test "
                           "item, with a 95% paired bootstrap interval over items and seeds.")
 display(Markdown(report.markdown_table(verdicts.drop(columns=["baseline", "items"]), ".2f")))
+
+# %% [markdown]
+# ## The tables in CLIP_benchmark's shape
+# Each (run, task, language) of the two long tables above as one JSON file, in the shape
+# CLIP_benchmark writes (dataset, model, pretrained, task, language, metrics, each with its 95%
+# interval), in `results/<profile>/clip_benchmark/`, so that other tools read our scores as theirs
+# (docs/export.md).
+
+# %%
+written = clip_benchmark.write_benchmark_results(profile)
+print(f"{len(written)} CLIP_benchmark results in results/{profile}/clip_benchmark/")
 
 # %% [markdown]
 # The regression (`make test`) checks what this comparison covers, not its scores: a student

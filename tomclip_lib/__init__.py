@@ -10,4 +10,4 @@ from .network import configure_hub_offline as _configure_hub_offline
 
 _configure_hub_offline()
 
-__version__ = "0.6.0"  # CHANGELOG.md
+__version__ = "0.7.0"  # CHANGELOG.md

@@ -33,7 +33,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup data-check paper site readme benchmark test unit nbval site-test guard spread cpus nbval-record lab lock \
+.PHONY: help setup data-check paper site readme benchmark test unit nbval nbval-prepare site-test guard spread cpus nbval-record lab lock \
         clean distclean
 
 help: ## list the targets
@@ -142,9 +142,8 @@ lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebook
 	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # ---------------------------------------------------------------- tests
-# The unit tests leave out the two modules that read the smoke profile's executed notebooks and site:
-# nbval and site-test run them after the smoke profile has run.
-SMOKE_TESTS := tests/test_notebook_outputs.py tests/test_site.py
+# The unit tests leave out the module that reads the smoke profile's site: site-test runs it after nbval.
+SMOKE_TESTS := tests/test_site.py
 UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests $(SMOKE_TESTS:%=--ignore=%)
 
 test: setup ## unit tests, every notebook in the smoke profile (regression), its site in Chromium, the numeric guard
@@ -156,17 +155,29 @@ test: setup ## unit tests, every notebook in the smoke profile (regression), its
 unit: setup ## unit tests only
 	$(UNIT_TESTS)
 
-# The regression: run the smoke profile with papermill exactly as `make paper` does (build/executed/smoke/,
-# and its site), then compare the cells marked NBVAL_CHECK_OUTPUT with tests/nbval/expected/ (update them
-# with `make nbval-record`), after tests/nbval/sanitize.cfg. It reads papermill's executed copies instead
-# of re-executing the notebooks under the nbval plugin: executing them twice would cost another five
-# minutes of make test's fifteen, and the reader's edition and its browser test need the executed copies.
-# The executed copies are removed first, so the regression always tests the code as it is now (make
-# would otherwise keep a copy whose notebook and parameters did not change, whatever tomclip_lib did).
-nbval: | $(ASSETS_STAMP) ## the notebook regression alone: run the smoke profile, compare the checked outputs
-	rm -rf $(BUILD)/executed/smoke
+# The regression, by nbval, and the smoke profile's run in one execution. tests/nbval/regress.py assembles
+# each notebook as `make paper PROFILE=smoke` would run it (the smoke parameters injected by papermill)
+# with the outputs recorded in tests/nbval/expected/ in the cells marked NBVAL_CHECK_OUTPUT
+# (build/nbval/smoke/; `make nbval-record` records them anew); `pytest --nbval-lax` executes them in the
+# tomclip kernel and compares those cells after tests/nbval/sanitize.cfg, and its plugin
+# tests/nbval/executed_copies.py writes what ran to build/executed/smoke/ as papermill's copies. make then
+# finds them up to date and builds the reader's edition from them (site-test opens it, guard reuses the
+# cached features). Executing the notebooks a second time after papermill's run would cost minutes of
+# make test's fifteen (docs/testing.md). Everything of the smoke run is removed first, so the regression
+# always tests the code as it is now.
+NBVAL := $(BUILD)/nbval/smoke
+NBVAL_RUN := PYTHONPATH=tests/nbval$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m pytest -v -p executed_copies \
+    --durations=8 --nbval-lax \
+    --nbval-kernel-name $(KERNEL) --nbval-sanitize-with tests/nbval/sanitize.cfg
+nbval: | $(ASSETS_STAMP) ## the notebook regression: every notebook in the smoke profile under nbval, then its site
+	rm -rf $(BUILD)/executed/smoke $(NBVAL) $(SITE:$(PROFILE)=smoke)
+	$(MAKE) --no-print-directory nbval-prepare PROFILE=smoke
+	$(NBVAL_RUN) --executed-copies $(BUILD)/executed/smoke $(NAMES:%=$(NBVAL)/%.ipynb)
 	$(MAKE) --no-print-directory paper PROFILE=smoke
-	$(BIN)/python -m pytest -q tests/test_notebook_outputs.py
+
+# nbval's notebooks, NOTEBOOK.ipynb and PARAMETERS.yaml in pairs for regress.py (with PROFILE=smoke).
+nbval-prepare: $(foreach n,$(NAMES),$(BUILD)/notebooks/$(n).ipynb $(BUILD)/params/$(PROFILE)/$(n).yaml) | data-check
+	$(BIN)/python tests/nbval/regress.py prepare $(NBVAL) $^
 
 # After nbval: the smoke profile's reader's edition, opened from the file system in headless Chromium.
 site-test: | $(SYSTEM_STAMP) $(VENV_STAMP) ## the smoke site in headless Chromium, after nbval (build/screenshots/)

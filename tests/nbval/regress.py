@@ -1,11 +1,16 @@
-"""The notebook regression: the recorded outputs of the marked cells of the smoke profile.
+"""The notebook regression's files: nbval compares, this assembles what it compares and records.
 
-A cell whose source holds `# NBVAL_CHECK_OUTPUT` is checked: its text outputs (stdout, and the
-text/plain of results) after sanitize.cfg's regexes must equal tests/nbval/expected/<name>.json.
-`make nbval` runs the smoke profile with papermill (build/executed/smoke/) and then
-tests/test_notebook_outputs.py compares with `compare` below, the rules of nbval's --nbval-lax
-(whose file formats these are: streams merged by name, images not compared).
+A cell whose source holds `# NBVAL_CHECK_OUTPUT` is checked: `pytest --nbval-lax` executes the
+notebook and compares that cell's outputs with the ones stored in the notebook, after the regexes
+of sanitize.cfg (`--nbval-sanitize-with`). No notebook with outputs is committed: the recorded
+outputs live in tests/nbval/expected/<name>.json (the marked cells' stdout and text results), and
+`prepare` puts them back into a notebook before nbval runs it (`make nbval`).
 
+regress.py prepare OUT_DIR NOTEBOOK.ipynb PARAMS.yaml [NOTEBOOK.ipynb PARAMS.yaml ...]
+    for each notebook (build/notebooks/NN_name.ipynb): inject the parameters as `make paper` does
+    (papermill's prepare-only path: the same injected-parameters cell, nothing executed), put the
+    recorded outputs into the marked cells and write OUT_DIR/NN_name.ipynb for nbval. Fails if a
+    notebook has no recording or marks another number of cells than were recorded.
 regress.py record EXECUTED.ipynb ...
     take the marked cells' outputs of executed notebooks as the new expectation
     (tests/nbval/expected/<name>.json). Review the diff before committing it.
@@ -15,9 +20,7 @@ regress.py collect OUT.json EXECUTED.ipynb ...
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -26,9 +29,6 @@ import nbformat
 MARKER = "# NBVAL_CHECK_OUTPUT"
 EXPECTED_DIR = Path(__file__).parent / "expected"
 SANITIZE = Path(__file__).parent / "sanitize.cfg"
-# Never compared (nbval's list): bookkeeping, images, and widget model ids, which are random.
-SKIP = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
-        "image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}
 
 
 def marked_cells(notebook):
@@ -36,6 +36,8 @@ def marked_cells(notebook):
 
 
 def text_outputs(cell) -> list[dict]:
+    """What is recorded of a marked cell: its stdout and the text of its results (nbval would compare
+    stderr too; the marked cells print their summaries, and warnings stay out of the recording)."""
     outputs = []
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream" and output["name"] == "stdout":
@@ -52,73 +54,50 @@ def text_outputs(cell) -> list[dict]:
     return outputs
 
 
-def sanitize_patterns(path: Path = SANITIZE) -> list[tuple[str, str]]:
-    """sanitize.cfg's (regex, replacement) pairs, in order, read as nbval reads them."""
-    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+class RecordingMismatch(Exception):
+    """The notebook marks other cells than tests/nbval/expected/ recorded."""
 
 
-def comparable(outputs: list[dict], patterns: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Outputs as nbval compares them: streams merged by name (carriage returns and backspaces applied),
-    each MIME type of each result flattened into its own key, every string sanitized."""
-    flat: dict[str, list] = {}
-    streams: dict[str, str] = {}
-    for output in outputs:
-        if output["output_type"] == "stream":
-            streams[output["name"]] = streams.get(output["name"], "") + output["text"]
-            continue
-        for key, value in output.items():
-            if key == "data":
-                for mime, text in value.items():
-                    if mime not in SKIP:
-                        flat.setdefault(mime, []).append(text)
-            elif key not in SKIP:
-                flat.setdefault(key, []).append(value)
-    for name, text in streams.items():
-        previous = None
-        while previous != text:  # a character followed by a backspace (\x08) cancels out
-            previous, text = text, re.sub("[^\n]\x08", "", text)
-        flat[name] = [re.sub(r"^.*\r(?=[^\n])", "", text, flags=re.MULTILINE)]
-
-    def clean(value):
-        if isinstance(value, list):
-            value = "".join(value)
-        if isinstance(value, str):
-            for regex, replacement in patterns:
-                value = re.sub(regex, replacement, value)
-        return value
-
-    return {key: [clean(value) for value in values] for key, values in flat.items()}
-
-
-def _as_text(outputs: dict[str, list]) -> str:
-    return "".join(f"[{key}]\n" + "".join(v if isinstance(v, str) else json.dumps(v) for v in values) + "\n"
-                   for key, values in sorted(outputs.items()))
-
-
-def compare(executed: str | Path, expected: str | Path | None = None) -> list[str]:
-    """What differs between an executed notebook's marked cells and their recorded outputs: one
-    message per differing cell, with a diff (an empty list: the same)."""
-    executed = Path(executed)
-    name = executed.name.split(".")[0]
-    expected = Path(expected) if expected else EXPECTED_DIR / f"{name}.json"
-    cells = marked_cells(nbformat.read(executed, as_version=4))
+def with_expected_outputs(notebook, expected: Path, name: str):
+    """`notebook` with the recorded outputs in its marked cells, each numbered as executed (nbval
+    compares only cells that look executed: a marked cell left without a recording would pass
+    unchecked, hence the error)."""
+    cells = marked_cells(notebook)
     if not expected.exists():
-        return [f"{name}: no recorded outputs ({expected}); `make nbval-record` records them"]
+        raise RecordingMismatch(f"{name}: no recorded outputs ({expected}); `make nbval-record` records them")
     recorded = json.loads(expected.read_text(encoding="utf-8"))
-    problems = []
     if len(recorded) != len(cells):
-        problems.append(f"{name}: {len(cells)} cell(s) marked NBVAL_CHECK_OUTPUT, {len(recorded)} recorded in {expected}; "
-                        f"if the change is intended, `make nbval-record` records them anew (review the diff)")
-    patterns = sanitize_patterns()
+        raise RecordingMismatch(
+            f"{name}: {len(cells)} cell(s) marked NBVAL_CHECK_OUTPUT, {len(recorded)} recorded in {expected}; "
+            f"if the change is intended, `make nbval-record` records them anew (review the diff)")
     for number, (cell, entry) in enumerate(zip(cells, recorded), start=1):
-        got, want = comparable(cell.get("outputs", []), patterns), comparable(entry["outputs"], patterns)
-        if got == want:
-            continue
-        diff = difflib.unified_diff(_as_text(want).splitlines(), _as_text(got).splitlines(),
-                                    f"recorded ({expected.name})", f"executed ({executed})", lineterm="")
-        code = "\n".join("      " + line for line in cell.source.splitlines()[1:4])
-        problems.append(f"{name}, marked cell {number} of {len(cells)}:\n{code}\n" + "\n".join(diff))
-    return problems
+        cell.outputs = [nbformat.from_dict(output) for output in entry["outputs"]]
+        cell.execution_count = number
+    return notebook
+
+
+def prepare(out_dir: str, pairs: list[tuple[str, str]], expected_dir: Path = EXPECTED_DIR) -> list[Path]:
+    import papermill
+    from papermill.iorw import read_yaml_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written, problems = [], []
+    for source, parameters in pairs:
+        name = Path(source).stem
+        target = out / f"{name}.ipynb"
+        notebook = papermill.execute_notebook(
+            source, str(target), parameters=read_yaml_file(parameters) or {}, prepare_only=True,
+            progress_bar=False, log_output=False)
+        try:
+            nbformat.write(with_expected_outputs(notebook, expected_dir / f"{name}.json", name), target)
+        except RecordingMismatch as problem:
+            target.unlink(missing_ok=True)
+            problems.append(str(problem))
+        written.append(target)
+    if problems:
+        raise SystemExit("error: " + "\n       ".join(problems))
+    return written
 
 
 def record(executed: list[str]) -> None:
@@ -143,7 +122,9 @@ def collect(out: str, executed: list[str]) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:] or ["help"]
-    if command == "record" and args:
+    if command == "prepare" and len(args) >= 3 and len(args) % 2 == 1:
+        prepare(args[0], list(zip(args[1::2], args[2::2])))
+    elif command == "record" and args:
         record(args)
     elif command == "collect" and len(args) >= 2:
         collect(args[0], args[1:])

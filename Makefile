@@ -143,8 +143,11 @@ lab: setup ## open the notebooks in JupyterLab (the .py sources open as notebook
 
 # ---------------------------------------------------------------- tests
 # The unit tests leave out the module that reads the smoke profile's site: site-test runs it after nbval.
+# Two processes (pytest-xdist), each test file on one of them (module fixtures are built once), the paper
+# profile's notebook chain first (tests/conftest.py): most tests keep one core busy, the machine has two.
 SMOKE_TESTS := tests/test_site.py
-UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 tests $(SMOKE_TESTS:%=--ignore=%)
+UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 -n 2 --dist loadfile --no-loadscope-reorder \
+    tests $(SMOKE_TESTS:%=--ignore=%)
 
 test: setup ## unit tests, every notebook in the smoke profile (regression), its site in Chromium, the numeric guard
 	$(UNIT_TESTS)

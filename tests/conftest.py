@@ -59,3 +59,9 @@ def xflickrco_files(tmp_path_factory):
 
     return write_xflickrco(tmp_path_factory.mktemp("xflickrco"))
 
+
+def pytest_collection_modifyitems(items):
+    """The paper profile's notebook chain (tests/test_paper_notebooks.py, the longest file) first: `make
+    test`'s two pytest-xdist workers (--dist loadfile, in this order) start it at once and share out the
+    other files meanwhile."""
+    items.sort(key=lambda item: item.path.name != "test_paper_notebooks.py")

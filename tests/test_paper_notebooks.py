@@ -5,17 +5,41 @@ random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
 runs them, with every output written under a temporary repository root."""
 import json
 import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import jupytext
 import pandas as pd
 import papermill
 import pytest
 import torch
+import yaml
 
 from tomclip_lib import assets, paths
 from tomclip_lib.data.paper_sources import XFLICKRCO_LANGUAGES
 
 EVALUATED = ["en", "ko", "ja"]  # Korean has no xFlickr&CO captions: retrieval covers the other two
+# The chain's stages; within a stage, lanes that run side by side, each notebook of a lane in turn.
+STAGES = [[["01_data"]], [["02_teacher"]], [["03_train"], ["07_topology"]],
+          [["05_ablations", "04_evaluate"], ["06_figures", "08_embedding_geometry"]]]
+
+
+def execute(root, name: str, values: dict, env: dict) -> None:
+    """Run notebook `name` with papermill's command line in its own process (kernel python3, working
+    directory root); a failure names the notebook and shows the end of papermill's report."""
+    notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{name}.py")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = root / f"{name}.ipynb"
+    jupytext.write(notebook, source)
+    parameters = root / f"{name}.yaml"
+    parameters.write_text(yaml.safe_dump(values))
+    done = subprocess.run([sys.executable, "-m", "papermill", str(source), str(root / f"{name}.out.ipynb"),
+                           "-f", str(parameters), "-k", "python3", "--cwd", str(root), "--no-progress-bar",
+                           "--log-level", "ERROR"], env=env, capture_output=True, text=True)
+    if done.returncode:
+        pytest.fail(f"notebook {name} failed on the paper profile's fixtures:\n{(done.stdout + done.stderr)[-6000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -81,17 +105,15 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
         "08_embedding_geometry": dict(profile="paper", languages=EVALUATED,
                                       students=["MCLIP", "ToMCLIP"], min_cluster_size=5),
     }
-    os.environ["TOMCLIP_ROOT"] = str(root)  # the kernels inherit it: results, figures, artifacts go there
-    try:
-        for name, values in parameters.items():
-            notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{name}.py")
-            notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-            source = root / f"{name}.ipynb"
-            jupytext.write(notebook, source)
-            papermill.execute_notebook(str(source), str(root / f"{name}.out.ipynb"), parameters=values,
-                                       kernel_name="python3", cwd=str(root), progress_bar=False)
-    finally:
-        del os.environ["TOMCLIP_ROOT"]
+    # Each notebook in its own papermill process, as `make paper` runs them, in dependency order
+    # (notebooks/dependencies.mk); two lanes where the order allows (07 needs only the teacher, 04-06 and 08
+    # only 03's students): the kernels spend much of their time on one core, and the machine has two.
+    assert sorted(name for stage in STAGES for lane in stage for name in lane) == sorted(parameters)
+    shutil.copytree(paths.PARAMS_DIR, root / "params")  # a repository root's profiles (04 reads paper.yaml's data)
+    env = {**os.environ, "TOMCLIP_ROOT": str(root)}  # results, figures, artifacts go under root
+    for stage in STAGES:
+        with ThreadPoolExecutor(len(stage)) as pool:
+            list(pool.map(lambda lane: [execute(root, name, parameters[name], env) for name in lane], stage))
     return root
 
 

@@ -33,7 +33,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup data-check paper site readme benchmark test unit nbval nbval-prepare site-test guard spread cpus nbval-record lab lock \
+.PHONY: help setup data-check paper site readme benchmark test unit lint format nbval nbval-prepare site-test guard spread cpus nbval-record lab lock \
         clean distclean
 
 help: ## list the targets
@@ -149,7 +149,8 @@ SMOKE_TESTS := tests/test_site.py
 UNIT_TESTS := $(BIN)/python -m pytest -q --durations=8 -n 2 --dist loadfile --no-loadscope-reorder \
     tests $(SMOKE_TESTS:%=--ignore=%)
 
-test: setup ## unit tests, every notebook in the smoke profile (regression), its site in Chromium, the numeric guard
+test: setup ## the linter, unit tests, every notebook in the smoke profile (regression), its site in Chromium, the numeric guard
+	$(MAKE) --no-print-directory lint
 	$(UNIT_TESTS)
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory site-test
@@ -157,6 +158,16 @@ test: setup ## unit tests, every notebook in the smoke profile (regression), its
 
 unit: setup ## unit tests only
 	$(UNIT_TESTS)
+
+# One formatter and linter for the whole tree (ruff, pinned; its settings in pyproject.toml): `make format`
+# applies both, `make lint` (the first step of make test) fails on a file that either would change.
+lint: $(VENV_STAMP) ## check formatting and lint of the whole tree (ruff)
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+
+format: $(VENV_STAMP) ## format the whole tree and apply ruff's safe fixes
+	$(BIN)/ruff format --quiet .
+	$(BIN)/ruff check --fix --quiet .
 
 # The regression, by nbval, and the smoke profile's run in one execution. tests/nbval/regress.py assembles
 # each notebook as `make paper PROFILE=smoke` would run it (the smoke parameters injected by papermill)

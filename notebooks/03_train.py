@@ -75,6 +75,7 @@ from tomclip_lib import numerics, plots, records, report, train
 from tomclip_lib.data.languages import evaluated_languages
 from tomclip_lib.models.student import StudentConfig
 from tomclip_lib.stages import ablations, distillation, grid
+from tomclip_lib.stages import sweep as sweep_stage
 
 # %% [markdown]
 # ## The distillation pairs
@@ -114,7 +115,7 @@ base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, pa
 context = ablations.AblationContext.build(profile, corpus, records.load_teacher(profile), student_config,
                                           data[trainable_layers, "low"], sweep_seeds, evaluated_languages(languages),
                                           zero_shot_limit)
-sweep, chosen = ablations.weight_sweep(context, base, sweep_weights, factor)
+sweep, chosen = sweep_stage.weight_sweep(context, base, sweep_weights, factor)
 report.save_table(sweep, "weight_sweep", profile, floatfmt=".3g",
                   caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.")
 display(Markdown(report.markdown_table(sweep, ".3g")))

@@ -42,6 +42,7 @@ from IPython.display import display
 from tomclip_lib import plots, records, report
 from tomclip_lib.data.languages import evaluated_languages
 from tomclip_lib.stages import ablations, grid
+from tomclip_lib.stages import teacher as teacher_stage
 
 # %%
 context = ablations.AblationContext.from_records(profile, seeds, evaluated_languages(languages), zero_shot_limit)
@@ -108,7 +109,7 @@ report.save_figure(plots.ablation_bars(h1_summary, "Graph-H1 term"), "ablation_h
 # objective is in notebooks 03 and 04 of both profiles).
 
 # %%
-teacher_summary = ablations.teacher_toma_ablation(profile, context.teacher, records.load_corpus(profile), context.images,
+teacher_summary = teacher_stage.teacher_toma_ablation(profile, context.teacher, records.load_corpus(profile), context.images,
                                                   teacher_toma_weight, teacher_caption_fraction, teacher_seeds)
 report.save_table(teacher_summary, "ablation_teacher_toma", profile, floatfmt=".2f",
                   caption="The teacher in English with and without ToMA in its own training (mean and sd over seeds, %).")

@@ -1,5 +1,6 @@
-"""Notebook 05's stage (and notebook 03's weight sweep): students trained around one configuration,
-each knob varied with several seeds, scored on validation (the only numbers to choose by) and test.
+"""Notebook 05's stage: students trained around one configuration, each knob varied with several
+seeds, scored on validation (the only numbers to choose by) and test (notebook 03's weight sweep,
+stages.sweep, is one such ablation; the teacher's own, stages.teacher.teacher_toma_ablation).
 
 Each ablation's runs are recorded with the knob it varies as columns of its own (model, batch
 size, s, mode, graph-H1 weight), so a table or figure is redrawn from its results file alone.
@@ -14,10 +15,10 @@ import pandas as pd
 
 from .. import evaluate, evaluation_sets, records, report
 from ..data.classnames import prompts
-from ..data.embedded import ZeroShotSet, emoji_retrieval_set, teacher_training_set
+from ..data.embedded import ZeroShotSet
 from ..evaluate import RetrievalQueries
 from ..models.student import Student, StudentConfig
-from ..models.teacher import Teacher, prepare_embedded_teacher
+from ..models.teacher import Teacher
 from ..train import TrainConfig, train_student
 from .distillation import DistillationPairs, setting_pairs
 from .grid import scaled_weights
@@ -149,33 +150,6 @@ def graph_h1(context: AblationContext, base: TrainConfig, weights: dict, h1_weig
          replace(base, variant="ToMCLIP", weights={**weights, "topology_h1": h1_weight}))])
 
 
-def weight_sweep(context: AblationContext, base: TrainConfig, weights: list[float], factor: float
-                 ) -> tuple[pd.DataFrame, dict[str, float] | None]:
-    """ToMCLIP with both topological weights equal to each of `weights` and to the paper-balanced
-    0.01 * factor, and MCLIP, in the low-resource setting with every seed; the ToMCLIP weights with
-    the best validation R@1 (never a test number) are returned as the chosen ones. Runs are cached
-    with the keys of the main grid, so the chosen and balanced runs are not trained twice."""
-    columns = ["setting", "weight", "seeds", "validation R@1 mean", "validation R@1 sd", "retrieval R@1 mean",
-               "retrieval R@1 sd", "zero-shot top-1 mean", "zero-shot top-1 sd", "ms per step"]
-    if not weights:
-        return pd.DataFrame(columns=columns), None
-    base = replace(base, setting="low")
-    balanced = 0.01 * factor
-    grid = sorted(set(weights) | {balanced})
-
-    def label(weight: float) -> str:
-        notes = [note for value, note in ((balanced, "paper-balanced"), (0.01, "the paper's raw number")) if weight == value]
-        return f"ToMCLIP, w = {weight:.3g}" + (f" ({', '.join(notes)})" if notes else "")
-
-    settings = [("MCLIP", {"weight": 0.0}, replace(base, variant="MCLIP", weights=scaled_weights("MCLIP", factor)))] + [
-        (label(w), {"weight": w},
-         replace(base, variant="ToMCLIP", weights={"pointwise": 1.0, "distance_matrix": w, "topology_h0": w}))
-        for w in grid]
-    summary = ablation_summary(ablation(context, "weight sweep", settings))
-    best, _ = best_setting(summary[summary["weight"] > 0])
-    return summary[columns], {label: config for label, _, config in settings}[best["setting"]].weights
-
-
 def best_setting(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> tuple[pd.Series, list[str]]:
     """The row with the highest `metric` and the settings tied with it. Ties go to the first row in
     the table's own order (an explicit rule: an unstable sort would pick by memory layout)."""
@@ -189,43 +163,3 @@ def describe_best(summary: pd.DataFrame, metric: str = "validation R@1 mean") ->
     row, tied = best_setting(summary, metric)
     return f"{row['setting']} ({metric.removesuffix(' mean')} {row[metric]:.1f}" + (
         f"; tied with {', '.join(tied)})" if tied else ")")
-
-
-TEACHER_ABLATION_COLUMNS = ["setting", "seeds", "zero-shot top-1 mean", "zero-shot top-1 sd", "retrieval R@1 mean",
-                            "retrieval R@1 sd"]
-
-
-def teacher_toma_ablation(profile: str, teacher: Teacher, corpus: pd.DataFrame, images: ZeroShotSet,
-                          toma_weight: float, caption_fraction: float, seeds: list[int]) -> pd.DataFrame:
-    """ToMA in the teacher's own image-text training: the teacher of notebook 02 retrained with and
-    without it, with every caption (first seed) and with `caption_fraction` of them (every seed),
-    scored in English (zero-shot top-1, text -> image R@1 of the held-out emoji); mean and sd over
-    seeds, in percent. A teacher loaded as published (the paper profile's CLIP) has no training
-    here to vary: the table is then empty.
-    """
-    if teacher.config is None:
-        return pd.DataFrame(columns=TEACHER_ABLATION_COLUMNS)
-    items = emoji_retrieval_set(corpus, teacher.image_size)
-    config = teacher.config
-    training = teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
-    rows = []
-    for fraction, fraction_seeds in ((1.0, seeds[:1]), (caption_fraction, seeds)):
-        for label, weight in (("contrastive", 0.0), ("+ ToMA", toma_weight)):
-            for seed in fraction_seeds:
-                variant = replace(config, caption_fraction=fraction, toma_weight=weight, seed=seed)
-                trained, _ = prepare_embedded_teacher(profile, variant, training.images, training.captions,
-                                                      training.weights, log=lambda message: None)
-                classes = trained.encode_texts(prompts(images.dataset, "en"))
-                zero_shot = evaluate.zero_shot_accuracy(trained.cached_image_embeddings("zero-shot", images.images),
-                                                        classes, images.labels, topk=(1,))["top1"]
-                hits = evaluate.retrieval_hits(trained.encode_texts(list(items.captions["en"])),
-                                               trained.cached_image_embeddings("retrieval", items.images), ks=(1,))
-                rows.append({"setting": f"{100 * fraction:g}% captions, {label}", "seed": seed,
-                             "zero-shot top-1": zero_shot, "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
-    runs = pd.DataFrame(rows)
-    grouped = runs.groupby("setting", sort=False)
-    summary = pd.DataFrame({"seeds": grouped["seed"].count()})
-    for metric in ("zero-shot top-1", "retrieval R@1"):
-        summary[f"{metric} mean"] = 100 * grouped[metric].mean()
-        summary[f"{metric} sd"] = 100 * grouped[metric].std()
-    return summary.reset_index()[TEACHER_ABLATION_COLUMNS]

@@ -1,4 +1,5 @@
-"""Notebook 02's stage: the teacher whose text tower defines the shared space, and its English scores.
+"""Notebook 02's stage: the teacher whose text tower defines the shared space, and its English scores
+(and notebook 05's ablation of the teacher's own training, with and without ToMA).
 
 Embedded: a CLIP with a locked MiniLM text tower whose image tower trains here. Paper: OpenAI's
 CLIP (ViT-B/32 unless the profile names another open_clip model), loaded as published. Either
@@ -6,6 +7,7 @@ way the later notebooks load it through records.load_teacher.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -51,3 +53,43 @@ def english_reference(teacher: Teacher, images: embedded.ZeroShotSet, items: emb
                                        teacher.cached_image_embeddings("retrieval", items.images), n_boot=n_boot)
     table = pd.concat([zero_shot.assign(task="zero-shot"), recall.assign(task="retrieval")], ignore_index=True)
     return table[["task", "metric", "value", "ci_low", "ci_high"]]
+
+
+TEACHER_ABLATION_COLUMNS = ["setting", "seeds", "zero-shot top-1 mean", "zero-shot top-1 sd", "retrieval R@1 mean",
+                            "retrieval R@1 sd"]
+
+
+def teacher_toma_ablation(profile: str, teacher: Teacher, corpus: pd.DataFrame, images: embedded.ZeroShotSet,
+                          toma_weight: float, caption_fraction: float, seeds: list[int]) -> pd.DataFrame:
+    """ToMA in the teacher's own image-text training: the teacher of notebook 02 retrained with and
+    without it, with every caption (first seed) and with `caption_fraction` of them (every seed),
+    scored in English (zero-shot top-1, text -> image R@1 of the held-out emoji); mean and sd over
+    seeds, in percent. A teacher loaded as published (the paper profile's CLIP) has no training
+    here to vary: the table is then empty.
+    """
+    if teacher.config is None:
+        return pd.DataFrame(columns=TEACHER_ABLATION_COLUMNS)
+    items = embedded.emoji_retrieval_set(corpus, teacher.image_size)
+    config = teacher.config
+    training = embedded.teacher_training_set(corpus, config.image_size, config.fashion_per_epoch, config.emoji_repeats)
+    rows = []
+    for fraction, fraction_seeds in ((1.0, seeds[:1]), (caption_fraction, seeds)):
+        for label, weight in (("contrastive", 0.0), ("+ ToMA", toma_weight)):
+            for seed in fraction_seeds:
+                variant = replace(config, caption_fraction=fraction, toma_weight=weight, seed=seed)
+                trained, _ = prepare_embedded_teacher(profile, variant, training.images, training.captions,
+                                                      training.weights, log=lambda message: None)
+                classes = trained.encode_texts(prompts(images.dataset, "en"))
+                zero_shot = evaluate.zero_shot_accuracy(trained.cached_image_embeddings("zero-shot", images.images),
+                                                        classes, images.labels, topk=(1,))["top1"]
+                hits = evaluate.retrieval_hits(trained.encode_texts(list(items.captions["en"])),
+                                               trained.cached_image_embeddings("retrieval", items.images), ks=(1,))
+                rows.append({"setting": f"{100 * fraction:g}% captions, {label}", "seed": seed,
+                             "zero-shot top-1": zero_shot, "retrieval R@1": float(hits[("text_to_image", 1)].mean())})
+    runs = pd.DataFrame(rows)
+    grouped = runs.groupby("setting", sort=False)
+    summary = pd.DataFrame({"seeds": grouped["seed"].count()})
+    for metric in ("zero-shot top-1", "retrieval R@1"):
+        summary[f"{metric} mean"] = 100 * grouped[metric].mean()
+        summary[f"{metric} sd"] = 100 * grouped[metric].std()
+    return summary.reset_index()[TEACHER_ABLATION_COLUMNS]

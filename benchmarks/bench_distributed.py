@@ -14,6 +14,7 @@ forward alone (a separate call on the same rows), "loss" the loss forward on the
 "backward" the backward pass, "optimiser" AdamW. The processes share the machine's cores: each uses
 cores / N threads. Writes results/benchmarks/distributed_cpu.{csv,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_training_step import _FeatureBackbone  # noqa: E402
+
 from tomclip_lib import distributed, numerics, report  # noqa: E402
 from tomclip_lib.models.student import Student, StudentConfig  # noqa: E402
 from tomclip_lib.topology import AlignmentLoss  # noqa: E402
@@ -83,9 +85,10 @@ def _measure(batch: int, rounds: int, ranks: distributed.Ranks | None) -> dict[s
         else:
             gather_ms = collected - encoded
         if round_ >= 5:
-            for part, seconds in zip(["step", "encoder", "gather", "loss", "backward", "optimiser"],
-                                     [end - start, encoded - start, gather_ms, lost - collected, backward - lost,
-                                      end - backward]):
+            for part, seconds in zip(
+                ["step", "encoder", "gather", "loss", "backward", "optimiser"],
+                [end - start, encoded - start, gather_ms, lost - collected, backward - lost, end - backward],
+            ):
                 times[part].append(1000 * seconds)
     return {part: min(values) for part, values in times.items()}
 
@@ -111,12 +114,35 @@ def run(batch: int, rounds: int, processes: list[int]) -> pd.DataFrame:
         else:
             with tempfile.TemporaryDirectory() as folder:
                 out = Path(folder) / "medians.json"
-                subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                                str(count), __file__, "--worker", str(out), "--batch", str(batch), "--rounds", str(rounds)],
-                               check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, timeout=1800)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "torch.distributed.run",
+                        "--standalone",
+                        "--nproc-per-node",
+                        str(count),
+                        __file__,
+                        "--worker",
+                        str(out),
+                        "--batch",
+                        str(batch),
+                        "--rounds",
+                        str(rounds),
+                    ],
+                    check=True,
+                    env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+                    timeout=1800,
+                )
                 medians = json.loads(out.read_text())
-        rows.append({"processes": count, "rows per process": -(-batch // count), "threads each": threads,
-                     **{f"{part} ms": value for part, value in medians.items()}})
+        rows.append(
+            {
+                "processes": count,
+                "rows per process": -(-batch // count),
+                "threads each": threads,
+                **{f"{part} ms": value for part, value in medians.items()},
+            }
+        )
     table = pd.DataFrame(rows)
     table["gather / encoder"] = table["gather ms"] / table["encoder ms"]
     table.loc[table["processes"] == 1, ["gather ms", "gather / encoder"]] = 0.0
@@ -142,12 +168,14 @@ def main() -> int:
     finally:
         torch.use_deterministic_algorithms(deterministic)
     counts = ", ".join(str(count) for count in args.processes)
-    header = (f"One gathered-batch training step of the embedded student (ToMCLIP, global batch {args.batch}) with "
-              f"{counts} processes (gloo), measured {datetime.date.today().isoformat()} on an {numerics.cpu_model()} with "
-              f"{len(os.sched_getaffinity(0))} cores, torch {torch.__version__}, load average {load:.1f} "
-              f"before the run; fastest of {args.rounds} rounds on rank 0, ms (benchmarks/bench_distributed.py). "
-              "With 1 process the step is the single-process one (no gather). The GPU measurements of issue 13 (the n = 1024 topology loss on the CUDA path, one DDP step of "
-              "xlm-roberta-large at batch 256) are not here: no GPU was available.")
+    header = (
+        f"One gathered-batch training step of the embedded student (ToMCLIP, global batch {args.batch}) with "
+        f"{counts} processes (gloo), measured {datetime.date.today().isoformat()} on an {numerics.cpu_model()} with "
+        f"{len(os.sched_getaffinity(0))} cores, torch {torch.__version__}, load average {load:.1f} "
+        f"before the run; fastest of {args.rounds} rounds on rank 0, ms (benchmarks/bench_distributed.py). "
+        "With 1 process the step is the single-process one (no gather). The GPU measurements of issue 13 (the n = 1024 topology loss on the CUDA path, one DDP step of "
+        "xlm-roberta-large at batch 256) are not here: no GPU was available."
+    )
     report.save_table(table, "distributed_cpu", "benchmarks", floatfmt=".2f", caption=header)
     print(header)
     print(report.markdown_table(table, floatfmt=".2f"))

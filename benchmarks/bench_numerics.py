@@ -10,6 +10,7 @@ student head (384 -> 1024 -> 384, batch 256) for MCLIP and for ToMCLIP. Environm
 MKL_CBWR=COMPATIBLE (the one MKL path that is the same on Intel and AMD, docs/determinism.md). On a CPU with only
 AVX2 the first two run the same kernels. Writes results/benchmarks/numerics_cost_<vendor>.md.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -41,8 +42,9 @@ def measure() -> dict[str, float]:
     logging.set_verbosity_error()
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    bert = BertModel(BertConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=12,
-                                intermediate_size=1536)).eval()
+    bert = BertModel(
+        BertConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536)
+    ).eval()
     tokens = torch.randint(0, 1000, (64, 32), generator=generator)
 
     def median_ms(step, repeats: int) -> float:
@@ -55,12 +57,16 @@ def measure() -> dict[str, float]:
         return 1000 * statistics.median(times)
 
     with torch.no_grad():
-        result = {"torch kernels": torch.backends.cpu.get_cpu_capability(),
-                  "backbone forward, 64 captions": median_ms(lambda: bert(tokens), 5)}
+        result = {
+            "torch kernels": torch.backends.cpu.get_cpu_capability(),
+            "backbone forward, 64 captions": median_ms(lambda: bert(tokens), 5),
+        }
     features = torch.randn(256, 384, generator=generator)
     targets = torch.nn.functional.normalize(torch.randn(256, 384, generator=generator), dim=1)
-    for name, weights in (("MCLIP", {"pointwise": 1.0}),
-                          ("ToMCLIP", {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01})):
+    for name, weights in (
+        ("MCLIP", {"pointwise": 1.0}),
+        ("ToMCLIP", {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01}),
+    ):
         head = torch.nn.Sequential(torch.nn.Linear(384, 1024), torch.nn.GELU(), torch.nn.Linear(1024, 384))
         optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, fused=True)
         loss_fn = AlignmentLoss(**weights)
@@ -91,12 +97,15 @@ def main() -> int:
     }
     columns = {}
     for label, env in environments.items():
-        run = subprocess.run([sys.executable, "-W", "ignore", __file__, "--measure"], env=env, check=True,
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-W", "ignore", __file__, "--measure"], env=env, check=True, capture_output=True, text=True
+        )
         columns[label] = json.loads(run.stdout.strip().splitlines()[-1])
-    header = (f"Cost of the pinned numeric environment, ms (medians), measured "
-              f"{datetime.date.today().isoformat()} on an {numerics.cpu_model()}, {platform.machine()} with "
-              f"{os.cpu_count()} cores, {numerics.pinned().get('OMP_NUM_THREADS')} threads (benchmarks/bench_numerics.py).")
+    header = (
+        f"Cost of the pinned numeric environment, ms (medians), measured "
+        f"{datetime.date.today().isoformat()} on an {numerics.cpu_model()}, {platform.machine()} with "
+        f"{os.cpu_count()} cores, {numerics.pinned().get('OMP_NUM_THREADS')} threads (benchmarks/bench_numerics.py)."
+    )
     labels = list(columns)
     lines = [header, "", "| workload | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     for workload in columns[labels[0]]:

@@ -18,6 +18,7 @@ Columns, medians over repeats after a warm-up:
 The table is printed and written to results/benchmarks/topology_<device>.{csv,md}. Timings are
 not tests: run this on a quiet machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,7 @@ def reference_step(student: torch.Tensor, teacher: torch.Tensor, with_h1: bool) 
     loss = F.mse_loss(student_d, teacher_d)
     loss = loss + ot.sliced_wasserstein_distance(nonempty(student_h0), nonempty(teacher_h0), n_projections=50)
     if with_h1:
-        loss = loss + 0.0 * ot.sliced_wasserstein_distance(nonempty(student_h1), nonempty(teacher_h1),
-                                                           n_projections=50)
+        loss = loss + 0.0 * ot.sliced_wasserstein_distance(nonempty(student_h1), nonempty(teacher_h1), n_projections=50)
     loss.backward()
 
 
@@ -142,8 +142,15 @@ def run(device: torch.device, sizes: list[int], dim: int, repeats: int, referenc
         def ours(loss_fn):
             return lambda: loss_fn(student, teacher)[0].backward()
 
-        row = {"n": n, **{f"{name}_ms": value for name, value in round_robin_ms(
-            {"floor": floor, "tomclip": ours(both), "tomclip_ta_only": ours(ta_only)}, device, repeats, 60).items()}}
+        row = {
+            "n": n,
+            **{
+                f"{name}_ms": value
+                for name, value in round_robin_ms(
+                    {"floor": floor, "tomclip": ours(both), "tomclip_ta_only": ours(ta_only)}, device, repeats, 60
+                ).items()
+            },
+        }
         for name, with_h1 in (("reference_ms", True), ("reference_no_h1_ms", False)):
             history = previous.get(name, [])
             growth = max(history[-1] / history[-2], 8.0) if len(history) > 1 else 8.0  # at least n^3
@@ -165,17 +172,22 @@ def run(device: torch.device, sizes: list[int], dim: int, repeats: int, referenc
 
 def targets(table: pd.DataFrame) -> str:
     """The issue's performance targets, each with the measured value and whether it is met."""
+
     def at(n: int, column: str) -> float:
         row = table[table["n"] == n]
         return float(row[column].iloc[0]) if len(row) else float("nan")
 
     checks = [
-        *[(f"within 1.5x of the cdist floor at n = {n} (issue 15)", at(n, "tomclip_x_floor"), "<=", 1.5, "x")
-          for n in (128, 256)],
+        *[
+            (f"within 1.5x of the cdist floor at n = {n} (issue 15)", at(n, "tomclip_x_floor"), "<=", 1.5, "x")
+            for n in (128, 256)
+        ],
         ("at least 20x faster than the reference path at n = 256", at(256, "speedup_vs_reference"), ">=", 20, "x"),
         ("at least 50x faster than the reference path at n = 1024", at(1024, "speedup_vs_reference"), ">=", 50, "x"),
-        *[(f"within 2x of the cdist floor at n = {n}", at(n, "tomclip_x_floor"), "<=", 2, "x")
-          for n in (1024, 2048, 4096)],
+        *[
+            (f"within 2x of the cdist floor at n = {n}", at(n, "tomclip_x_floor"), "<=", 2, "x")
+            for n in (1024, 2048, 4096)
+        ],
         ("n = 4096 under 1.5 s", at(4096, "tomclip_ms") / 1000, "<", 1.5, " s"),
     ]
     lines = []
@@ -189,8 +201,14 @@ def targets(table: pd.DataFrame) -> str:
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{model}, {torch.get_num_threads()} threads"
 
 
@@ -200,8 +218,12 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--reference-limit", type=float, default=30.0,
-                        help="skip a reference size whose predicted step exceeds this many seconds")
+    parser.add_argument(
+        "--reference-limit",
+        type=float,
+        default=30.0,
+        help="skip a reference size whose predicted step exceeds this many seconds",
+    )
     args = parser.parse_args()
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     for name in devices:
@@ -211,9 +233,11 @@ def main() -> None:
         device = torch.device(name)
         print(f"== {describe(device)}", flush=True)
         table = run(device, args.sizes, args.dim, args.repeats, args.reference_limit)
-        header = (f"Measured {datetime.date.today().isoformat()} on {describe(device)}, torch {torch.__version__}, "
-                  f"d = {args.dim}, float32; medians in ms; nan = not run (predicted over "
-                  f"{args.reference_limit:.0f} s per step).")
+        header = (
+            f"Measured {datetime.date.today().isoformat()} on {describe(device)}, torch {torch.__version__}, "
+            f"d = {args.dim}, float32; medians in ms; nan = not run (predicted over "
+            f"{args.reference_limit:.0f} s per step)."
+        )
         report.save_table(table, f"topology_{name}", "benchmarks", floatfmt=",.2f", caption=header)
         write_text(ROOT / "results" / "benchmarks" / f"topology_{name}_targets.md", targets(table))
         print(header)

@@ -11,6 +11,7 @@ the variant's step over MCLIP's in the same round, with its quartiles. "loss" is
 backward on the head's output alone. Writes results/benchmarks/training_step_cpu.{csv,md}: issue 15's
 target is a topological variant's step at most 1.25x MCLIP's at batch 256.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,9 +83,15 @@ def run(batch: int, rounds: int) -> pd.DataFrame:
     rows = []
     for variant, (step, loss) in times.items():
         ratios = np.array(step) / mclip  # paired by round: a slow spell of the machine cancels
-        rows.append({"variant": variant, "step_ms": 1000 * statistics.median(step),
-                     "loss_ms": 1000 * statistics.median(loss), "x_mclip_step": float(np.median(ratios)),
-                     "x_mclip_q25_q75": f"{np.quantile(ratios, 0.25):.2f}-{np.quantile(ratios, 0.75):.2f}"})
+        rows.append(
+            {
+                "variant": variant,
+                "step_ms": 1000 * statistics.median(step),
+                "loss_ms": 1000 * statistics.median(loss),
+                "x_mclip_step": float(np.median(ratios)),
+                "x_mclip_q25_q75": f"{np.quantile(ratios, 0.25):.2f}-{np.quantile(ratios, 0.75):.2f}",
+            }
+        )
     table = pd.DataFrame(rows)
     table["meets_target"] = (table["x_mclip_step"] <= TARGET) | (table["variant"] == "MCLIP")
     return table
@@ -102,11 +109,13 @@ def main() -> int:
         table = run(args.batch, args.rounds)
     finally:
         torch.use_deterministic_algorithms(deterministic)
-    header = (f"One training step of the embedded student, batch {args.batch}, measured "
-              f"{datetime.date.today().isoformat()} on an {numerics.cpu_model()}, {torch.get_num_threads()} threads, "
-              f"torch {torch.__version__}; medians of {args.rounds} round-robin rounds, ms "
-              f"(benchmarks/bench_training_step.py); x_mclip_step: the median over rounds of a step's time over "
-              f"MCLIP's in the same round, with its quartiles. Target: a topological step at most {TARGET}x MCLIP's.")
+    header = (
+        f"One training step of the embedded student, batch {args.batch}, measured "
+        f"{datetime.date.today().isoformat()} on an {numerics.cpu_model()}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}; medians of {args.rounds} round-robin rounds, ms "
+        f"(benchmarks/bench_training_step.py); x_mclip_step: the median over rounds of a step's time over "
+        f"MCLIP's in the same round, with its quartiles. Target: a topological step at most {TARGET}x MCLIP's."
+    )
     report.save_table(table, "training_step_cpu", "benchmarks", floatfmt=".2f", caption=header)
     print(header)
     print(report.markdown_table(table, floatfmt=".2f"))

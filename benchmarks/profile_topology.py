@@ -9,6 +9,7 @@ student's) is profiled alike for comparison. torch.profiler's self CPU time per 
 the steps after a warm-up; writes results/benchmarks/topology_profile_n<n>.md. Timings are noisy on
 a shared machine: compare shares within one run, not across runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,12 @@ def by_function(step, steps: int) -> str:
         entry[1] += event.cpu_time_total
     rows = sorted(counts.items(), key=lambda item: item[1][0], reverse=True)
     total = sum(count for _, (count, _) in rows)
-    lines = [f"Top-level tensor operations per step: {total / steps:g}.", "",
-             "| called from | ops / step | ms / step (incl. children, profiler-inflated) |", "|---|---:|---:|"]
+    lines = [
+        f"Top-level tensor operations per step: {total / steps:g}.",
+        "",
+        "| called from | ops / step | ms / step (incl. children, profiler-inflated) |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| `{name}` | {count / steps:g} | {ms / steps / 1000:.3f} |" for name, (count, ms) in rows[:25]]
     return "\n".join(lines)
 
@@ -102,14 +107,16 @@ def main() -> None:
     ours, ours_total = table(profiled(step, args.steps), args.steps, args.top)
     base, base_total = table(profiled(floor, args.steps), args.steps, 10)
     grouped = by_function(step, 5)
-    text = (f"# Topology step profile, n = {args.n}, d = {args.dim}\n\n"
-            f"Measured {datetime.date.today().isoformat()} by benchmarks/profile_topology.py, torch "
-            f"{torch.__version__}, {torch.get_num_threads()} threads, float32; torch.profiler self CPU time "
-            f"averaged over {args.steps} steps (profiler overhead included: absolute times read high, "
-            "shares are what count).\n\n"
-            f"## AlignmentLoss(distance_matrix=0.01, topology_h0=0.01), forward + backward: {ours_total:.2f} ms / step\n\n"
-            f"{ours}\n\n## Floor (cdist of both batches, backward of the student's): {base_total:.2f} ms / step\n\n"
-            f"{base}\n\n## Where the dispatched operations come from (AlignmentLoss step)\n\n{grouped}\n")
+    text = (
+        f"# Topology step profile, n = {args.n}, d = {args.dim}\n\n"
+        f"Measured {datetime.date.today().isoformat()} by benchmarks/profile_topology.py, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads, float32; torch.profiler self CPU time "
+        f"averaged over {args.steps} steps (profiler overhead included: absolute times read high, "
+        "shares are what count).\n\n"
+        f"## AlignmentLoss(distance_matrix=0.01, topology_h0=0.01), forward + backward: {ours_total:.2f} ms / step\n\n"
+        f"{ours}\n\n## Floor (cdist of both batches, backward of the student's): {base_total:.2f} ms / step\n\n"
+        f"{base}\n\n## Where the dispatched operations come from (AlignmentLoss step)\n\n{grouped}\n"
+    )
     write_text(ROOT / "results" / "benchmarks" / f"topology_profile_n{args.n}.md", text)
     print(text)
 

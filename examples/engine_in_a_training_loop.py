@@ -9,6 +9,7 @@ Hugging Face / open_clip style model that returns token states; and one step und
 (mixed precision: the loss takes bfloat16 or float16 outputs and computes in float32). Random tensors
 stand in for the data here, so the script runs anywhere in seconds.
 """
+
 import torch
 import torch.nn.functional as F
 
@@ -82,8 +83,11 @@ if __name__ == "__main__":
     losses = plain_loop()
     print(f"plain loop: {len(losses)} steps, loss {losses[0]:.5f} -> {losses[-1]:.5f}")
     encoder = TinyEncoder().eval()  # eval: no dropout, so the value below is reproducible
-    batch = {"input_ids": torch.randint(0, 100, (256, 12)), "attention_mask": torch.ones(256, 12, dtype=torch.long),
-             "teacher_features": teacher_features[:256]}
+    batch = {
+        "input_ids": torch.randint(0, 100, (256, 12)),
+        "attention_mask": torch.ones(256, 12, dtype=torch.long),
+        "teacher_features": teacher_features[:256],
+    }
     batch["attention_mask"][:, 8:] = 0  # padding after 8 tokens
     loss = hugging_face_style_loss(encoder, batch)
     loss.backward()

@@ -82,8 +82,7 @@ display(example[["lang", "source", "en", "text", "split"]])
 # %%
 zero_shot = evaluation_sets.zero_shot_set(profile, image_size)
 items = evaluation_sets.retrieval_set(profile, corpus, image_size)
-image_counts = {f"zero-shot test ({zero_shot.dataset})": len(zero_shot.images),
-                "retrieval test": len(items.images)}
+image_counts = {f"zero-shot test ({zero_shot.dataset})": len(zero_shot.images), "retrieval test": len(items.images)}
 
 # %% [markdown]
 # Retrieval test images with their captions in several scripts (embedded: Latin, Hangul,
@@ -136,8 +135,10 @@ display(Markdown(report.markdown_table(datacard.pair_counts(corpus))))
 # %%
 # NBVAL_CHECK_OUTPUT
 split_items = corpus.drop_duplicates("item").groupby("split").size()
-print(f"profile {profile}: {len(corpus):,} caption pairs over {corpus['item'].nunique():,} items "
-      f"in {corpus['lang'].nunique()} languages")
+print(
+    f"profile {profile}: {len(corpus):,} caption pairs over {corpus['item'].nunique():,} items "
+    f"in {corpus['lang'].nunique()} languages"
+)
 print("items per split: " + ", ".join(f"{k} {v:,}" for k, v in split_items.items()))
 print(f"low-resource training pairs: {int(corpus['low_resource'].sum()):,}")
 print("images: " + ", ".join(f"{k} {v:,}" for k, v in image_counts.items()))

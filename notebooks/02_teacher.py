@@ -42,8 +42,14 @@ from tomclip_lib.stages import teacher as teacher_stage
 
 # %%
 corpus = records.load_corpus(profile)
-config = TeacherConfig(image_size=image_size, width=width, epochs=epochs, fashion_per_epoch=fashion_per_epoch,
-                       emoji_repeats=emoji_repeats, seed=seed)
+config = TeacherConfig(
+    image_size=image_size,
+    width=width,
+    epochs=epochs,
+    fashion_per_epoch=fashion_per_epoch,
+    emoji_repeats=emoji_repeats,
+    seed=seed,
+)
 teacher, history = teacher_stage.prepare_teacher(profile, corpus, config)
 display(pd.DataFrame(history).round(3))
 
@@ -56,8 +62,13 @@ display(pd.DataFrame(history).round(3))
 images = evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit)
 items = evaluation_sets.retrieval_set(profile, corpus, teacher.image_size)
 reference = teacher_stage.english_reference(teacher, images, items, n_boot)
-report.save_table(reference, "teacher_english_reference", profile, floatfmt=".3f",
-                  caption="The teacher in English, 95% bootstrap intervals (notebook 02).")
+report.save_table(
+    reference,
+    "teacher_english_reference",
+    profile,
+    floatfmt=".3f",
+    caption="The teacher in English, 95% bootstrap intervals (notebook 02).",
+)
 display(reference.round(3))
 
 # %% [markdown]
@@ -69,9 +80,12 @@ display(reference.round(3))
 scores = teacher.encode_texts(list(items.captions["en"])) @ teacher.cached_image_embeddings("retrieval", items.images).T
 shown = np.random.default_rng(seed).choice(len(items.images), min(12, len(items.images)), replace=False)
 names = list(items.captions["en"])
-fig = plots.retrieval_examples(items.images[shown], [names[i] for i in shown],
-                               [names[j] for j in scores[:, shown].argmax(axis=0)],
-                               title="Retrieval test: true English caption, and the teacher's first choice")
+fig = plots.retrieval_examples(
+    items.images[shown],
+    [names[i] for i in shown],
+    [names[j] for j in scores[:, shown].argmax(axis=0)],
+    title="Retrieval test: true English caption, and the teacher's first choice",
+)
 report.save_figure(fig, "teacher_retrieval_examples", profile)
 
 # %% [markdown]
@@ -82,8 +96,10 @@ report.save_figure(fig, "teacher_retrieval_examples", profile)
 top1 = reference.query("task == 'zero-shot' and metric == 'top1'")["value"].item()
 recall = reference.query("task == 'retrieval' and metric == 'text_to_image R@1'")["value"].item()
 origin = f"trained {len(history)} epochs" if history else "loaded as published"
-print(f"teacher ({origin}): English zero-shot top-1 on {images.dataset} {100 * top1:.0f}%; English retrieval "
-      f"of {len(items.images)} held-out images, text->image R@1 {100 * recall:.0f}% (chance {100 / len(items.images):.1f}%)")
+print(
+    f"teacher ({origin}): English zero-shot top-1 on {images.dataset} {100 * top1:.0f}%; English retrieval "
+    f"of {len(items.images)} held-out images, text->image R@1 {100 * recall:.0f}% (chance {100 / len(items.images):.1f}%)"
+)
 
 # %%
 print(report.peak_memory_note())

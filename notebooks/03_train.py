@@ -42,7 +42,10 @@
 # %% tags=["parameters"]
 profile = "embedded"  # which params/<profile>.yaml the Makefile read
 variants = ["MCLIP", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMCLIP", "ToMA", "Topo-AE"]  # see train.VARIANTS
-full_variants = ["MCLIP", "ToMCLIP"]  # also trained in the full setting (the rest: low-resource only, the claim's setting)
+full_variants = [
+    "MCLIP",
+    "ToMCLIP",
+]  # also trained in the full setting (the rest: low-resource only, the claim's setting)
 seeds_full = [0, 1, 2]  # seeds of the full setting
 seeds_low = [0, 1, 2, 3, 4]  # seeds of the low-resource setting
 batch_size = 256  # the paper's
@@ -86,11 +89,21 @@ from tomclip_lib.stages import sweep as sweep_stage
 
 # %%
 corpus = records.load_corpus(profile)
-student_config = StudentConfig(backbone=backbone, out_dim=distillation.target_dim(profile), head_hidden=head_hidden,
-                               trainable_layers=trainable_layers)
+student_config = StudentConfig(
+    backbone=backbone,
+    out_dim=distillation.target_dim(profile),
+    head_hidden=head_hidden,
+    trainable_layers=trainable_layers,
+)
 data = distillation.grid_pairs(profile, corpus, student_config, [grid.GridRow("MCLIP", "MCLIP")])
-display(pd.DataFrame({setting: {"training pairs": len(pairs.train), "validation pairs": len(pairs.validation)}
-                      for (_, setting), pairs in data.items()}))
+display(
+    pd.DataFrame(
+        {
+            setting: {"training pairs": len(pairs.train), "validation pairs": len(pairs.validation)}
+            for (_, setting), pairs in data.items()
+        }
+    )
+)
 
 # %% [markdown]
 # ## Balance: the paper's weights on our targets
@@ -110,14 +123,33 @@ print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g
 # the paper's number on our unit-norm targets: its row shows what that mix does here.
 
 # %%
-base = train.TrainConfig(batch_size=batch_size, lr=lr, max_epochs=max_epochs, patience=patience,
-                         warmup_steps=warmup_steps, sparsify=sparsify, mode=mode)
-context = ablations.AblationContext.build(profile, corpus, records.load_teacher(profile), student_config,
-                                          data[trainable_layers, "low"], sweep_seeds, evaluated_languages(languages),
-                                          zero_shot_limit)
+base = train.TrainConfig(
+    batch_size=batch_size,
+    lr=lr,
+    max_epochs=max_epochs,
+    patience=patience,
+    warmup_steps=warmup_steps,
+    sparsify=sparsify,
+    mode=mode,
+)
+context = ablations.AblationContext.build(
+    profile,
+    corpus,
+    records.load_teacher(profile),
+    student_config,
+    data[trainable_layers, "low"],
+    sweep_seeds,
+    evaluated_languages(languages),
+    zero_shot_limit,
+)
 sweep, chosen = sweep_stage.weight_sweep(context, base, sweep_weights, factor)
-report.save_table(sweep, "weight_sweep", profile, floatfmt=".3g",
-                  caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.")
+report.save_table(
+    sweep,
+    "weight_sweep",
+    profile,
+    floatfmt=".3g",
+    caption=f"ToMCLIP's weight (both terms), low-resource, {len(sweep_seeds)} seeds: chosen on validation R@1.",
+)
 display(Markdown(report.markdown_table(sweep, ".3g")))
 
 # %% [markdown]
@@ -131,12 +163,18 @@ display(Markdown(report.markdown_table(sweep, ".3g")))
 # %%
 rows = grid.main_grid(variants, full_variants, factor, chosen, top_layers, top_layer_variants, top_layer_training)
 data.update(distillation.grid_pairs(profile, corpus, student_config, rows))
-runs = distillation.train_grid(profile, base, student_config, rows, {"full": seeds_full, "low": seeds_low}, data,
-                               processes=processes)
+runs = distillation.train_grid(
+    profile, base, student_config, rows, {"full": seeds_full, "low": seeds_low}, data, processes=processes
+)
 records.save_runs(profile, runs, student_config, base, balance_factor=factor, chosen_weights=chosen)
-report.save_table(runs.drop(columns="run_dir"), "training_runs", profile, floatfmt=".4f",
-                  caption="Student runs: best validation loss (of each run's own objective), epochs, seconds, "
-                          "the topological terms' share of loss and gradient.")
+report.save_table(
+    runs.drop(columns="run_dir"),
+    "training_runs",
+    profile,
+    floatfmt=".4f",
+    caption="Student runs: best validation loss (of each run's own objective), epochs, seconds, "
+    "the topological terms' share of loss and gradient.",
+)
 
 # %% [markdown]
 # ## How each run is balanced
@@ -146,8 +184,13 @@ report.save_table(runs.drop(columns="run_dir"), "training_runs", profile, floatf
 
 # %%
 balance = distillation.balance_table(runs)
-report.save_table(balance, "balance", profile, floatfmt=".2f",
-                  caption="Topological terms' share (%) of the loss and of its gradient norm, and ms per step.")
+report.save_table(
+    balance,
+    "balance",
+    profile,
+    floatfmt=".2f",
+    caption="Topological terms' share (%) of the loss and of its gradient norm, and ms per step.",
+)
 display(Markdown(report.markdown_table(balance, ".2f")))
 
 # %% [markdown]
@@ -165,9 +208,11 @@ report.save_figure(fig, "training_pointwise_loss", profile)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{len(runs)} runs of {runs['variant'].nunique()} models (full: {len(seeds_full)} seed(s), low-resource: "
-      f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full'].train):,} full and "
-      f"{len(data[trainable_layers, 'low'].train):,} low-resource pairs")
+print(
+    f"{len(runs)} runs of {runs['variant'].nunique()} models (full: {len(seeds_full)} seed(s), low-resource: "
+    f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full'].train):,} full and "
+    f"{len(data[trainable_layers, 'low'].train):,} low-resource pairs"
+)
 print(f"sweep: {', '.join(sweep['setting'])}")
 
 # %%

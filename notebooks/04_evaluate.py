@@ -39,14 +39,19 @@ retrieval_languages = [lang for lang in languages if lang in items.captions]  # 
 
 # %%
 hits = {}  # each run's hits per language and test item, for the paired comparisons below
-zero_shot = tables.zero_shot_table(profile, runs, teacher, images,
-                                       teacher.cached_image_embeddings("zero-shot", images.images), languages, n_boot,
-                                       hits)
+zero_shot = tables.zero_shot_table(
+    profile, runs, teacher, images, teacher.cached_image_embeddings("zero-shot", images.images), languages, n_boot, hits
+)
 report.save_table(zero_shot, "zero_shot_long", profile, floatfmt=".4f")
 for setting in ("full", "low"):
     table = tables.wide_table(zero_shot, "top1", setting, languages)
-    report.save_table(table, f"zero_shot_top1_{setting}", profile, floatfmt=".1f",
-                      caption=f"Zero-shot top-1 accuracy (%), {setting} setting; avg = mean over languages.")
+    report.save_table(
+        table,
+        f"zero_shot_top1_{setting}",
+        profile,
+        floatfmt=".1f",
+        caption=f"Zero-shot top-1 accuracy (%), {setting} setting; avg = mean over languages.",
+    )
     display(Markdown(f"**{setting} setting**\n\n" + report.markdown_table(table, ".1f")))
 
 # %% [markdown]
@@ -55,15 +60,28 @@ for setting in ("full", "low"):
 # mean over languages, micro pools all queries.
 
 # %%
-retrieval = tables.retrieval_table(profile, runs, teacher, items,
-                                       teacher.cached_image_embeddings("retrieval", items.images), retrieval_languages,
-                                       n_boot, hits)
+retrieval = tables.retrieval_table(
+    profile,
+    runs,
+    teacher,
+    items,
+    teacher.cached_image_embeddings("retrieval", items.images),
+    retrieval_languages,
+    n_boot,
+    hits,
+)
 report.save_table(retrieval, "retrieval_long", profile, floatfmt=".4f")
 for setting in ("full", "low"):
     for metric in ("text_to_image R@1", "image_to_text R@1"):
         table = tables.wide_table(retrieval, metric, setting, retrieval_languages)
         name = f"retrieval_{metric.split()[0]}_{setting}"
-        report.save_table(table, name, profile, floatfmt=".1f", caption=f"{metric} (%), {setting} setting, {len(items.images)} test images.")
+        report.save_table(
+            table,
+            name,
+            profile,
+            floatfmt=".1f",
+            caption=f"{metric} (%), {setting} setting, {len(items.images)} test images.",
+        )
         display(Markdown(f"**{metric}, {setting} setting**\n\n" + report.markdown_table(table, ".1f")))
 
 # %% [markdown]
@@ -72,11 +90,17 @@ for setting in ("full", "low"):
 # language-averaged scores over the low-resource seeds (percent).
 
 # %%
-for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1"),
-                                      ("retrieval text->image R@1", retrieval, "macro", "text_to_image R@1")):
+for name, table, average, metric in (
+    ("zero-shot top-1", zero_shot, "avg", "top1"),
+    ("retrieval text->image R@1", retrieval, "macro", "text_to_image R@1"),
+):
     spread = tables.seed_spread(table, average, metric)
-    report.save_table(spread, f"seed_spread_{'zero_shot' if average == 'avg' else 'retrieval'}", profile,
-                      caption=f"{name}, low-resource: spread over seeds (%).")
+    report.save_table(
+        spread,
+        f"seed_spread_{'zero_shot' if average == 'avg' else 'retrieval'}",
+        profile,
+        caption=f"{name}, low-resource: spread over seeds (%).",
+    )
     display(Markdown(f"**{name}**\n\n" + report.markdown_table(spread)))
 
 # %% [markdown]
@@ -91,9 +115,14 @@ for name, table, average, metric in (("zero-shot top-1", zero_shot, "avg", "top1
 
 # %%
 verdicts = tables.paired_comparisons(hits, tables.baseline_of(runs), n_boot)
-report.save_table(verdicts, "tomclip_vs_mclip", profile, floatfmt=".2f",
-                  caption="Difference to MCLIP in points (language average; mean over seeds), paired by seed and test "
-                          "item, with a 95% paired bootstrap interval over items and seeds.")
+report.save_table(
+    verdicts,
+    "tomclip_vs_mclip",
+    profile,
+    floatfmt=".2f",
+    caption="Difference to MCLIP in points (language average; mean over seeds), paired by seed and test "
+    "item, with a 95% paired bootstrap interval over items and seeds.",
+)
 display(Markdown(report.markdown_table(verdicts.drop(columns=["baseline", "items"]), ".2f")))
 
 # %% [markdown]

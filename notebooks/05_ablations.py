@@ -49,8 +49,10 @@ context = ablations.AblationContext.from_records(profile, seeds, evaluated_langu
 base = replace(records.load_train_config(profile), setting="low", max_epochs=max_epochs)
 factor, chosen = records.load_balance(profile)
 weights = weights or chosen or grid.scaled_weights("ToMCLIP", factor)
-print(f"{len(context.data.train):,} low-resource training pairs; validation R@1 over {', '.join(context.validation.captions)}; "
-      f"test R@1 over {', '.join(context.test.captions)}")
+print(
+    f"{len(context.data.train):,} low-resource training pairs; validation R@1 over {', '.join(context.validation.captions)}; "
+    f"test R@1 over {', '.join(context.test.captions)}"
+)
 
 # %% [markdown]
 # ## Batch size (the paper's Figure 5)
@@ -63,8 +65,11 @@ print(f"{len(context.data.train):,} low-resource training pairs; validation R@1 
 batch_runs = ablations.batch_size(context, base, factor, batch_sizes)
 batch_summary = ablations.save_ablation(context, "batch_size", batch_runs, "Batch size")
 display(batch_summary.round(2))
-report.save_figure(plots.batch_size_curves(batch_runs, "retrieval R@1", "Retrieval R@1 (test set) against batch size"),
-                   "ablation_batch_size", profile)
+report.save_figure(
+    plots.batch_size_curves(batch_runs, "retrieval R@1", "Retrieval R@1 (test set) against batch size"),
+    "ablation_batch_size",
+    profile,
+)
 
 # %% [markdown]
 # ## Sparsification scale s, and what it costs
@@ -109,18 +114,34 @@ report.save_figure(plots.ablation_bars(h1_summary, "Graph-H1 term"), "ablation_h
 # objective is in notebooks 03 and 04 of both profiles).
 
 # %%
-teacher_summary = teacher_stage.teacher_toma_ablation(profile, context.teacher, records.load_corpus(profile), context.images,
-                                                  teacher_toma_weight, teacher_caption_fraction, teacher_seeds)
-report.save_table(teacher_summary, "ablation_teacher_toma", profile, floatfmt=".2f",
-                  caption="The teacher in English with and without ToMA in its own training (mean and sd over seeds, %).")
+teacher_summary = teacher_stage.teacher_toma_ablation(
+    profile,
+    context.teacher,
+    records.load_corpus(profile),
+    context.images,
+    teacher_toma_weight,
+    teacher_caption_fraction,
+    teacher_seeds,
+)
+report.save_table(
+    teacher_summary,
+    "ablation_teacher_toma",
+    profile,
+    floatfmt=".2f",
+    caption="The teacher in English with and without ToMA in its own training (mean and sd over seeds, %).",
+)
 display(teacher_summary.round(2))
 
 # %% [markdown]
 # ## Summary
 
 # %%
-summaries = {"batch size": batch_summary, "sparsification": scale_summary,
-             "L_ta mode": mode_summary, "graph H1": h1_summary}
+summaries = {
+    "batch size": batch_summary,
+    "sparsification": scale_summary,
+    "L_ta mode": mode_summary,
+    "graph H1": h1_summary,
+}
 for name, summary in summaries.items():
     print(f"{name}: best on validation = {ablations.describe_best(summary)}")
 

@@ -42,10 +42,15 @@ encoders = {"CLIP (teacher text tower)": teacher.encode_texts, **{model: s.encod
 names = emoji_names[emoji_names["split"] != "train"]
 captions = names.pivot(index="item", columns="lang", values="text").head(catalogue_size)
 groups = names.drop_duplicates("item").set_index("item").loc[captions.index, "group"].tolist()
-maps = {model: views.joint_tsne({lang: encode(list(captions[lang])) for lang in languages}, perplexity, seed)
-        for model, encode in encoders.items()}
-report.save_figure(plots.tsne_panels(maps, groups, "Held-out emoji names, English and Korean (colour: Unicode group)"),
-                   "figure1_tsne_emoji_names", profile)
+maps = {
+    model: views.joint_tsne({lang: encode(list(captions[lang])) for lang in languages}, perplexity, seed)
+    for model, encode in encoders.items()
+}
+report.save_figure(
+    plots.tsne_panels(maps, groups, "Held-out emoji names, English and Korean (colour: Unicode group)"),
+    "figure1_tsne_emoji_names",
+    profile,
+)
 
 # %% [markdown]
 # ## Figure 2: CIFAR-100 class prompts
@@ -54,10 +59,15 @@ report.save_figure(plots.tsne_panels(maps, groups, "Held-out emoji names, Englis
 
 # %%
 superclasses = [superclass_of(row.label) for row in class_names("cifar-100", "en")]
-maps = {model: views.joint_tsne({lang: encode(prompts("cifar-100", lang)) for lang in languages}, perplexity, seed)
-        for model, encode in encoders.items()}
-report.save_figure(plots.tsne_panels(maps, superclasses, "CIFAR-100 class prompts (colour: superclass)", 5),
-                   "figure2_tsne_cifar100_prompts", profile)
+maps = {
+    model: views.joint_tsne({lang: encode(prompts("cifar-100", lang)) for lang in languages}, perplexity, seed)
+    for model, encode in encoders.items()
+}
+report.save_figure(
+    plots.tsne_panels(maps, superclasses, "CIFAR-100 class prompts (colour: superclass)", 5),
+    "figure2_tsne_cifar100_prompts",
+    profile,
+)
 
 # %% [markdown]
 # ## Figure 3: sorted pairwise distances
@@ -70,10 +80,15 @@ batch = emoji_names[emoji_names["split"] == "train"]
 batch = batch.pivot(index="item", columns="lang", values="text").sample(batch_size, random_state=seed)
 english = teacher.encode_texts(list(batch["en"]))
 korean = {model: encode(list(batch["ko"])) for model, encode in encoders.items()}
-curves = {"teacher, English": views.sorted_pairwise_distances(english),
-          **{f"{model}, Korean": views.sorted_pairwise_distances(x) for model, x in korean.items()}}
-report.save_figure(plots.sorted_distance_curves(curves, f"Sorted pairwise distances, {batch_size} captions"),
-                   "figure3_sorted_distances", profile)
+curves = {
+    "teacher, English": views.sorted_pairwise_distances(english),
+    **{f"{model}, Korean": views.sorted_pairwise_distances(x) for model, x in korean.items()},
+}
+report.save_figure(
+    plots.sorted_distance_curves(curves, f"Sorted pairwise distances, {batch_size} captions"),
+    "figure3_sorted_distances",
+    profile,
+)
 
 # %% [markdown]
 # ## Persistence diagrams: English teacher against Korean students
@@ -82,10 +97,15 @@ report.save_figure(plots.sorted_distance_curves(curves, f"Sorted pairwise distan
 # 0); H1 points are loops.
 
 # %%
-overlay = {"teacher, English": persistence.rips_diagram(english, diagram_points),
-           **{f"{m}, Korean": persistence.rips_diagram(x, diagram_points) for m, x in korean.items()}}
-report.save_figure(plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_points} captions"),
-                   "figure_persistence_diagrams", profile)
+overlay = {
+    "teacher, English": persistence.rips_diagram(english, diagram_points),
+    **{f"{m}, Korean": persistence.rips_diagram(x, diagram_points) for m, x in korean.items()},
+}
+report.save_figure(
+    plots.persistence_diagram(overlay, f"H0 and H1 of {diagram_points} captions"),
+    "figure_persistence_diagrams",
+    profile,
+)
 
 # %% [markdown]
 # ## Summary
@@ -104,7 +124,9 @@ for name, gap in gaps.items():
 # NBVAL_CHECK_OUTPUT
 for model in korean:
     if not trained_with_topology(model):
-        print(f"{model}, Korean: root-mean-square gap to the English teacher's sorted distances {gaps[f'{model}, Korean']:.3f}")
+        print(
+            f"{model}, Korean: root-mean-square gap to the English teacher's sorted distances {gaps[f'{model}, Korean']:.3f}"
+        )
 
 # %%
 print(report.peak_memory_note())

@@ -120,10 +120,14 @@ display(Markdown(persistence.benchmark_table()))
 # %%
 # NBVAL_CHECK_OUTPUT
 spread = samples.std() / samples.mean()
-print(f"teacher batch: {len(teacher)} points; H0 bars kept by s = 0.5: "
-      f"{len(deaths['teacher, English'])} of {len(teacher) - 1}")
-print(f"exact L_ta(English teacher, Korean under the English tower) = {exact:.3f}; "
-      f"reference draws spread {100 * spread:.0f}% around it (relative sd)")
+print(
+    f"teacher batch: {len(teacher)} points; H0 bars kept by s = 0.5: "
+    f"{len(deaths['teacher, English'])} of {len(teacher) - 1}"
+)
+print(
+    f"exact L_ta(English teacher, Korean under the English tower) = {exact:.3f}; "
+    f"reference draws spread {100 * spread:.0f}% around it (relative sd)"
+)
 print(f"Theorem 1 bound holds at every eps: {bool((curve['actual W_p'] <= curve['bound'] + 1e-9).all())}")
 
 # %%

@@ -31,8 +31,10 @@ from tomclip_lib.analysis import geometry
 teacher = records.load_teacher(profile)
 items = evaluation_sets.geometry_set(profile, records.load_corpus(profile), teacher.image_size, max_items)
 images = teacher.cached_image_embeddings("geometry", items.images)
-encoders = {"CLIP (teacher text tower)": teacher.encode_texts,
-            **{model: student.encode for model, student in records.load_students(profile, students).items()}}
+encoders = {
+    "CLIP (teacher text tower)": teacher.encode_texts,
+    **{model: student.encode for model, student in records.load_students(profile, students).items()},
+}
 captioned = [lang for lang in languages if lang in items.captions]
 texts = {(model, lang): encode(list(items.captions[lang])) for model, encode in encoders.items() for lang in captioned}
 print(f"{len(images)} images, {len(encoders)} text encoders x {len(captioned)} languages ({', '.join(captioned)})")
@@ -44,8 +46,13 @@ print(f"{len(images)} images, {len(encoders)} text encoders x {len(captioned)} l
 # %%
 clusters = geometry.sphere_clusters(images, seed=seed, min_cluster_size=min_cluster_size)
 global_table, local_table = geometry.study(images, texts, clusters)
-report.save_table(global_table, "geometry_global", profile, floatfmt=".3f",
-                  caption="Modality gap, linear separability, effective dimension and R@1 of each text space against the teacher's images.")
+report.save_table(
+    global_table,
+    "geometry_global",
+    profile,
+    floatfmt=".3f",
+    caption="Modality gap, linear separability, effective dimension and R@1 of each text space against the teacher's images.",
+)
 display(global_table.round(3))
 
 # %% [markdown]
@@ -55,8 +62,14 @@ display(global_table.round(3))
 
 # %%
 report.save_table(local_table, "geometry_clusters", profile, floatfmt=".3f")
-fig = plots.scatter_by(local_table, "local effective rank", "R@1", "model",
-                       f"{local_table['cluster'].nunique()} clusters x spaces: local dimension against retrieval", size="size")
+fig = plots.scatter_by(
+    local_table,
+    "local effective rank",
+    "R@1",
+    "model",
+    f"{local_table['cluster'].nunique()} clusters x spaces: local dimension against retrieval",
+    size="size",
+)
 report.save_figure(fig, "geometry_local_dimension", profile)
 
 # %% [markdown]
@@ -64,8 +77,13 @@ report.save_figure(fig, "geometry_local_dimension", profile)
 
 # %%
 verdict = geometry.predictiveness(global_table, local_table)
-report.save_table(verdict, "geometry_predictiveness", profile, floatfmt=".3f",
-                  caption="Spearman correlation of effective dimension with retrieval R@1.")
+report.save_table(
+    verdict,
+    "geometry_predictiveness",
+    profile,
+    floatfmt=".3f",
+    caption="Spearman correlation of effective dimension with retrieval R@1.",
+)
 display(verdict.round(3))
 
 # %% [markdown]
@@ -84,8 +102,10 @@ for row in verdict.itertuples(index=False):
 # %%
 # NBVAL_CHECK_OUTPUT
 english = global_table[(global_table["language"] == "en")].set_index("model")
-print(f"teacher, English: modality gap {english.loc['CLIP (teacher text tower)', 'modality gap']:.2f}, "
-      f"separability {english.loc['CLIP (teacher text tower)', 'linear separability']:.2f}")
+print(
+    f"teacher, English: modality gap {english.loc['CLIP (teacher text tower)', 'modality gap']:.2f}, "
+    f"separability {english.loc['CLIP (teacher text tower)', 'linear separability']:.2f}"
+)
 for row in verdict[verdict["measure"].str.startswith("global")].itertuples(index=False):
     print(f"{row.measure}: median Spearman {row[2]:.2f}")
 

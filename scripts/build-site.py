@@ -19,6 +19,7 @@ honours __all__, and writes plain HTML pages with no build step.
 Nothing here is fetched: the notebook template below drops nbconvert's CDN scripts (require.js,
 MathJax, Mermaid, the widget manager), which the notebooks do not need (no math, no widgets).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,14 +47,14 @@ REPRODUCES = {
     "01_data": "the data section: parallel captions, images, splits, the data card",
     "02_teacher": "the frozen CLIP teacher and its English reference numbers (the tables' first row)",
     "03_train": "the training of MCLIP, ToMCLIP(dm), ToMCLIP(ta) and ToMCLIP, with ToMA and Topo-AE; "
-                "full and low-resource settings",
+    "full and low-resource settings",
     "04_evaluate": "the paper's two tables: zero-shot classification in 13 languages and multilingual retrieval",
     "05_ablations": "the batch-size figure; loss weights, sparsification, sliced vs exact L_ta, graph-H1, "
-                    "ToMA in the teacher",
+    "ToMA in the teacher",
     "06_figures": "the paper's figures: t-SNE of English and Korean, sorted-distance curves, persistence diagrams",
     "07_topology": "the method section: persistence diagrams of a batch, sparsification, Theorem 1, the engine's cost",
     "08_embedding_geometry": "the geometry of the shared space (arXiv 2405.18867): modality gap, separability, "
-                             "effective dimension",
+    "effective dimension",
 }
 
 # The lab template without what it would fetch from CDNs (a file:// page offline would wait on them),
@@ -110,10 +111,12 @@ def load_executed(profile: str, names: list[str]):
     missing = [name for name in names if not (folder / f"{name}.ipynb").exists()]
     if missing:
         failed = [name for name in missing if (folder / f"{name}.failed.ipynb").exists()]
-        fail(f"no executed notebook for {', '.join(missing)} in {folder.relative_to(ROOT)}/"
-             + (f" ({', '.join(failed)} failed: see {folder.relative_to(ROOT)}/<name>.failed.ipynb)" if failed else "")
-             + f". The site shows executed notebooks only: run `make paper PROFILE={profile}` (it runs them and"
-             f" then builds the site).")
+        fail(
+            f"no executed notebook for {', '.join(missing)} in {folder.relative_to(ROOT)}/"
+            + (f" ({', '.join(failed)} failed: see {folder.relative_to(ROOT)}/<name>.failed.ipynb)" if failed else "")
+            + f". The site shows executed notebooks only: run `make paper PROFILE={profile}` (it runs them and"
+            f" then builds the site)."
+        )
     return {name: nbformat.read(folder / f"{name}.ipynb", as_version=4) for name in names}
 
 
@@ -134,7 +137,11 @@ def parameters(notebook) -> dict:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and ("parameters" in tags or "injected-parameters" in tags):
             for statement in ast.parse(cell.source).body:
-                if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                if (
+                    isinstance(statement, ast.Assign)
+                    and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name)
+                ):
                     try:
                         values[statement.targets[0].id] = ast.literal_eval(statement.value)
                     except ValueError:
@@ -150,7 +157,9 @@ def outputs_of(notebook):
 
 def is_table(output) -> bool:
     data = output.get("data", {})
-    return "<table" in str(data.get("text/html", "")) or bool(re.search(r"^\|[-:| ]+\|$", str(data.get("text/markdown", "")), re.M))
+    return "<table" in str(data.get("text/html", "")) or bool(
+        re.search(r"^\|[-:| ]+\|$", str(data.get("text/markdown", "")), re.M)
+    )
 
 
 def git_commit() -> str:
@@ -182,25 +191,43 @@ def verdict(profile: str) -> str:
 
     def stale(path: Path) -> str:
         if tables.exists() and tables.stat().st_mtime > path.stat().st_mtime:
-            return (f"; written before notebook 04's latest tables (<code>python scripts/findings.py {html.escape(profile)}"
-                    "</code> writes it anew)")
+            return (
+                f"; written before notebook 04's latest tables (<code>python scripts/findings.py {html.escape(profile)}"
+                "</code> writes it anew)"
+            )
         return ""
 
-    bullets = ([line[2:] for line in findings.read_text(encoding="utf-8").splitlines() if line.startswith("- ")]
-               if findings.exists() else [])
-    more = (f"<details><summary>What we find: {len(bullets)} findings, from {where(findings)}{stale(findings)}</summary><ul>"
-            + "".join(f"<li>{markdown(b)}</li>" for b in bullets) + "</ul></details>") if bullets else ""
+    bullets = (
+        [line[2:] for line in findings.read_text(encoding="utf-8").splitlines() if line.startswith("- ")]
+        if findings.exists()
+        else []
+    )
+    more = (
+        (
+            f"<details><summary>What we find: {len(bullets)} findings, from {where(findings)}{stale(findings)}</summary><ul>"
+            + "".join(f"<li>{markdown(b)}</li>" for b in bullets)
+            + "</ul></details>"
+        )
+        if bullets
+        else ""
+    )
     if headline.exists():
-        return (f'<div class="verdict">{markdown(headline.read_text(encoding="utf-8"))}</div>'
-                f'<p class="meta">From {where(headline)}{stale(headline)}.</p>' + more)
-    return (f"<p>None yet: no {where(headline)} for this profile (<code>python scripts/findings.py "
-            f"{html.escape(profile)}</code> writes it from notebook 04's tables).</p>" + more)
+        return (
+            f'<div class="verdict">{markdown(headline.read_text(encoding="utf-8"))}</div>'
+            f'<p class="meta">From {where(headline)}{stale(headline)}.</p>' + more
+        )
+    return (
+        f"<p>None yet: no {where(headline)} for this profile (<code>python scripts/findings.py "
+        f"{html.escape(profile)}</code> writes it from notebook 04's tables).</p>" + more
+    )
 
 
 def languages(notebooks) -> str:
     from babel import Locale
 
-    codes = evaluated_languages(parameters(notebooks["04_evaluate"]).get("languages")) if "04_evaluate" in notebooks else []
+    codes = (
+        evaluated_languages(parameters(notebooks["04_evaluate"]).get("languages")) if "04_evaluate" in notebooks else []
+    )
     names = []
     for code in codes:
         try:
@@ -215,8 +242,11 @@ def render_notebooks(notebooks, out: Path, profile: str) -> None:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"tomclip-site.html.j2": NOTEBOOK_TEMPLATE})],
-                            template_file="tomclip-site.html.j2")
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[DictLoader({"tomclip-site.html.j2": NOTEBOOK_TEMPLATE})],
+        template_file="tomclip-site.html.j2",
+    )
     names = list(notebooks)
     (out / "notebooks").mkdir(parents=True)
     for number, name in enumerate(names):
@@ -226,9 +256,11 @@ def render_notebooks(notebooks, out: Path, profile: str) -> None:
             links.append(f'<a href="{names[number - 1]}.html">&lsaquo; {names[number - 1]}</a>')
         if number + 1 < len(names):
             links.append(f'<a href="{names[number + 1]}.html">{names[number + 1]} &rsaquo;</a>')
-        nav = (f'<nav class="site">{" ".join(links)}<span>profile <b>{html.escape(profile)}</b></span>'
-               f'<span>source <code>notebooks/{name}.py</code></span>'
-               f'<span class="what">Reproduces {html.escape(REPRODUCES.get(name, "(not listed)"))}.</span></nav>')
+        nav = (
+            f'<nav class="site">{" ".join(links)}<span>profile <b>{html.escape(profile)}</b></span>'
+            f"<span>source <code>notebooks/{name}.py</code></span>"
+            f'<span class="what">Reproduces {html.escape(REPRODUCES.get(name, "(not listed)"))}.</span></nav>'
+        )
         notebook = notebooks[name]
         notebook.metadata["title"] = f"{title} ({profile})"
         page, _ = exporter.from_notebook_node(notebook, resources={"site_nav": nav, "site_css": NAV_CSS})
@@ -265,17 +297,26 @@ def render_index(notebooks, out: Path, profile: str) -> None:
         rows.append(
             f'<tr id="{name}"><td><a href="notebooks/{name}.html"><b>{html.escape(title)}</b></a>'
             f"<p><b>Reproduces</b> {html.escape(REPRODUCES.get(name, '(not listed in scripts/build-site.py)'))}.</p>"
-            + (markdown(summary) if summary else "") +
-            f'<p class="meta">{figures} figure(s), {tables} table(s)'
-            + (f", ran {seconds / 60:.1f} min" if seconds else "") + "</p></td>"
-            + (f'<td><a href="notebooks/{name}.html"><img src="figures/{name}.png" alt="first figure of {name}"></a></td>'
-               if thumbnail else "<td></td>") + "</tr>")
+            + (markdown(summary) if summary else "")
+            + f'<p class="meta">{figures} figure(s), {tables} table(s)'
+            + (f", ran {seconds / 60:.1f} min" if seconds else "")
+            + "</p></td>"
+            + (
+                f'<td><a href="notebooks/{name}.html"><img src="figures/{name}.png" alt="first figure of {name}"></a></td>'
+                if thumbnail
+                else "<td></td>"
+            )
+            + "</tr>"
+        )
     runs = [nb.metadata.get("papermill", {}).get("end_time") for nb in notebooks.values()]
     ran = max((r for r in runs if r), default=None)
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    smoke = ('<p class="note">The <b>smoke</b> profile: the same cells on a small slice of the data with few '
-             "steps, for the tests. Its numbers check that the code runs, they are not results.</p>"
-             if profile == "smoke" else "")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    smoke = (
+        '<p class="note">The <b>smoke</b> profile: the same cells on a small slice of the data with few '
+        "steps, for the tests. Its numbers check that the code runs, they are not results.</p>"
+        if profile == "smoke"
+        else ""
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tomclip: the reader's edition ({html.escape(profile)})</title><style>{INDEX_CSS}</style></head>
@@ -294,7 +335,7 @@ Space</i> (ToMCLIP, arXiv 2510.10889), with every figure and table, in the order
 {languages(notebooks)}
 <table class="notebooks">{"".join(rows)}</table>
 <h2 id="api">The topology engine</h2>
-<p><a href="api/{API_MODULE.replace('.', '/')}.html">The API reference of <code>{API_MODULE}</code></a>: the losses and
+<p><a href="api/{API_MODULE.replace(".", "/")}.html">The API reference of <code>{API_MODULE}</code></a>: the losses and
 persistence code to import into your own training, from its docstrings.</p>
 <footer>Generated by <code>scripts/build-site.py</code> from <code>build/executed/{html.escape(profile)}/</code>;
 do not edit: <code>make site PROFILE={html.escape(profile)}</code> rebuilds it.</footer>
@@ -322,4 +363,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", help="embedded | smoke | paper")
     site = build(parser.parse_args().profile)
-    print(f"reader's edition: {(site / 'index.html').relative_to(ROOT)} (open it in a browser: file://{site / 'index.html'})")
+    print(
+        f"reader's edition: {(site / 'index.html').relative_to(ROOT)} (open it in a browser: file://{site / 'index.html'})"
+    )

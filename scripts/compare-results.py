@@ -7,6 +7,7 @@ the last digit, plus new columns (a table that gained variables), or it differs:
 with what differs. Files in one folder only are listed too. Exit status 1 when any file differs.
 `notebook_timings` is left out by default: it records how long this run took.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -20,7 +21,10 @@ def compare(old: Path, new: Path) -> str | None:
         return None
     if old.suffix != ".csv":
         return "differs"
-    before, after = pd.read_csv(old, dtype=str, keep_default_na=False), pd.read_csv(new, dtype=str, keep_default_na=False)
+    before, after = (
+        pd.read_csv(old, dtype=str, keep_default_na=False),
+        pd.read_csv(new, dtype=str, keep_default_na=False),
+    )
     missing = [column for column in before.columns if column not in after.columns]
     if missing:
         return f"lost columns {missing}"

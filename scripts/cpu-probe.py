@@ -10,6 +10,7 @@ topology-trained run then other results. QEMU's user-mode emulation executes the
 that the libraries choose for the CPU model it reports, so vendor-specific paths (MKL's) show.
 It is slow: about two minutes per CPU model.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -53,15 +54,24 @@ def hashes() -> dict[str, str]:
     square = torch.randn(256, 256, generator=generator)
     weight = torch.randn(128, 96, generator=generator)
     targets = F.normalize(torch.randn(256, 96, generator=generator), dim=1)
-    out = {"torch kernels": torch.backends.cpu.get_cpu_capability(),
-           "matmul, inner size 96": digest(x @ weight.T), "matmul, inner size 256": digest(square @ x),
-           "GELU, softmax, LayerNorm": digest(F.layer_norm(torch.softmax(F.gelu(x @ weight.T), 1), (128,))),
-           "torch.sqrt (MKL vector math)": digest(torch.sqrt(x.abs())), "torch.exp (MKL vector math)": digest(torch.exp(x))}
-    out[SCAN] = {str(k): digest(torch.randn(256, k, generator=generator) @ torch.randn(k, 200, generator=generator))
-                 for k in SCAN_SIZES}
-    for name, weights in (("MCLIP", {"pointwise": 1.0}),
-                          ("ToMCLIP", {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01}),
-                          ("ToMA", {"pointwise": 1.0, "toma": 0.01}), ("Topo-AE", {"pointwise": 1.0, "topo_ae": 0.01})):
+    out = {
+        "torch kernels": torch.backends.cpu.get_cpu_capability(),
+        "matmul, inner size 96": digest(x @ weight.T),
+        "matmul, inner size 256": digest(square @ x),
+        "GELU, softmax, LayerNorm": digest(F.layer_norm(torch.softmax(F.gelu(x @ weight.T), 1), (128,))),
+        "torch.sqrt (MKL vector math)": digest(torch.sqrt(x.abs())),
+        "torch.exp (MKL vector math)": digest(torch.exp(x)),
+    }
+    out[SCAN] = {
+        str(k): digest(torch.randn(256, k, generator=generator) @ torch.randn(k, 200, generator=generator))
+        for k in SCAN_SIZES
+    }
+    for name, weights in (
+        ("MCLIP", {"pointwise": 1.0}),
+        ("ToMCLIP", {"pointwise": 1.0, "distance_matrix": 0.01, "topology_h0": 0.01}),
+        ("ToMA", {"pointwise": 1.0, "toma": 0.01}),
+        ("Topo-AE", {"pointwise": 1.0, "topo_ae": 0.01}),
+    ):
         points = x.clone().requires_grad_()
         total, _ = AlignmentLoss(**weights)(points, targets)
         total.backward()
@@ -81,16 +91,22 @@ def main() -> int:
         run = subprocess.run([qemu, "-cpu", model, *child], check=True, capture_output=True, text=True)
         columns[label] = json.loads(run.stdout.strip().splitlines()[-1])
     names = list(columns)
-    settings = [f"{name}={os.environ.get(name, '(unset)')}" for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OMP_NUM_THREADS")]
-    print(f"Measured {datetime.date.today().isoformat()}; this CPU: {numerics.cpu_model()}; numeric environment: "
-          + ", ".join(settings))
+    settings = [
+        f"{name}={os.environ.get(name, '(unset)')}" for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OMP_NUM_THREADS")
+    ]
+    print(
+        f"Measured {datetime.date.today().isoformat()}; this CPU: {numerics.cpu_model()}; numeric environment: "
+        + ", ".join(settings)
+    )
     print("| operation | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for key, own in columns["this CPU"].items():
         if key == SCAN:
             cells, own = [_scan_cell(columns[n][key], own) for n in names[1:]], f"{len(own)} hashes"
         else:
-            cells = [columns[n][key] if key == "torch kernels" else ("same" if columns[n][key] == own else "DIFFERENT")
-                     for n in names[1:]]
+            cells = [
+                columns[n][key] if key == "torch kernels" else ("same" if columns[n][key] == own else "DIFFERENT")
+                for n in names[1:]
+            ]
         print(f"| {key} | {own} | " + " | ".join(cells) + " |")
     return 0
 

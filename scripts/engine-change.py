@@ -9,6 +9,7 @@ commit `--before` with the current one shows how much of a difference between mo
 spread rather than the method. MCLIP runs kept their bits, so every shift is the topological
 model's. Writes results/<profile>/engine_change.{csv,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,17 @@ def interval(row: pd.Series, suffix: str) -> str:
 
 def change_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     both = before.merge(after, on=KEYS, suffixes=("_before", "_after"), validate="one_to_one")
-    return pd.DataFrame({
-        **{key: both[key] for key in KEYS},
-        "before": both.apply(interval, axis=1, suffix="_before"),
-        "after": both.apply(interval, axis=1, suffix="_after"),
-        "shift": both["difference_after"] - both["difference_before"],
-        "half_width_after": both["half_width_after"],
-        "verdict_before": both["verdict_before"],
-        "verdict_after": both["verdict_after"],
-    })
+    return pd.DataFrame(
+        {
+            **{key: both[key] for key in KEYS},
+            "before": both.apply(interval, axis=1, suffix="_before"),
+            "after": both.apply(interval, axis=1, suffix="_after"),
+            "shift": both["difference_after"] - both["difference_before"],
+            "half_width_after": both["half_width_after"],
+            "verdict_before": both["verdict_before"],
+            "verdict_after": both["verdict_after"],
+        }
+    )
 
 
 def main() -> int:
@@ -58,10 +61,12 @@ def main() -> int:
     after = pd.read_csv(ROOT / "results" / args.profile / "tomclip_vs_mclip.csv")
     table = change_table(comparisons_at(args.before, args.profile), after)
     flipped = table[table["verdict_before"] != table["verdict_after"]]
-    caption = (f"Paired differences to MCLIP in points [95% interval] before ({args.before}, 0.5.0) and after 0.6.0's "
-               f"fused kernel, which changed the rounding of the topological terms and nothing of their definitions "
-               f"(profile {args.profile}; scripts/engine-change.py). Largest shift {table['shift'].abs().max():.2f} "
-               f"points, median {table['shift'].abs().median():.2f}; {len(flipped)} of {len(table)} verdicts changed.")
+    caption = (
+        f"Paired differences to MCLIP in points [95% interval] before ({args.before}, 0.5.0) and after 0.6.0's "
+        f"fused kernel, which changed the rounding of the topological terms and nothing of their definitions "
+        f"(profile {args.profile}; scripts/engine-change.py). Largest shift {table['shift'].abs().max():.2f} "
+        f"points, median {table['shift'].abs().median():.2f}; {len(flipped)} of {len(table)} verdicts changed."
+    )
     report.save_table(table, "engine_change", args.profile, floatfmt=".2f", caption=caption)
     print(caption)
     return 0

@@ -3,6 +3,7 @@
 
     python scripts/findings.py embedded
 """
+
 import sys
 from pathlib import Path
 
@@ -15,5 +16,8 @@ if __name__ == "__main__":
     profile = sys.argv[1] if len(sys.argv) > 1 else "embedded"
     print(write_findings(profile))
     headline = paths.results_dir(profile) / "headline.md"
-    print(headline.read_text(encoding="utf-8") if headline.exists() else
-          f"no headline for profile {profile}: run notebook 04_evaluate first")
+    print(
+        headline.read_text(encoding="utf-8")
+        if headline.exists()
+        else f"no headline for profile {profile}: run notebook 04_evaluate first"
+    )

@@ -4,6 +4,7 @@ durations that scripts/run-notebook.py announces come from a run.
 
     python scripts/notebook-timings.py embedded
 """
+
 import re
 import sys
 from pathlib import Path
@@ -24,18 +25,33 @@ def main(profile: str) -> int:
             continue
         notebook = nbformat.read(path, as_version=4)
         seconds = sum(cell.metadata.get("papermill", {}).get("duration") or 0 for cell in notebook.cells)
-        printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        printed = "".join(
+            o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+        )
         memory = re.search(re.escape(report.PEAK_MEMORY_LABEL) + r": ([0-9.]+) GB", printed)
-        rows.append({"notebook": path.stem, "minutes": seconds / 60,
-                     "peak memory (GB)": float(memory.group(1)) if memory else float("nan")})
+        rows.append(
+            {
+                "notebook": path.stem,
+                "minutes": seconds / 60,
+                "peak memory (GB)": float(memory.group(1)) if memory else float("nan"),
+            }
+        )
     if not rows:
         print(f"no executed notebooks for profile {profile}: run `make paper PROFILE={profile}` first", file=sys.stderr)
         return 1
     table = pd.DataFrame(rows)
-    table.loc[len(table)] = {"notebook": "all", "minutes": table["minutes"].sum(),
-                             "peak memory (GB)": table["peak memory (GB)"].max()}
-    report.save_table(table, "notebook_timings", profile, floatfmt=".1f",
-                      caption=f"Time and peak memory of each notebook (profile {profile}, cells only, from its last run).")
+    table.loc[len(table)] = {
+        "notebook": "all",
+        "minutes": table["minutes"].sum(),
+        "peak memory (GB)": table["peak memory (GB)"].max(),
+    }
+    report.save_table(
+        table,
+        "notebook_timings",
+        profile,
+        floatfmt=".1f",
+        caption=f"Time and peak memory of each notebook (profile {profile}, cells only, from its last run).",
+    )
     print(report.markdown_table(table, ".1f"))
     return 0
 

@@ -6,6 +6,7 @@ OUT/<name>/checked.json come from scripts/smoke-in-environment.sh (run by `make 
 that a checked cell prints in an environment other than REFERENCE and that differs from REFERENCE's
 is listed, with both versions: the measured spread behind what tests/nbval compares.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -23,10 +24,15 @@ DESCRIPTIONS = {
 
 
 def main(out: str, reference: str, others: list[str]) -> int:
-    checked = {name: json.loads((Path(out) / name / "checked.json").read_text(encoding="utf-8"))
-               for name in [reference, *others]}
-    lines = [f"Checked smoke outputs (the cells nbval compares) that differ from environment `{reference}` "
-             f"({DESCRIPTIONS.get(reference, reference)}), written by scripts/numeric-spread.py.", ""]
+    checked = {
+        name: json.loads((Path(out) / name / "checked.json").read_text(encoding="utf-8"))
+        for name in [reference, *others]
+    }
+    lines = [
+        f"Checked smoke outputs (the cells nbval compares) that differ from environment `{reference}` "
+        f"({DESCRIPTIONS.get(reference, reference)}), written by scripts/numeric-spread.py.",
+        "",
+    ]
     for name in others:
         lines.append(f"**`{name}`**: {DESCRIPTIONS.get(name, name)}")
         lines.append("")
@@ -36,7 +42,9 @@ def main(out: str, reference: str, others: list[str]) -> int:
                 for line_ours, line_theirs in zip(ours.splitlines(), theirs.splitlines()):
                     if line_ours != line_theirs:
                         moved += 1
-                        lines.append(f"- {notebook}, checked cell {cell}: `{line_ours.strip()}` became `{line_theirs.strip()}`")
+                        lines.append(
+                            f"- {notebook}, checked cell {cell}: `{line_ours.strip()}` became `{line_theirs.strip()}`"
+                        )
         total = sum(len(text.splitlines()) for cells in checked[reference].values() for text in cells)
         lines += ([] if moved else ["- nothing moved"]) + ["", f"{moved} of {total} checked lines moved.", ""]
     write_text(ROOT / "results" / "numeric_spread.md", "\n".join(lines))

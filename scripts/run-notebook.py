@@ -19,6 +19,7 @@ The kernel talks to us over IPC (Unix sockets in a private temporary folder), no
 ipykernel warns that its traffic is unencrypted; the ports were bound to 127.0.0.1, so nothing left
 the machine, but with IPC there are neither open ports nor the warning.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,11 +62,11 @@ class StreamFilter:
 
     def __init__(self, interval: float = 60.0):
         self.interval = interval
-        self.line = ""          # what has been written since the last \r or \n
-        self.pending = None     # the latest redrawn state not shown yet
-        self.shown = None       # the last redrawn state that was shown
+        self.line = ""  # what has been written since the last \r or \n
+        self.pending = None  # the latest redrawn state not shown yet
+        self.shown = None  # the last redrawn state that was shown
         self.last_shown = -float("inf")
-        self.started = None     # when the line being redrawn first appeared
+        self.started = None  # when the line being redrawn first appeared
 
     def feed(self, text: str, now: float | None = None) -> list[str]:
         now = time.monotonic() if now is None else now
@@ -78,8 +79,8 @@ class StreamFilter:
                 self.line, self.pending, self.shown, self.started = "", None, None, None
             elif piece == "\r":
                 if self.line.strip():
-                    self.pending = self.line          # a redraw: this state is replaced
-                elif self.pending is not None:        # erased (tqdm leave=False): its last state
+                    self.pending = self.line  # a redraw: this state is replaced
+                elif self.pending is not None:  # erased (tqdm leave=False): its last state
                     if self.pending != self.shown:
                         out.append(self.pending)
                     self.pending, self.shown, self.started = None, None, None
@@ -124,11 +125,16 @@ def tidy_streams(outputs: list) -> list:
     """A cell's outputs as a front end shows them: consecutive stream outputs of one name merged
     (ipykernel sends one per flush, hundreds for a progress bar), carriage-return redraws collapsed,
     outputs that only a redraw filled removed. Other outputs keep their order."""
+
     def merged(outputs):
         result = []
         for output in outputs:
-            if (output.get("output_type") == "stream" and result and result[-1].get("output_type") == "stream"
-                    and result[-1].get("name") == output.get("name")):
+            if (
+                output.get("output_type") == "stream"
+                and result
+                and result[-1].get("output_type") == "stream"
+                and result[-1].get("name") == output.get("name")
+            ):
                 result[-1]["text"] += output["text"]
             else:
                 result.append(output)
@@ -161,8 +167,10 @@ def expectation(profile: str, notebook: str, root: Path = ROOT) -> str:
     if recorded is None:
         return f"no recorded timings for {notebook} (profile {profile})"
     mine, total = recorded
-    return (f"expected about {mine:.1f} min (all notebooks {total:.1f} min; last recorded run, "
-            f"results/{profile}/notebook_timings.csv)")
+    return (
+        f"expected about {mine:.1f} min (all notebooks {total:.1f} min; last recorded run, "
+        f"results/{profile}/notebook_timings.csv)"
+    )
 
 
 def source_line(source: Path | None, cell_source: str) -> int | None:
@@ -195,8 +203,10 @@ def describe(cell, width: int = 60) -> str:
         return "the profile's parameters (injected by papermill)"
     if "parameters" in tags:
         return "the notebook's default parameters"
-    line = next((line.strip() for line in cell.source.splitlines()
-                 if line.strip() and not line.strip().startswith("# NBVAL_")), "")
+    line = next(
+        (line.strip() for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("# NBVAL_")),
+        "",
+    )
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
@@ -243,8 +253,10 @@ class Reporter:
         while not self.stop.wait(min(5.0, self.heartbeat)):
             now = time.monotonic()
             if self.cell and now - self.last_print >= self.heartbeat:
-                self.say(f"   {self.name} cell {self.cell}/{self.code_cells} still running: "
-                         f"{clock(now - self.cell_start)} in this cell, {self.elapsed()} in all")
+                self.say(
+                    f"   {self.name} cell {self.cell}/{self.code_cells} still running: "
+                    f"{clock(now - self.cell_start)} in this cell, {self.elapsed()} in all"
+                )
 
     def start_heartbeat(self) -> None:
         self.thread = threading.Thread(target=self._beat, daemon=True)
@@ -274,10 +286,10 @@ def run(args: argparse.Namespace) -> int:
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells) + bool(parameters)
     interval = args.interval if args.interval is not None else (10.0 if sys.stdout.isatty() else 60.0)
     reporter = Reporter(name, code_cells, interval, args.heartbeat or 2 * interval)
-    reporter.say(f"== {name} (profile {args.profile}): {code_cells} code cells; "
-                 f"{expectation(args.profile, name)}")
+    reporter.say(f"== {name} (profile {args.profile}): {code_cells} code cells; {expectation(args.profile, name)}")
     try:  # the paper's data: what this notebook is estimated to cost on GPUs (tomclip_lib/cost.py)
         from tomclip_lib.cost import notebook_line
+
         cost = notebook_line(args.profile, name)
     except Exception:  # noqa: BLE001 - an estimate never stops a run
         cost = None
@@ -328,10 +340,23 @@ def run(args: argparse.Namespace) -> int:
         """papermill's nbclient engine with the manager above (papermill's engine hook)."""
 
         @classmethod
-        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=False, log_output=False,
-                             autosave_cell_every=30, **kwargs):
-            nb_man = Manager(nb, output_path=output_path, progress_bar=False, log_output=False,
-                             autosave_cell_every=autosave_cell_every)
+        def execute_notebook(
+            cls,
+            nb,
+            kernel_name,
+            output_path=None,
+            progress_bar=False,
+            log_output=False,
+            autosave_cell_every=30,
+            **kwargs,
+        ):
+            nb_man = Manager(
+                nb,
+                output_path=output_path,
+                progress_bar=False,
+                log_output=False,
+                autosave_cell_every=autosave_cell_every,
+            )
             nb_man.notebook_start()
             try:
                 cls.execute_managed_notebook(nb_man, kernel_name, log_output=False, **kwargs)
@@ -343,8 +368,8 @@ def run(args: argparse.Namespace) -> int:
     # Headless, tqdm's notebook widget would report to no one: the kernel draws text bars (stderr),
     # which reach us as stream output; redraws every second at most, the filter thins them further.
     os.environ.setdefault("TQDM_MININTERVAL", "1")
-    text_bars = ("import tqdm.auto, tqdm.std; "
-                 "tqdm.auto.tqdm, tqdm.auto.trange = tqdm.std.tqdm, tqdm.std.trange")
+    text_bars = "import tqdm.auto, tqdm.std; tqdm.auto.tqdm, tqdm.auto.trange = tqdm.std.tqdm, tqdm.std.trange"
+
     def keep_partial() -> None:
         """After a failure or an interruption: the notebook as far as it ran becomes NN_name.failed.ipynb."""
         reporter.end()
@@ -354,31 +379,47 @@ def run(args: argparse.Namespace) -> int:
     reporter.start_heartbeat()
     try:
         papermill.execute_notebook(
-            args.input, str(partial), parameters=parameters, engine_name="tomclip-progress",
-            kernel_name=args.kernel, cwd=args.cwd or str(output.parent), progress_bar=False, log_output=False,
-            stdout_file=Streams("stdout"), stderr_file=Streams("stderr"),
-            kernel_manager_class=IPCKernelManager, extra_arguments=[f"--IPKernelApp.exec_lines={text_bars}"])
+            args.input,
+            str(partial),
+            parameters=parameters,
+            engine_name="tomclip-progress",
+            kernel_name=args.kernel,
+            cwd=args.cwd or str(output.parent),
+            progress_bar=False,
+            log_output=False,
+            stdout_file=Streams("stdout"),
+            stderr_file=Streams("stderr"),
+            kernel_manager_class=IPCKernelManager,
+            extra_arguments=[f"--IPKernelApp.exec_lines={text_bars}"],
+        )
     except PapermillExecutionError as error:
         keep_partial()
         executed = nbformat.read(failed, as_version=4) if failed.exists() else notebook
         cells = [c for c in executed.cells if c.cell_type == "code"]
-        index = next((i for i, c in enumerate(cells)
-                      if c.get("metadata", {}).get("papermill", {}).get("exception")), None)
+        index = next(
+            (i for i, c in enumerate(cells) if c.get("metadata", {}).get("papermill", {}).get("exception")), None
+        )
         where = f"code cell {index + 1} of {len(cells)}" if index is not None else f"cell In [{error.exec_count}]"
         line = source_line(source, error.source)
         if line:
             where += f" ({shown_source}, line {line})"
         trace = "\n".join(error.traceback)
         print(trace if sys.stderr.isatty() else ANSI.sub("", trace), file=sys.stderr)
-        print(f"error: notebook {shown_source} failed (profile {args.profile}) in {where} after "
-              f"{reporter.elapsed()}: {error.ename}: {error.evalue}\n"
-              f"       the traceback is above and in {shown(failed)}", file=sys.stderr)
+        print(
+            f"error: notebook {shown_source} failed (profile {args.profile}) in {where} after "
+            f"{reporter.elapsed()}: {error.ename}: {error.evalue}\n"
+            f"       the traceback is above and in {shown(failed)}",
+            file=sys.stderr,
+        )
         return 1
     except BaseException:
         keep_partial()
-        print(f"error: notebook {shown_source} stopped (profile {args.profile}) in code cell {reporter.cell} of "
-              f"{code_cells} after {reporter.elapsed()}; "
-              f"the partial notebook is {shown(failed)}", file=sys.stderr)
+        print(
+            f"error: notebook {shown_source} stopped (profile {args.profile}) in code cell {reporter.cell} of "
+            f"{code_cells} after {reporter.elapsed()}; "
+            f"the partial notebook is {shown(failed)}",
+            file=sys.stderr,
+        )
         raise
     finally:
         reporter.stop.set()
@@ -398,10 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="embedded", help="for the expected duration and messages")
     parser.add_argument("--source", help="the notebook's source (notebooks/NN_name.py), to name a failing line")
     parser.add_argument("--cwd", help="working directory of the kernel (default: the output's folder)")
-    parser.add_argument("--interval", type=float, help="seconds between two lines of one progress bar "
-                        "(default 10 on a terminal, 60 in a log)")
-    parser.add_argument("--heartbeat", type=float, help="seconds of silence before a 'still running' "
-                        "line (default twice the interval)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between two lines of one progress bar (default 10 on a terminal, 60 in a log)",
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, help="seconds of silence before a 'still running' line (default twice the interval)"
+    )
     logging.basicConfig(level=logging.WARNING, format="papermill: %(message)s")  # as its --log-level WARNING
     return run(parser.parse_args(argv))
 

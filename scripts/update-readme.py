@@ -7,6 +7,7 @@ in). Run through `make readme`. Numbers in the documentation thus come from runs
 RESULTS.md promises every table of results/embedded/: a table that it neither includes nor links
 is reported, so a new table does not go missing from it.
 """
+
 import re
 import sys
 from pathlib import Path
@@ -35,9 +36,12 @@ def refresh(text: str, root: Path = ROOT) -> tuple[str, list[str]]:
 
 def unlisted_tables(results_text: str, profile: str = "embedded", root: Path = ROOT) -> list[str]:
     """Tables of results/<profile>/ that RESULTS.md neither includes nor links (by .md or .csv)."""
-    return [path.relative_to(root).as_posix() for path in sorted((root / "results" / profile).glob("*.md"))
-            if path.relative_to(root).as_posix() not in results_text
-            and path.with_suffix(".csv").relative_to(root).as_posix() not in results_text]
+    return [
+        path.relative_to(root).as_posix()
+        for path in sorted((root / "results" / profile).glob("*.md"))
+        if path.relative_to(root).as_posix() not in results_text
+        and path.with_suffix(".csv").relative_to(root).as_posix() not in results_text
+    ]
 
 
 def main() -> int:
@@ -50,8 +54,10 @@ def main() -> int:
             document.write_text(text, encoding="utf-8")
             print(f"refreshed {document.relative_to(ROOT)}")
         for path in missing:
-            print(f"warning: {path} does not exist yet; its block in {document.relative_to(ROOT)} was left as it was",
-                  file=sys.stderr)
+            print(
+                f"warning: {path} does not exist yet; its block in {document.relative_to(ROOT)} was left as it was",
+                file=sys.stderr,
+            )
     results = ROOT / "RESULTS.md"
     if results.is_file():
         for path in unlisted_tables(results.read_text(encoding="utf-8")):

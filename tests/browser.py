@@ -5,6 +5,7 @@ Playwright's own browser download (`playwright install`) is never used. The flag
 off the network it would otherwise call home to (this machine's network is closed: a blocked call
 would only slow a page down), and every run gets a new, empty profile.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = os.environ.get("TOMCLIP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -27,13 +36,16 @@ VIEWPORT = {"width": 1280, "height": 900}
 def chromium_page():
     """A page of a fresh headless Chromium; closed, with its profile folder, on exit."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium when run as root "
-                    "(scripts/install-system-assets.sh); elsewhere install it, or set TOMCLIP_CHROMIUM to a Chromium binary")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium when run as root "
+            "(scripts/install-system-assets.sh); elsewhere install it, or set TOMCLIP_CHROMIUM to a Chromium binary"
+        )
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="tomclip-chromium-") as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport=VIEWPORT, timeout=60_000)
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport=VIEWPORT, timeout=60_000
+        )
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:

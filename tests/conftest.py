@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated cache, output folders in tmp, and a small real corpus."""
+
 import pytest
 
 from tomclip_lib import network, paths

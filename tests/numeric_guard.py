@@ -10,6 +10,7 @@ best epoch, the validation loss, every trained weight.
     python tests/numeric_guard.py [PROFILE]            compare (default profile: smoke)
     python tests/numeric_guard.py --retrain PROFILE OUT    the child: retrain into OUT
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ def retrain(profile: str, out: Path) -> None:
             config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name
             if records.run_dir(profile, config, student, data_key).name != folder.name:
-                sys.exit(f"guard: the data of {folder.name} differ from those nbval trained on (features or targets "
-                         f"changed between the runs); nothing to compare")
+                sys.exit(
+                    f"guard: the data of {folder.name} differ from those nbval trained on (features or targets "
+                    f"changed between the runs); nothing to compare"
+                )
             train_student(config, Student(student, seed=run.seed), train, validation, folder, progress=False)
 
 
@@ -63,22 +66,31 @@ def compare(profile: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "OMP_NUM_THREADS": GUARD_THREADS}
         subprocess.run([sys.executable, __file__, "--retrain", profile, tmp], env=env, check=True)
-        print(f"numeric guard: {len(runs)} smoke runs of notebook 03 retrained with {GUARD_THREADS} thread "
-              f"(nbval: {os.environ['OMP_NUM_THREADS']}), same features, same seeds")
+        print(
+            f"numeric guard: {len(runs)} smoke runs of notebook 03 retrained with {GUARD_THREADS} thread "
+            f"(nbval: {os.environ['OMP_NUM_THREADS']}), same features, same seeds"
+        )
         for run in runs.itertuples():
             recorded, again = Path(run.run_dir), Path(tmp) / Path(run.run_dir).name
             first, second = (json.loads((folder / METRICS).read_text()) for folder in (recorded, again))
             weights = [torch.load(folder / BEST, weights_only=True) for folder in (recorded, again)]
             same_weights = weights[0].keys() == weights[1].keys() and all(
-                torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
-            same = same_weights and all(first[k] == second[k] for k in ("best_validation", "best_epoch", "epochs", "steps"))
+                torch.equal(weights[0][name], weights[1][name]) for name in weights[0]
+            )
+            same = same_weights and all(
+                first[k] == second[k] for k in ("best_validation", "best_epoch", "epochs", "steps")
+            )
             failed += not same
-            print(f"  {'same bits' if same else 'DIFFERENT'}: {run.variant} ({run.setting}, seed {run.seed}), best epoch "
-                  f"{first['best_epoch']} vs {second['best_epoch']}, validation {first['best_validation']!r} vs "
-                  f"{second['best_validation']!r}" + ("" if same_weights else ", weights differ"))
+            print(
+                f"  {'same bits' if same else 'DIFFERENT'}: {run.variant} ({run.setting}, seed {run.seed}), best epoch "
+                f"{first['best_epoch']} vs {second['best_epoch']}, validation {first['best_validation']!r} vs "
+                f"{second['best_validation']!r}" + ("" if same_weights else ", weights differ")
+            )
     if failed:
-        print("A result of notebook 03 depends on the thread count: a reduction is split across threads somewhere in "
-              "the training step (see tomclip_lib/topology/stable.py), so other machines get other tables.")
+        print(
+            "A result of notebook 03 depends on the thread count: a reduction is split across threads somewhere in "
+            "the training step (see tomclip_lib/topology/stable.py), so other machines get other tables."
+        )
     print(f"{len(runs) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -325,9 +325,7 @@ def write_mclip(
 ) -> MclipFixture:
     """Translations, embeddings (in shuffled id order unless shuffle=False) and a Korean CSV."""
     folder = Path(folder)
-    translations, table = write_mclip_translations(
-        folder / "translations", rows_per_language=rows_per_language
-    )
+    translations, table = write_mclip_translations(folder / "translations", rows_per_language=rows_per_language)
     rows = len(table)
     rng = np.random.default_rng(seed)
     vectors = mclip_vectors(rows, dim, seed)
@@ -434,7 +432,5 @@ def write_xflickrco(
         ]
         path = folder / "annotations" / lang / "test.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[lang]), encoding="utf-8"
-        )
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[lang]), encoding="utf-8")
     return XflickrcoFixture(folder / "annotations", roots, records, jpegs)

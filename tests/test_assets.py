@@ -1,4 +1,5 @@
 """Asset resolution: verified folders, rebuilt caches, clear errors, nothing half-written."""
+
 import dataclasses
 import json
 
@@ -14,8 +15,11 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 def fake_debian_asset(monkeypatch, system_dir, content=b"hello\n"):
     """Register a one-file Debian asset whose system folder is `system_dir`."""
     asset = dataclasses.replace(
-        assets.ASSETS["emoji-test"], identity="fake-asset", system_dir=str(system_dir),
-        files={"data.txt": debian.hashlib.sha256(content).hexdigest()})
+        assets.ASSETS["emoji-test"],
+        identity="fake-asset",
+        system_dir=str(system_dir),
+        files={"data.txt": debian.hashlib.sha256(content).hexdigest()},
+    )
     monkeypatch.setitem(assets.ASSETS, "fake-asset", asset)
     return asset
 
@@ -48,8 +52,9 @@ def test_corrupted_system_file_is_reported_offline(tmp_path, monkeypatch, isolat
 
 def test_prepare_all_reports_every_missing_asset_at_once(monkeypatch, isolated_cache, offline, tmp_path):
     for identity in ("fashion-mnist", "emoji-test"):
-        monkeypatch.setitem(assets.ASSETS, identity,
-                            dataclasses.replace(assets.ASSETS[identity], system_dir=str(tmp_path)))
+        monkeypatch.setitem(
+            assets.ASSETS, identity, dataclasses.replace(assets.ASSETS[identity], system_dir=str(tmp_path))
+        )
     with pytest.raises(TomclipError) as error:
         assets.prepare_all()
     assert "'fashion-mnist'" in str(error.value) and "'emoji-test'" in str(error.value)
@@ -97,6 +102,7 @@ def test_hub_flags_are_set_when_the_hub_is_unreachable(monkeypatch):
     monkeypatch.setattr(network, "is_reachable", lambda *a, **k: False)
     assert network.configure_hub_offline() is True
     import os
+
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
 
 

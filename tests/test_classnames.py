@@ -1,4 +1,5 @@
 """The class-name table: complete, native, distinct, and prompts that read naturally."""
+
 import re
 from collections import Counter
 from importlib import resources
@@ -8,7 +9,12 @@ import pytest
 from tomclip_lib.data import classnames
 from tomclip_lib.data.images import FASHION_MNIST_LABELS
 from tomclip_lib.data.languages import (
-    LANGUAGE_CODES, PAPER_TEMPLATES, PROMPT_TEMPLATES, check_languages, korean_particle)
+    LANGUAGE_CODES,
+    PAPER_TEMPLATES,
+    PROMPT_TEMPLATES,
+    check_languages,
+    korean_particle,
+)
 from tomclip_lib.errors import TomclipError
 
 SIZES = {"fashion-mnist": 10, "cifar-100": 100}

@@ -1,4 +1,5 @@
 """The distillation corpus: parallel, split by item, deterministic, and large enough."""
+
 import pytest
 
 from tomclip_lib.data.corpus import CorpusConfig, build_corpus, split_pairs, unit_hash
@@ -58,12 +59,15 @@ def test_unit_hash_is_stable():
     assert 0 <= unit_hash("anything") < 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(languages=("ko", "ja")), "needs English"),
-    (dict(languages=("en", "xx")), "Unknown language"),
-    (dict(test_fraction=0.0), "strictly between 0 and 1"),
-    (dict(validation_fraction=0.6, test_fraction=0.5), "below 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(languages=("ko", "ja")), "needs English"),
+        (dict(languages=("en", "xx")), "Unknown language"),
+        (dict(test_fraction=0.0), "strictly between 0 and 1"),
+        (dict(validation_fraction=0.6, test_fraction=0.5), "below 1"),
+    ],
+)
 def test_bad_configurations_are_refused(kwargs, message):
     with pytest.raises(TomclipError, match=message):
         CorpusConfig(**kwargs)

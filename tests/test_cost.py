@@ -1,5 +1,6 @@
 """The paper profile's cost estimate (tomclip_lib/cost.py): its arithmetic, its use of a measured data
 card, and that the table in docs/profiles.md is the one the module writes from params/paper.yaml."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -31,7 +32,9 @@ def test_a_batch_is_padded_to_its_expected_longest_caption():
 def test_a_data_card_that_measured_caption_lengths_replaces_the_assumption(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "results_dir", lambda profile: tmp_path / profile)
     (tmp_path / "paper").mkdir()
-    (tmp_path / "paper" / "data_card.json").write_text(json.dumps({"caption_tokens": {"histogram": {"12": 3, "90": 1}}}))
+    (tmp_path / "paper" / "data_card.json").write_text(
+        json.dumps({"caption_tokens": {"histogram": {"12": 3, "90": 1}}})
+    )
     histogram, source = cost.caption_histogram("paper", 77)
     assert source.startswith("measured") and histogram == {12: 0.75, 77: 0.25}  # cut at max_length
     assert "caption lengths measured" in cost.markdown("paper")
@@ -48,7 +51,9 @@ def test_the_caption_histogram_helper_counts_token_lengths():
 
 def test_the_table_in_docs_is_the_one_the_module_writes():
     committed = (ROOT / "results" / "cost" / "paper.md").read_text(encoding="utf-8")
-    assert committed == cost.markdown("paper"), "params/paper.yaml or cost.py changed: python -m tomclip_lib.cost paper --write"
+    assert committed == cost.markdown("paper"), (
+        "params/paper.yaml or cost.py changed: python -m tomclip_lib.cost paper --write"
+    )
     spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update-readme.py")
     update_readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(update_readme)

@@ -7,11 +7,20 @@ The two rules of tomclip_lib/topology/distances.py under test:
     distance (only duplicates kept): then the largest distance; 1 when every distance is 0. The
     scale is that + NORMALIZE_EPS in every case.
 """
+
 import pytest
 import torch
 
-from tomclip_lib.topology import (MODES, AlignmentLoss, distance_matrix_loss, pairwise_distances, pointwise_loss,
-                                  topo_ae_loss, toma_loss, topological_alignment_loss)
+from tomclip_lib.topology import (
+    MODES,
+    AlignmentLoss,
+    distance_matrix_loss,
+    pairwise_distances,
+    pointwise_loss,
+    toma_loss,
+    topo_ae_loss,
+    topological_alignment_loss,
+)
 from tomclip_lib.topology.distances import FALLBACK_FRACTION, NORMALIZE_EPS, BatchGeometry, _SparsifiedMatrix
 from tomclip_lib.topology.persistence import forest_edges
 from tomclip_lib.topology.stable import stable_mean, stable_std
@@ -46,12 +55,20 @@ LOSSES = {
     "ta_h1": lambda s, t: topological_alignment_loss(s, t, dimension=1),
     "toma": toma_loss,
     "topo_ae": topo_ae_loss,
-    "alignment": lambda s, t: AlignmentLoss(pointwise=1, distance_matrix=1, topology_h0=1, topology_h1=1, toma=1,
-                                            topo_ae=1)(s, t)[0],
+    "alignment": lambda s, t: AlignmentLoss(
+        pointwise=1, distance_matrix=1, topology_h0=1, topology_h1=1, toma=1, topo_ae=1
+    )(s, t)[0],
     # The MST-based terms from each engine (the functional forms above take the fused one on the CPU).
-    **{f"mst_terms_{engine}": (lambda engine: lambda s, t: AlignmentLoss(
-        pointwise=0, distance_matrix=1, topology_h0=1, topo_ae=1, engine=engine)(s, t)[0])(engine)
-       for engine in ("auto", "torch")},
+    **{
+        f"mst_terms_{engine}": (
+            lambda engine: (
+                lambda s, t: AlignmentLoss(pointwise=0, distance_matrix=1, topology_h0=1, topo_ae=1, engine=engine)(
+                    s, t
+                )[0]
+            )
+        )(engine)
+        for engine in ("auto", "torch")
+    },
 }
 
 
@@ -137,7 +154,9 @@ def test_an_equidistant_cloud_keeps_every_edge(kind):
         assert _paper_tau(geometry.distances) < smallest, "premise: the paper's rule keeps no edge"
         assert torch.equal(geometry.threshold, smallest), path
         assert int(geometry.kept.sum()) == n * (n - 1), path
-        assert torch.all(_off_diagonal(geometry.matrix()).detach() == geometry.distances[0, 1] / geometry.scale.detach())
+        assert torch.all(
+            _off_diagonal(geometry.matrix()).detach() == geometry.distances[0, 1] / geometry.scale.detach()
+        )
     matrix = pairwise_distances(points, sparsify=0.5, normalize=True)
     assert torch.isfinite(matrix).all() and torch.allclose(_off_diagonal(matrix), torch.ones(n * (n - 1), dtype=F64))
 
@@ -229,8 +248,7 @@ def test_the_fused_backward_is_exact(kind):
     largest = _off_diagonal(torch.cdist(points, points)).max()
     if kind == "near_duplicates":
         assert torch.allclose(scale, largest + NORMALIZE_EPS, rtol=1e-12), "premise: the fallback acts"
-    assert torch.autograd.gradcheck(lambda p: _SparsifiedMatrix.apply(p, 0.5, True)[:2], (points,),
-                                    eps=1e-6, atol=1e-8)
+    assert torch.autograd.gradcheck(lambda p: _SparsifiedMatrix.apply(p, 0.5, True)[:2], (points,), eps=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("loss", ["distance_matrix", "ta_h0_exact", "topo_ae", "mst_terms_auto", "mst_terms_torch"])

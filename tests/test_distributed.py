@@ -4,6 +4,7 @@ Two torchrun launches of two processes serve every test here (starting processes
 costs seconds): the first is killed with kill -9 once its first checkpoint exists; the second
 resumes it and then trains, beside it, the runs compared with one process.
 """
+
 import json
 import subprocess
 import sys
@@ -13,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
-
 from train_worker import DISTRIBUTED_VARIANTS, KILLED, THREE_STEPS, run_three_steps, tiny_student
+
 from tomclip_lib import distributed, train
 from tomclip_lib.errors import TomclipError
 
@@ -38,8 +39,9 @@ def two_processes(tmp_path_factory):
     _, errors = process.communicate()
     assert (interrupted / train.CHECKPOINT).exists(), (process.returncode, errors.decode()[-3000:])
     assert not (interrupted / train.METRICS).exists(), "the run was killed before it finished"
-    finished = subprocess.run([*TORCHRUN, str(interrupted), "0", str(compared)], capture_output=True, text=True,
-                              timeout=300)
+    finished = subprocess.run(
+        [*TORCHRUN, str(interrupted), "0", str(compared)], capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr[-4000:]
     return root
 
@@ -48,11 +50,18 @@ def test_a_two_process_run_killed_with_sigkill_resumes_to_the_uninterrupted_weig
     resumed, uninterrupted = two_processes / "interrupted", two_processes / "compared" / "uninterrupted"
     assert (resumed / train.LOG).read_text() == (uninterrupted / train.LOG).read_text()
     metrics = [json.loads((folder / train.METRICS).read_text()) for folder in (resumed, uninterrupted)]
-    assert [{k: v for k, v in m.items() if k != "seconds"} for m in metrics] == \
-        [{"best_validation": metrics[1]["best_validation"], "best_epoch": metrics[1]["best_epoch"],
-          "epochs": KILLED.max_epochs, "steps": 15, "processes": 2,
-          # the balance at the start was measured before the kill and must survive it
-          "balance_start": metrics[1]["balance_start"], "balance_best": metrics[1]["balance_best"]}] * 2
+    assert [{k: v for k, v in m.items() if k != "seconds"} for m in metrics] == [
+        {
+            "best_validation": metrics[1]["best_validation"],
+            "best_epoch": metrics[1]["best_epoch"],
+            "epochs": KILLED.max_epochs,
+            "steps": 15,
+            "processes": 2,
+            # the balance at the start was measured before the kill and must survive it
+            "balance_start": metrics[1]["balance_start"],
+            "balance_best": metrics[1]["balance_best"],
+        }
+    ] * 2
     assert metrics[1]["balance_start"]["topology_h0"]["loss"] > 0
     best_a, best_b = (torch.load(folder / train.BEST, weights_only=True) for folder in (resumed, uninterrupted))
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)

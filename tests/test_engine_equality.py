@@ -16,6 +16,7 @@ Each case: a seeded student batch (leaf with gradient, as the head's output) and
 (topological weights 0.01, mode "exact"), plus the benchmark's L_dm + L_ta pair; the hash covers the
 total, every term's value and the student's gradient, in that order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,6 +75,7 @@ def test_the_training_engine_agrees_with_the_torch_engine(config, n, d):
     for name, value in true_terms.items():
         assert torch.allclose(terms[name], value, rtol=1e-5, atol=1e-12), name
     assert float((grad - true_grad).norm()) < 1e-5 * float(true_grad.norm()) + 1e-8
+
 
 # The bits of the engine as of 2026-12-03. Regenerate only for a deliberate change (module docstring).
 REFERENCE = {

@@ -3,6 +3,7 @@ the companion's, imports none of the notebook stack and computes what the compan
 
 The other torch is TOMCLIP_ENGINE_TORCH (default torch==2.13.0, whose CPU build lies on this kind of
 machine's disk; elsewhere it is a download). Packages come from the sources pip is set up with."""
+
 import contextlib
 import io
 import json
@@ -19,8 +20,24 @@ from tomclip_lib import paths
 
 OTHER_TORCH = os.environ.get("TOMCLIP_ENGINE_TORCH", "torch==2.13.0")
 EXAMPLE = paths.REPO_ROOT / "examples" / "engine_in_a_training_loop.py"
-NOTEBOOK_STACK = ("transformers", "open_clip", "datasets", "pandas", "matplotlib", "sklearn", "scipy", "papermill",
-                  "jupytext", "IPython", "gudhi", "ot", "umap", "hdbscan", "tqdm", "yaml")
+NOTEBOOK_STACK = (
+    "transformers",
+    "open_clip",
+    "datasets",
+    "pandas",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+    "papermill",
+    "jupytext",
+    "IPython",
+    "gudhi",
+    "ot",
+    "umap",
+    "hdbscan",
+    "tqdm",
+    "yaml",
+)
 # Runs the example as a script, then reports what it computed and what it imported.
 PROBE = """
 import contextlib, io, json, runpy, sys
@@ -41,15 +58,41 @@ def probe(python: Path, cwd: Path) -> dict:
 @pytest.fixture(scope="module")
 def clean_environment(tmp_path_factory):
     root = tmp_path_factory.mktemp("engine")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "-w", str(root / "dist"), str(paths.REPO_ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-w",
+            str(root / "dist"),
+            str(paths.REPO_ROOT),
+        ],
+        check=True,
+    )
     wheel = next((root / "dist").glob("tomclip-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
-    sources = subprocess.run([str(paths.REPO_ROOT / "scripts" / "uv-sources.sh"), sys.executable], check=True,
-                             capture_output=True, text=True).stdout.splitlines()
-    subprocess.run([str(Path(sys.executable).parent / "uv"), "pip", "install", "--quiet", "--python", str(python),
-                    *sources, str(wheel), OTHER_TORCH], check=True)
+    sources = subprocess.run(
+        [str(paths.REPO_ROOT / "scripts" / "uv-sources.sh"), sys.executable], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            *sources,
+            str(wheel),
+            OTHER_TORCH,
+        ],
+        check=True,
+    )
     return python, root
 
 

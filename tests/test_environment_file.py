@@ -1,5 +1,6 @@
 """environment.yml (the conda route) installs what `make setup` installs: the same extra of tomclip,
 under the same lock, with the Python the Makefile and pyproject.toml ask for. Reads files only."""
+
 import re
 import shlex
 from pathlib import Path

@@ -1,12 +1,13 @@
 """Evaluation metrics on small cases computed by hand, bootstrap intervals, and the summary tables."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from tomclip_lib import evaluate
-from tomclip_lib.stages import ablations, findings, grid, tables
 from tomclip_lib.errors import TomclipError
+from tomclip_lib.stages import ablations, findings, grid, tables
 
 
 def unit(rows):
@@ -16,9 +17,13 @@ def unit(rows):
 
 def test_zero_shot_accuracy_by_hand():
     classes = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
-    images = unit([[0.9, 0.1, 0.0],   # class 0: nearest 0              -> top1 hit
-                   [0.6, 0.5, 0.0],   # class 1: 0 first, 1 second      -> top2 hit only
-                   [0.1, 0.7, 0.3]])  # class 2: 1 first, 2 second      -> top2 hit only
+    images = unit(
+        [
+            [0.9, 0.1, 0.0],  # class 0: nearest 0              -> top1 hit
+            [0.6, 0.5, 0.0],  # class 1: 0 first, 1 second      -> top2 hit only
+            [0.1, 0.7, 0.3],
+        ]
+    )  # class 2: 1 first, 2 second      -> top2 hit only
     result = evaluate.zero_shot_accuracy(images, classes, [0, 1, 2], topk=(1, 2, 3))
     assert result == {"top1": pytest.approx(1 / 3), "top2": pytest.approx(1.0), "top3": pytest.approx(1.0)}
 
@@ -31,9 +36,13 @@ def test_ties_count_against_the_truth():
 
 def test_retrieval_recall_by_hand():
     texts = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
-    images = unit([[1, 0, 0],          # pair 0 matches best both ways
-                   [0, 0.2, 1],        # image 1 is nearest to text 2
-                   [0, 1, 0.3]])       # image 2 is nearest to text 1
+    images = unit(
+        [
+            [1, 0, 0],  # pair 0 matches best both ways
+            [0, 0.2, 1],  # image 1 is nearest to text 2
+            [0, 1, 0.3],
+        ]
+    )  # image 2 is nearest to text 1
     hits = evaluate.retrieval_hits(texts, images, ks=(1, 2))
     assert hits[("text_to_image", 1)].tolist() == [True, False, False]
     assert hits[("text_to_image", 2)].tolist() == [True, True, True]
@@ -63,12 +72,15 @@ def test_binomial_shortcut_matches_explicit_resampling():
     assert high == pytest.approx(np.quantile(explicit, 0.975), abs=0.01)
 
 
-@pytest.mark.parametrize("images, classes, labels, message", [
-    (np.ones((2, 3)), np.ones((4, 2)), [0, 1], "dimension"),
-    (np.full((2, 3), np.nan), np.ones((4, 3)), [0, 1], "NaN"),
-    (np.ones((2, 3)), np.ones((4, 3)), [0, 9], "class index"),
-    (np.ones((0, 3)), np.ones((4, 3)), [], "non-empty"),
-])
+@pytest.mark.parametrize(
+    "images, classes, labels, message",
+    [
+        (np.ones((2, 3)), np.ones((4, 2)), [0, 1], "dimension"),
+        (np.full((2, 3), np.nan), np.ones((4, 3)), [0, 1], "NaN"),
+        (np.ones((2, 3)), np.ones((4, 3)), [0, 9], "class index"),
+        (np.ones((0, 3)), np.ones((4, 3)), [], "non-empty"),
+    ],
+)
 def test_bad_inputs_get_clear_errors(images, classes, labels, message):
     with pytest.raises(TomclipError, match=message):
         evaluate.zero_shot_accuracy(images, classes, labels)
@@ -84,8 +96,18 @@ def long_rows():
     for model, base in (("MCLIP", 0.50), ("ToMCLIP", 0.52)):
         for seed in (0, 1, 2):
             for lang, shift in (("en", 0.1), ("ko", -0.1)):
-                rows.append(dict(model=model, setting="low", language=lang, metric="top1",
-                                 value=base + shift + 0.01 * seed, ci_low=0, ci_high=1, seed=seed))
+                rows.append(
+                    dict(
+                        model=model,
+                        setting="low",
+                        language=lang,
+                        metric="top1",
+                        value=base + shift + 0.01 * seed,
+                        ci_low=0,
+                        ci_high=1,
+                        seed=seed,
+                    )
+                )
     return pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS)
 
 
@@ -106,10 +128,14 @@ def test_wide_table_shows_mean_and_sd_in_percent():
 
 
 def test_each_model_is_compared_with_the_mclip_that_trains_the_same_layers():
-    runs = pd.DataFrame([dict(variant="MCLIP", objective="MCLIP", trainable_layers=0),
-                         dict(variant="ToMCLIP", objective="ToMCLIP", trainable_layers=0),
-                         dict(variant="MCLIP (top layer)", objective="MCLIP", trainable_layers=1),
-                         dict(variant="ToMCLIP (top layer)", objective="ToMCLIP", trainable_layers=1)])
+    runs = pd.DataFrame(
+        [
+            dict(variant="MCLIP", objective="MCLIP", trainable_layers=0),
+            dict(variant="ToMCLIP", objective="ToMCLIP", trainable_layers=0),
+            dict(variant="MCLIP (top layer)", objective="MCLIP", trainable_layers=1),
+            dict(variant="ToMCLIP (top layer)", objective="ToMCLIP", trainable_layers=1),
+        ]
+    )
     assert tables.baseline_of(runs) == {"ToMCLIP": "MCLIP", "ToMCLIP (top layer)": "MCLIP (top layer)"}
 
 
@@ -117,10 +143,15 @@ def test_paired_comparisons_give_the_difference_its_interval_and_verdict():
     task = tables.RETRIEVAL_TASK
     ones, zeros = np.ones((2, 10)), np.zeros((2, 10))  # (languages, items)
     half = np.tile([1.0, 0.0], (2, 5))
-    hits = {(task, "MCLIP", "low", 0): zeros, (task, "MCLIP", "low", 1): zeros,
-            (task, "ToMCLIP", "low", 0): ones, (task, "ToMCLIP", "low", 1): ones,  # always ahead: +100 points
-            (task, "ToMA", "low", 0): half, (task, "ToMA", "low", 1): half - half,  # ahead on one seed only
-            (task, "ToMA", "low", 7): ones}  # a seed MCLIP lacks: not paired, left out
+    hits = {
+        (task, "MCLIP", "low", 0): zeros,
+        (task, "MCLIP", "low", 1): zeros,
+        (task, "ToMCLIP", "low", 0): ones,
+        (task, "ToMCLIP", "low", 1): ones,  # always ahead: +100 points
+        (task, "ToMA", "low", 0): half,
+        (task, "ToMA", "low", 1): half - half,  # ahead on one seed only
+        (task, "ToMA", "low", 7): ones,
+    }  # a seed MCLIP lacks: not paired, left out
     table = tables.paired_comparisons(hits, {"ToMCLIP": "MCLIP", "ToMA": "MCLIP"}, n_boot=2000).set_index("model")
     assert table.loc["ToMCLIP", ["difference", "ci_low", "ci_high"]].tolist() == [100.0, 100.0, 100.0]
     assert table.loc["ToMCLIP", "verdict"] == "better than MCLIP" and table.loc["ToMCLIP", "wins"] == 2
@@ -135,16 +166,37 @@ def test_findings_state_the_tables_in_words(output_dirs):
 
     folder = paths.results_dir("unit")
     folder.mkdir(parents=True)
-    pd.DataFrame([dict(setting="low", task="retrieval text->image R@1", model="ToMCLIP", baseline="MCLIP", score=1.0,
-                       difference=-9.0, ci_low=-10.2, ci_high=-7.9, half_width=1.15, seeds=5, items=350, wins=0,
-                       verdict="worse than MCLIP", **{"baseline score": 10.0})]).to_csv(folder / "tomclip_vs_mclip.csv")
-    pd.DataFrame([{"measure": "local", "median Spearman": -0.8}, {"measure": "global", "median Spearman": -0.2}]).to_csv(
-        folder / "geometry_predictiveness.csv")
-    pd.DataFrame([dict(variant="MCLIP", trainable_layers=0, best_epoch=20, epochs=25),
-                  dict(variant="MCLIP (top layer)", trainable_layers=1, best_epoch=6, epochs=6),
-                  dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6),
-                  dict(variant="ToMCLIP", trainable_layers="all", best_epoch=3, epochs=3)]).to_csv(
-        folder / "training_runs.csv")
+    pd.DataFrame(
+        [
+            dict(
+                setting="low",
+                task="retrieval text->image R@1",
+                model="ToMCLIP",
+                baseline="MCLIP",
+                score=1.0,
+                difference=-9.0,
+                ci_low=-10.2,
+                ci_high=-7.9,
+                half_width=1.15,
+                seeds=5,
+                items=350,
+                wins=0,
+                verdict="worse than MCLIP",
+                **{"baseline score": 10.0},
+            )
+        ]
+    ).to_csv(folder / "tomclip_vs_mclip.csv")
+    pd.DataFrame(
+        [{"measure": "local", "median Spearman": -0.8}, {"measure": "global", "median Spearman": -0.2}]
+    ).to_csv(folder / "geometry_predictiveness.csv")
+    pd.DataFrame(
+        [
+            dict(variant="MCLIP", trainable_layers=0, best_epoch=20, epochs=25),
+            dict(variant="MCLIP (top layer)", trainable_layers=1, best_epoch=6, epochs=6),
+            dict(variant="ToMCLIP (top layer)", trainable_layers=1, best_epoch=4, epochs=6),
+            dict(variant="ToMCLIP", trainable_layers="all", best_epoch=3, epochs=3),
+        ]
+    ).to_csv(folder / "training_runs.csv")
     text = findings.write_findings("unit")
     assert "top backbone layer trains: 1 of 2 runs had their best validation loss at their last epoch" in text
     assert "better than MCLIP: none" in text and "ToMCLIP -9.0 [-10.2, -7.9]" in text
@@ -156,8 +208,9 @@ def test_findings_state_the_tables_in_words(output_dirs):
 def test_retrieval_queries_find_each_caption_in_a_shared_gallery():
     gallery = unit([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]])  # more rows than any language has captions
     embeddings = {"a": [1, 0, 0], "b": [0, 0.9, 0.1], "c": [1, 0.9, 0], "d": [0, 0.1, 1]}
-    queries = evaluate.RetrievalQueries(gallery, {"en": ["a", "b"], "ko": ["c", "d"]},
-                                        {"en": np.array([0, 1]), "ko": np.array([0, 2])})
+    queries = evaluate.RetrievalQueries(
+        gallery, {"en": ["a", "b"], "ko": ["c", "d"]}, {"en": np.array([0, 1]), "ko": np.array([0, 2])}
+    )
     # en: both found (1.0); ko: "c" lies nearest row 3, not its truth 0, "d" is found (0.5).
     assert queries.recall_at_1(lambda texts: unit([embeddings[t] for t in texts])) == pytest.approx(0.75)
 
@@ -176,8 +229,10 @@ def test_the_best_setting_breaks_ties_by_table_order_and_names_them():
     assert row["setting"] == "exact" and tied == ["reference"]
     assert ablations.describe_best(summary) == "exact (validation R@1 10.9; tied with reference)"
     assert ablations.describe_best(summary.iloc[::-1]) == "reference (validation R@1 10.9; tied with exact)"
-    assert ablations.describe_best(summary.iloc[1:].assign(**{"validation R@1 mean": [1.0, 2.0]})) == \
-        "diagram (validation R@1 2.0)"
+    assert (
+        ablations.describe_best(summary.iloc[1:].assign(**{"validation R@1 mean": [1.0, 2.0]}))
+        == "diagram (validation R@1 2.0)"
+    )
 
 
 def test_which_models_hinge_on_discrete_topological_choices():
@@ -201,6 +256,7 @@ def test_rankings_are_computed_in_float64():
 
 
 # Paired comparison with MCLIP: hits of shape (seeds, languages, items).
+
 
 def test_paired_difference_of_identical_models_is_zero():
     hits = (np.random.default_rng(0).random((3, 2, 50)) < 0.4).astype(float)
@@ -258,17 +314,22 @@ def test_pairing_removes_the_item_variation_both_models_share():
     model = baseline + 0.1
     paired = evaluate.paired_difference(model, baseline, n_boot=2000)
     assert paired["difference"] == pytest.approx(0.1) and paired["half_width"] < 1e-12
-    unpaired = [evaluate.bootstrap_interval(hits.mean(axis=(0, 1)), n_boot=2000, seed=seed)
-                for seed, hits in enumerate((model, baseline))]
+    unpaired = [
+        evaluate.bootstrap_interval(hits.mean(axis=(0, 1)), n_boot=2000, seed=seed)
+        for seed, hits in enumerate((model, baseline))
+    ]
     unpaired_half_width = np.hypot(*[(high - low) / 2 for low, high in unpaired])  # independent resamples
     assert unpaired_half_width > 0.01  # scores uniform on [0, 1]: about 1.96 * sqrt(2 / 12 / 400) / sqrt(2)
 
 
 def test_languages_are_averaged_and_wins_count_seeds():
-    model = np.array([[[1, 0], [1, 1]],      # seed 0: language 0, language 1 (items 0, 1)
-                      [[1, 0], [0, 1]]])     # seed 1
-    baseline = np.array([[[0, 0], [0, 0]],
-                         [[1, 0], [1, 1]]])
+    model = np.array(
+        [
+            [[1, 0], [1, 1]],  # seed 0: language 0, language 1 (items 0, 1)
+            [[1, 0], [0, 1]],
+        ]
+    )  # seed 1
+    baseline = np.array([[[0, 0], [0, 0]], [[1, 0], [1, 1]]])
     # Differences: seed 0 [1, 0] and [1, 1]; seed 1 [0, 0] and [-1, 0].
     # Per (seed, item), averaged over languages: seed 0 [(1 + 1) / 2, (0 + 1) / 2] = [1, 0.5],
     # seed 1 [(0 - 1) / 2, (0 + 0) / 2] = [-0.5, 0].
@@ -281,12 +342,15 @@ def test_languages_are_averaged_and_wins_count_seeds():
     assert -0.5 <= result["ci_low"] < 0.25 < result["ci_high"] <= 1.0
 
 
-@pytest.mark.parametrize("model, baseline, message", [
-    (np.ones((2, 3, 4)), np.ones((2, 3, 5)), r"hits_model has shape \(2, 3, 4\), hits_baseline \(2, 3, 5\)"),
-    (np.ones((3, 4)), np.ones((3, 4)), r"hits_model must be a \(seeds, languages, items\) array"),
-    (np.ones((2, 0, 4)), np.ones((2, 0, 4)), "hits_model is empty"),
-    (np.ones((2, 3, 4)), np.full((2, 3, 4), np.nan), "hits_baseline contains NaN"),
-])
+@pytest.mark.parametrize(
+    "model, baseline, message",
+    [
+        (np.ones((2, 3, 4)), np.ones((2, 3, 5)), r"hits_model has shape \(2, 3, 4\), hits_baseline \(2, 3, 5\)"),
+        (np.ones((3, 4)), np.ones((3, 4)), r"hits_model must be a \(seeds, languages, items\) array"),
+        (np.ones((2, 0, 4)), np.ones((2, 0, 4)), "hits_model is empty"),
+        (np.ones((2, 3, 4)), np.full((2, 3, 4), np.nan), "hits_baseline contains NaN"),
+    ],
+)
 def test_paired_difference_refuses_bad_input(model, baseline, message):
     with pytest.raises(TomclipError, match=message):
         evaluate.paired_difference(model, baseline, n_boot=10)
@@ -319,9 +383,15 @@ def test_the_balance_factor_scales_the_topological_weights_to_the_reference_targ
 
 
 def test_the_main_grid_holds_the_variants_balanced_the_chosen_one_and_the_top_layer_students():
-    models = grid.main_grid(["MCLIP", "ToMCLIP", "ToMA"], ["MCLIP", "ToMCLIP"], 0.1,
-                                    {"pointwise": 1.0, "distance_matrix": 1e-3, "topology_h0": 1e-3}, 1, ["MCLIP"],
-                                    {"max_epochs": 6})
+    models = grid.main_grid(
+        ["MCLIP", "ToMCLIP", "ToMA"],
+        ["MCLIP", "ToMCLIP"],
+        0.1,
+        {"pointwise": 1.0, "distance_matrix": 1e-3, "topology_h0": 1e-3},
+        1,
+        ["MCLIP"],
+        {"max_epochs": 6},
+    )
     by_name = {model.name: model for model in models}
     assert list(by_name) == ["MCLIP", "ToMCLIP", "ToMA", "ToMCLIP (chosen)", "MCLIP (top layer)"]
     assert by_name["ToMA"].settings == ("low",) and by_name["ToMA"].weights["toma"] == pytest.approx(0.001)

@@ -1,5 +1,6 @@
 """The profile's sources: a bad `paper_data` parameter and a missing notebook 01 are told plainly;
 the paper profile's validation queries for the ablations."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,9 +49,17 @@ def paper_validation(tmp_path, monkeypatch):
     targets[3] = targets[0]
     np.save(tmp_path / "p" / "teacher_targets.npy", targets)
     english = ["a dog", "a cat", "a car", "a dog", "a tree", "a boat"]
-    corpus = pd.DataFrame({"item": [str(i) for i in range(6)], "lang": ["en", "ko", "ko", "de", "sv", "ko"],
-                           "en": english, "text": [f"t{i}" for i in range(6)],
-                           "split": ["validation"] * 5 + ["train"], "low_resource": False, "target_row": range(6)})
+    corpus = pd.DataFrame(
+        {
+            "item": [str(i) for i in range(6)],
+            "lang": ["en", "ko", "ko", "de", "sv", "ko"],
+            "en": english,
+            "text": [f"t{i}" for i in range(6)],
+            "split": ["validation"] * 5 + ["train"],
+            "low_resource": False,
+            "target_row": range(6),
+        }
+    )
     return corpus, targets
 
 

@@ -7,6 +7,7 @@ The students are small and random, the architectures real: an embedded-style one
 frozen with an MLP head, and with its top layer trained) and a paper-profile one (XLM-RoBERTa
 fine-tuned whole, one Linear head, an open_clip teacher), as tests/paper_fixtures.py's tests make.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,22 @@ from tomclip_lib.models.student import Student, StudentConfig
 from tomclip_lib.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ["a photo of a dog", "ein Foto von einem Hund", "犬の写真", "фото собаки на пляже в солнечный день",
-         "x", "una foto de un perro que corre por un prado verde con flores amarillas"]
+TEXTS = [
+    "a photo of a dog",
+    "ein Foto von einem Hund",
+    "犬の写真",
+    "фото собаки на пляже в солнечный день",
+    "x",
+    "una foto de un perro que corre por un prado verde con flores amarillas",
+]
 # A tiny open_clip model config for the paper-profile teacher: a ViT with QuickGELU, as OpenAI's ViT-B/32,
 # embedding in fewer dimensions than the student's width (512 < 1024 in the paper), so the head's bias can move.
-TINY_CLIP = {"embed_dim": 16, "quick_gelu": True,
-             "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
-             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 1}}
+TINY_CLIP = {
+    "embed_dim": 16,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 1},
+}
 
 
 def _docs_snippet() -> str:
@@ -55,11 +65,13 @@ def tokenizer():
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
     model = Tokenizer(models.Unigram())
     model.pre_tokenizer, model.decoder = pre_tokenizers.Metaspace(), decoders.Metaspace()
-    model.train_from_iterator(TEXTS * 20, trainers.UnigramTrainer(vocab_size=120, special_tokens=specials,
-                                                                  unk_token="<unk>"))
+    model.train_from_iterator(
+        TEXTS * 20, trainers.UnigramTrainer(vocab_size=120, special_tokens=specials, unk_token="<unk>")
+    )
     model.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=model, bos_token="<s>", pad_token="<pad>", eos_token="</s>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=model, bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
 
 
 def _backbone(folder: Path, tokenizer, kind: str) -> Path:
@@ -67,10 +79,20 @@ def _backbone(folder: Path, tokenizer, kind: str) -> Path:
     from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
 
     torch.manual_seed(0)
-    shape = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 intermediate_size=64, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
-    model = (XLMRobertaModel(XLMRobertaConfig(**shape), add_pooling_layer=False) if kind == "xlm-roberta"
-             else BertModel(BertConfig(**shape), add_pooling_layer=False))
+    shape = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = (
+        XLMRobertaModel(XLMRobertaConfig(**shape), add_pooling_layer=False)
+        if kind == "xlm-roberta"
+        else BertModel(BertConfig(**shape), add_pooling_layer=False)
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -86,13 +108,16 @@ def _profile(root: Path, monkeypatch, student_config: StudentConfig, runs: list[
         config = replace(student_config, trainable_layers=run["trainable_layers"])
         student = Student(config, seed=number)
         generator = torch.Generator().manual_seed(100 + number)
-        state = {name: value + 0.05 * torch.randn(value.shape, generator=generator)
-                 for name, value in student.trainable_state().items()}
+        state = {
+            name: value + 0.05 * torch.randn(value.shape, generator=generator)
+            for name, value in student.trainable_state().items()
+        }
         folder = root / "artifacts" / "fixture" / "students" / f"{run['variant']}-{run['setting']}-seed{run['seed']}"
         folder.mkdir(parents=True)
         torch.save(state, folder / "best.pt")
-        (folder / "metrics.json").write_text(json.dumps({"best_validation": 0.5, "best_epoch": 2, "epochs": 3,
-                                                         "steps": 9, "seconds": 1.0}))
+        (folder / "metrics.json").write_text(
+            json.dumps({"best_validation": 0.5, "best_epoch": 2, "epochs": 3, "steps": 9, "seconds": 1.0})
+        )
         rows.append({**run, "objective": run["variant"].split(" (")[0], "run_dir": str(folder)})
     records.save_runs("fixture", pd.DataFrame(rows), student_config, TrainConfig(), 1.0, None)
     records.save_teacher_pointer("fixture", teacher)
@@ -110,10 +135,16 @@ def exports(tmp_path_factory, tokenizer):
         bert = _backbone(root / "bert", tokenizer, "bert")
         monkeypatch.setitem(text_models.PREFIXES, str(bert), "query: ")  # as E5's, which the embedded student reads
         embedded = StudentConfig(backbone=str(bert), out_dim=24, head_hidden=40, trainable_layers=0, max_length=20)
-        runs = _profile(root / "embedded", monkeypatch, embedded,
-                        [{"variant": "ToMCLIP", "trainable_layers": 0, "setting": "low", "seed": 1},
-                         {"variant": "MCLIP (top layer)", "trainable_layers": 1, "setting": "low", "seed": 0}],
-                        {"kind": "embedded", "folder": "teacher"})
+        runs = _profile(
+            root / "embedded",
+            monkeypatch,
+            embedded,
+            [
+                {"variant": "ToMCLIP", "trainable_layers": 0, "setting": "low", "seed": 1},
+                {"variant": "MCLIP (top layer)", "trainable_layers": 1, "setting": "low", "seed": 0},
+            ],
+            {"kind": "embedded", "folder": "teacher"},
+        )
         result = {}
         for run in runs:
             out = root / "out" / clip_benchmark.slug(run.variant)
@@ -124,12 +155,29 @@ def exports(tmp_path_factory, tokenizer):
         (root / "tiny-clip.json").write_text(json.dumps(TINY_CLIP))
         paper = StudentConfig(backbone=str(xlmr), out_dim=16, head_hidden=None, trainable_layers="all")
         teacher = {"kind": "paper", "pretrained": None, "model": str(root / "tiny-clip.json"), "folder": "teacher"}
-        (run,) = _profile(root / "paper", monkeypatch, paper,
-                          [{"variant": "ToMCLIP", "trainable_layers": "all", "setting": "full", "seed": 0}], teacher)
+        (run,) = _profile(
+            root / "paper",
+            monkeypatch,
+            paper,
+            [{"variant": "ToMCLIP", "trainable_layers": "all", "setting": "full", "seed": 0}],
+            teacher,
+        )
         results = root / "paper" / "results" / "fixture"
         results.mkdir(parents=True)
-        pd.DataFrame([{"model": "ToMCLIP", "setting": "full", "language": "de", "metric": "top1", "value": 0.25,
-                       "ci_low": 0.2, "ci_high": 0.3, "seed": 0}]).to_csv(results / "zero_shot_long.csv", index=False)
+        pd.DataFrame(
+            [
+                {
+                    "model": "ToMCLIP",
+                    "setting": "full",
+                    "language": "de",
+                    "metric": "top1",
+                    "value": 0.25,
+                    "ci_low": 0.2,
+                    "ci_high": 0.3,
+                    "seed": 0,
+                }
+            ]
+        ).to_csv(results / "zero_shot_long.csv", index=False)
         out = root / "out" / "paper"
         export.export_student("fixture", run, out)
         result["paper"] = (out, records.load_student("fixture", run).encode(TEXTS))
@@ -165,9 +213,15 @@ def test_exports_load_in_a_clean_process_with_the_same_embeddings(exports, tmp_p
         np.savez(out, **found)
     """)
     out = tmp_path / "embeddings.npz"
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(folders), json.dumps(TEXTS), str(out)],
-                          input=_docs_snippet(), capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                          env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(folders), json.dumps(TEXTS), str(out)],
+        input=_docs_snippet(),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     found = np.load(out)
     for name in folders:
@@ -213,14 +267,15 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(exports, tmp_path, monkey
         export.export_student("fixture", missing, tmp_path / "a")
     assert not (tmp_path / "a").exists()
     # A checkpoint of another version: a parameter this student lacks, or one of another shape.
-    for name, state in (("unknown", {"head.extra": torch.zeros(1)}),
-                        ("shape", {"head.weight": torch.zeros(3, 3)})):
+    for name, state in (("unknown", {"head.extra": torch.zeros(1)}), ("shape", {"head.weight": torch.zeros(3, 3)})):
         other = tmp_path / f"other-{name}"
         other.mkdir()
         torch.save(state, other / "best.pt")
+
         def load_student(profile, row):  # as records.load_student: the run's student, its best.pt loaded
-            student = Student(StudentConfig(backbone=str(exports["paper"][0]), out_dim=16, head_hidden=None,
-                                            trainable_layers="all"))
+            student = Student(
+                StudentConfig(backbone=str(exports["paper"][0]), out_dim=16, head_hidden=None, trainable_layers="all")
+            )
             student.load_trainable_state(torch.load(Path(row.run_dir) / "best.pt", weights_only=True))
             return student
 
@@ -233,8 +288,12 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(exports, tmp_path, monkey
 
 def test_a_run_that_was_not_trained_names_those_that_were(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
-    records.save_runs("p", pd.DataFrame([{"variant": "MCLIP", "setting": "low", "seed": 0, "run_dir": "x"}]),
-                      StudentConfig(), TrainConfig())
+    records.save_runs(
+        "p",
+        pd.DataFrame([{"variant": "MCLIP", "setting": "low", "seed": 0, "run_dir": "x"}]),
+        StudentConfig(),
+        TrainConfig(),
+    )
     with pytest.raises(TomclipError, match=r"Trained runs: MCLIP, low, seed 0"):
         export.find_run("p", "ToMCLIP")
     assert export.find_run("p", "MCLIP").seed == 0
@@ -251,11 +310,16 @@ def test_clip_benchmark_results_from_notebook_04s_tables(output_dirs):
     retrieval = pd.read_csv(folder / "retrieval_long.csv")
     groups = lambda t: len(t.groupby(["model", "setting", "seed", "language"], dropna=False))  # noqa: E731
     assert len(files) == groups(zero_shot) + groups(retrieval) == len(set(files))
-    record = json.loads((folder / "clip_benchmark" / "fashion-mnist_tomclip-embedded-low-seed0_tomclip_ko_"
-                                                      "zeroshot_classification.json").read_text())
+    record = json.loads(
+        (
+            folder / "clip_benchmark" / "fashion-mnist_tomclip-embedded-low-seed0_tomclip_ko_"
+            "zeroshot_classification.json"
+        ).read_text()
+    )
     assert set(record) == {"dataset", "model", "pretrained", "task", "language", "metrics"}
-    row = zero_shot.query("model == 'ToMCLIP' and setting == 'low' and seed == 0 and language == 'ko' "
-                          "and metric == 'top1'").iloc[0]
+    row = zero_shot.query(
+        "model == 'ToMCLIP' and setting == 'low' and seed == 0 and language == 'ko' and metric == 'top1'"
+    ).iloc[0]
     assert record["metrics"]["acc1"] == pytest.approx(row.value)
     assert record["metrics"]["acc1_ci_low"] == pytest.approx(row.ci_low)
     retrieval_file = next(p for p in files if p.name.endswith("_en_zeroshot_retrieval.json") and "teacher" in p.name)

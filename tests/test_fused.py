@@ -1,17 +1,26 @@
 """The fused CPU kernel of the MST-based terms (tomclip_lib/topology/fused.py) against the torch
 engine and finite differences, over the settings a user can choose."""
+
 import pytest
 import torch
 
 from tomclip_lib.errors import TomclipError
-from tomclip_lib.topology import AlignmentLoss, distance_matrix_loss, topo_ae_loss, toma_loss, topological_alignment_loss
+from tomclip_lib.topology import (
+    AlignmentLoss,
+    distance_matrix_loss,
+    toma_loss,
+    topo_ae_loss,
+    topological_alignment_loss,
+)
 
 SETTINGS = {
     "paper": dict(distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0),
-    "two_thresholds": dict(distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, sparsify=0.2,
-                           distance_matrix_sparsify=0.8),
-    "no_sparsification": dict(distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, sparsify=None,
-                              distance_matrix_sparsify=None),
+    "two_thresholds": dict(
+        distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, sparsify=0.2, distance_matrix_sparsify=0.8
+    ),
+    "no_sparsification": dict(
+        distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, sparsify=None, distance_matrix_sparsify=None
+    ),
     "p1": dict(topology_h0=1.0, p=1),
     "p3": dict(topology_h0=1.0, topo_ae=0.5, p=3),
     "toma": dict(toma=1.0),
@@ -22,8 +31,10 @@ SETTINGS = {
 
 def pair(n: int = 24, d: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, d, generator=generator, dtype=torch.float64),
-            torch.randn(n, d, generator=generator, dtype=torch.float64))
+    return (
+        torch.randn(n, d, generator=generator, dtype=torch.float64),
+        torch.randn(n, d, generator=generator, dtype=torch.float64),
+    )
 
 
 @pytest.mark.parametrize("setting", list(SETTINGS))
@@ -46,13 +57,16 @@ def test_the_fused_kernel_agrees_with_the_torch_engine_for_both_batches(setting)
 def test_the_fused_gradients_match_finite_differences(setting):
     student, teacher = pair(n=12, d=4, seed=1)
     loss = AlignmentLoss(**{"pointwise": 0.0, **SETTINGS[setting]})
-    assert torch.autograd.gradcheck(lambda s, t: loss(s, t)[0], (student.requires_grad_(), teacher.requires_grad_()),
-                                    eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(
+        lambda s, t: loss(s, t)[0], (student.requires_grad_(), teacher.requires_grad_()), eps=1e-6, atol=1e-7
+    )
 
 
 def test_the_functional_forms_take_the_fused_kernel_and_agree_with_the_module():
     student, teacher = pair(n=30, d=6, seed=2)
-    _, terms = AlignmentLoss(pointwise=0.0, distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, toma=1.0)(student, teacher)
+    _, terms = AlignmentLoss(pointwise=0.0, distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, toma=1.0)(
+        student, teacher
+    )
     assert torch.equal(distance_matrix_loss(student, teacher), terms["distance_matrix"])
     assert torch.equal(toma_loss(student, teacher), terms["toma"])
     assert torch.equal(topological_alignment_loss(student, teacher), terms["topology_h0"])

@@ -1,4 +1,5 @@
 """Geometry measures on spaces whose answer is known."""
+
 import numpy as np
 import pytest
 
@@ -57,8 +58,10 @@ def test_umaps_kernels_are_compiled_once_and_kept_on_disk():
 def test_study_and_predictiveness_tables():
     rng = np.random.default_rng(2)
     images, truth = blobs(np.eye(8)[:3] * 3)
-    texts = {("model", "en"): images + 0.01 * rng.standard_normal(images.shape),
-             ("model", "ko"): rng.standard_normal(images.shape)}
+    texts = {
+        ("model", "en"): images + 0.01 * rng.standard_normal(images.shape),
+        ("model", "ko"): rng.standard_normal(images.shape),
+    }
     global_table, local_table = geometry.study(images, texts, truth)
     assert list(global_table["language"]) == ["en", "ko"]
     assert global_table.set_index("language").loc["en", "R@1"] > global_table.set_index("language").loc["ko", "R@1"]

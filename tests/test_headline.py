@@ -1,27 +1,55 @@
 """The README's headline table (tomclip_lib.stages.findings): each model against its own MCLIP."""
+
 import pandas as pd
 
 from tomclip_lib.stages import findings
 
 
 def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict):
-    return dict(model=model, baseline=baseline, setting=setting, task=task, difference=difference, ci_low=low,
-                ci_high=high, score=baseline_score + difference, **{"baseline score": baseline_score},
-                seeds=5, items=373, verdict=verdict)
+    return dict(
+        model=model,
+        baseline=baseline,
+        setting=setting,
+        task=task,
+        difference=difference,
+        ci_low=low,
+        ci_high=high,
+        score=baseline_score + difference,
+        **{"baseline score": baseline_score},
+        seeds=5,
+        items=373,
+        verdict=verdict,
+    )
 
 
 def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_marked():
     retrieval = "retrieval text->image R@1"
-    verdicts = pd.DataFrame([
-        verdict_row("ToMCLIP (top layer)", "MCLIP (top layer)", "low", retrieval, -0.01, -0.12, 0.12, 2.45,
-                    "no difference resolved"),
-        verdict_row("ToMCLIP", "MCLIP", "low", retrieval, 0.5, 0.1, 0.9, 4.70, "better than MCLIP"),
-        verdict_row("ToMCLIP", "MCLIP", "full", retrieval, -0.2, -0.6, 0.2, 6.94, "no difference resolved"),
-        verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "no difference resolved"),
-    ])
+    verdicts = pd.DataFrame(
+        [
+            verdict_row(
+                "ToMCLIP (top layer)",
+                "MCLIP (top layer)",
+                "low",
+                retrieval,
+                -0.01,
+                -0.12,
+                0.12,
+                2.45,
+                "no difference resolved",
+            ),
+            verdict_row("ToMCLIP", "MCLIP", "low", retrieval, 0.5, 0.1, 0.9, 4.70, "better than MCLIP"),
+            verdict_row("ToMCLIP", "MCLIP", "full", retrieval, -0.2, -0.6, 0.2, 6.94, "no difference resolved"),
+            verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "no difference resolved"),
+        ]
+    )
     table, sentence = findings.headline(verdicts)
-    assert list(table["model"]) == ["MCLIP: its score (%)", "ToMCLIP", "ToMA", "MCLIP (top layer): its score (%)",
-                                    "ToMCLIP (top layer)"]
+    assert list(table["model"]) == [
+        "MCLIP: its score (%)",
+        "ToMCLIP",
+        "ToMA",
+        "MCLIP (top layer): its score (%)",
+        "ToMCLIP (top layer)",
+    ]
     rows = table.set_index("model")
     assert rows.loc["MCLIP (top layer): its score (%)", "retrieval R@1, low"] == "2.5"
     assert rows.loc["ToMCLIP", "retrieval R@1, low"] == "+0.5 [+0.1, +0.9]"

@@ -1,4 +1,5 @@
 """Images: the IDX reader, Fashion-MNIST, emoji-test.txt and emoji rendering."""
+
 import gzip
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Atomic writes and the table and figure helpers."""
+
 import hashlib
 
 import matplotlib
@@ -55,6 +56,7 @@ def test_figures_are_written_as_png_and_pdf_with_cjk_text(output_dirs):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
     assert png.stat().st_size > 5000
     from matplotlib import font_manager
+
     assert "Noto Sans CJK JP" in {f.name for f in font_manager.fontManager.ttflist}
 
 
@@ -70,7 +72,9 @@ def test_readme_blocks_are_refreshed_from_files(tmp_path):
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("update_readme", Path(__file__).parents[1] / "scripts" / "update-readme.py")
+    spec = importlib.util.spec_from_file_location(
+        "update_readme", Path(__file__).parents[1] / "scripts" / "update-readme.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     (tmp_path / "table.md").write_text("| a |\n|---|\n| 1 |\n")

@@ -6,6 +6,7 @@ a notebook through jupytext, its settings API shows the overrides that make setu
 plain URL and finds notebook cells, the kernel `tomclip` and no dialog in the rendered page
 (screenshot: build/screenshots/lab-03_train.png). The server is stopped at the end.
 """
+
 import json
 import os
 import secrets
@@ -47,11 +48,22 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")  # no user settings of this machine's own
     log = (home / "server.log").open("w+")  # a file, not a pipe: a chatty server never blocks on it
     server = subprocess.Popen(
-        [str(JUPYTER), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-         f"--ServerApp.root_dir={ROOT}", "--allow-root",
-         f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}"],  # Lab checkpoints what it opens: not in the tree
+        [
+            str(JUPYTER),
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={ROOT}",
+            "--allow-root",
+            f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
+        ],  # Lab checkpoints what it opens: not in the tree
         env={**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter")},
-        stdout=subprocess.DEVNULL, stderr=log, text=True)
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     running = Lab(port, token)
     try:
         deadline = time.time() + 90
@@ -99,19 +111,23 @@ def test_a_double_clicked_source_shows_notebook_cells_with_the_tomclip_kernel(la
         kernel = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
         # Lab attaches a long notebook's cells a few at a time (its "defer" windowing), and shows the
         # kernel's name once it has chosen one: wait for both; the assertions below say what was shown.
-        for ready in ("document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10",
-                      "(document.querySelector('.jp-NotebookPanel-toolbar .jp-Toolbar-kernelName') || {}).textContent"
-                      " === 'Python (tomclip)'"):
+        for ready in (
+            "document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10",
+            "(document.querySelector('.jp-NotebookPanel-toolbar .jp-Toolbar-kernelName') || {}).textContent"
+            " === 'Python (tomclip)'",
+        ):
             try:
                 page.wait_for_function(f"() => {ready}", timeout=30_000)
             except Exception:
                 pass
-        shown = {"kernel": kernel.inner_text().strip() if kernel.count() else "(no kernel name in the toolbar)",
-                 "cells": page.locator(".jp-Notebook .jp-Cell").count(),
-                 "dialogs": page.locator(".jp-Dialog").all_inner_texts(),
-                 "notifications": page.locator(".Toastify__toast").all_inner_texts(),
-                 "text editors": page.locator(".jp-FileEditor").count(),
-                 "title": page.locator(".jp-Notebook .jp-MarkdownCell h1").first.inner_text()}
+        shown = {
+            "kernel": kernel.inner_text().strip() if kernel.count() else "(no kernel name in the toolbar)",
+            "cells": page.locator(".jp-Notebook .jp-Cell").count(),
+            "dialogs": page.locator(".jp-Dialog").all_inner_texts(),
+            "notifications": page.locator(".Toastify__toast").all_inner_texts(),
+            "text editors": page.locator(".jp-FileEditor").count(),
+            "title": page.locator(".jp-Notebook .jp-MarkdownCell h1").first.inner_text(),
+        }
         screenshot(page, "lab-03_train", full_page=False)
     assert not shown["dialogs"], f"a dialog covers the notebook: {shown['dialogs']}"
     assert not shown["notifications"], f"a notification pops up: {shown['notifications']}"

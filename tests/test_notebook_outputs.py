@@ -5,6 +5,7 @@
 into the notebooks). Here, before any notebook runs: one recording per notebook, as many recorded
 cells as marked ones (the recording's `source`, a cell's first lines, only says which cell it was).
 """
+
 import json
 import sys
 from pathlib import Path
@@ -34,5 +35,6 @@ def test_the_recordings_are_of_the_marked_cells(source):
     assert len(cells) == len(recorded), (
         f"{source.name} marks {len(cells)} cell(s), tests/nbval/expected/{source.stem}.json records {len(recorded)} "
         f"({[entry['source'] for entry in recorded]}): if the change is intended, `make nbval-record` records them "
-        "anew (review the diff)")
+        "anew (review the diff)"
+    )
     assert all(entry["outputs"] for entry in recorded), "a recorded cell without output checks nothing"

@@ -1,4 +1,5 @@
 """The pinned numeric environment: numerics.env is read as make reads it, and deviations are named."""
+
 import os
 
 import torch

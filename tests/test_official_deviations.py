@@ -2,6 +2,7 @@
 small hand-built cloud; the table with the official values and the reasons is in
 docs/topology-engine.md, "Where the engine differs from the official code". Every case runs in
 both engines: the fused CPU kernel (engine "auto") and the torch engine."""
+
 import itertools
 
 import numpy as np
@@ -38,7 +39,9 @@ def test_d1_a_batch_whose_paper_threshold_is_below_every_edge_keeps_its_shortest
         kept = torch.zeros(3, 3, dtype=torch.bool)
         kept[shortest], kept[shortest[::-1]] = True, True
         assert torch.equal(geometry.kept, kept)
-    assert term("distance_matrix", engine, student, teacher) == pytest.approx(4 / 9 / (1 + NORMALIZE_EPS) ** 2, rel=1e-14)
+    assert term("distance_matrix", engine, student, teacher) == pytest.approx(
+        4 / 9 / (1 + NORMALIZE_EPS) ** 2, rel=1e-14
+    )
 
 
 def test_d4_a_duplicate_point_dies_at_zero():
@@ -115,9 +118,17 @@ def _lattice(seed: int) -> torch.Tensor:
     return grid[torch.randperm(27, generator=torch.Generator().manual_seed(seed))[:16]]
 
 
-@pytest.mark.parametrize("weights", [dict(distance_matrix=1.0), dict(topology_h0=1.0), dict(topo_ae=1.0), dict(toma=1.0),
-                                     dict(distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, toma=1.0)],
-                         ids=["dm", "ta", "topo_ae", "toma", "all"])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        dict(distance_matrix=1.0),
+        dict(topology_h0=1.0),
+        dict(topo_ae=1.0),
+        dict(toma=1.0),
+        dict(distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, toma=1.0),
+    ],
+    ids=["dm", "ta", "topo_ae", "toma", "all"],
+)
 def test_d7_both_engines_agree_at_exact_ties(weights):
     """Lattice clouds (every normaliser tied several times): values and both batches' gradients agree
     to 1e-12; the normaliser's gradient goes to one pair in both (next test)."""
@@ -148,4 +159,6 @@ def test_the_functional_toma_refuses_unequal_widths_by_name():
 
     with pytest.raises(TomclipError, match="toma term"):
         toma_loss(torch.zeros(4, 3), torch.zeros(4, 2))
-    assert float(distance_matrix_loss(points([0, 0], [1, 0], [0, 2]), points([0], [1], [3]))) >= 0  # needs no equal widths
+    assert (
+        float(distance_matrix_loss(points([0, 0], [1, 0], [0, 2]), points([0], [1], [3]))) >= 0
+    )  # needs no equal widths

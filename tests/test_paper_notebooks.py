@@ -3,6 +3,7 @@ formats (M-CLIP parquet, CIFAR-100 pickles, xFlickr&CO jsonl and JPEGs), a small
 like ViT-B-32 with random weights (ViT-B-32 itself is built in test_paper_profile.py) and a small
 random XLM-RoBERTa fine-tuned whole, as `make paper PROFILE=paper`
 runs them, with every output written under a temporary repository root."""
+
 import json
 import os
 import shutil
@@ -12,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jupytext
 import pandas as pd
-import papermill
 import pytest
 import torch
 import yaml
@@ -22,8 +22,12 @@ from tomclip_lib.data.paper_sources import XFLICKRCO_LANGUAGES
 
 EVALUATED = ["en", "ko", "ja"]  # Korean has no xFlickr&CO captions: retrieval covers the other two
 # The chain's stages; within a stage, lanes that run side by side, each notebook of a lane in turn.
-STAGES = [[["01_data"]], [["02_teacher"]], [["03_train"], ["07_topology"]],
-          [["05_ablations", "04_evaluate"], ["06_figures", "08_embedding_geometry"]]]
+STAGES = [
+    [["01_data"]],
+    [["02_teacher"]],
+    [["03_train"], ["07_topology"]],
+    [["05_ablations", "04_evaluate"], ["06_figures", "08_embedding_geometry"]],
+]
 
 
 def execute(root, name: str, values: dict, env: dict) -> None:
@@ -35,9 +39,27 @@ def execute(root, name: str, values: dict, env: dict) -> None:
     jupytext.write(notebook, source)
     parameters = root / f"{name}.yaml"
     parameters.write_text(yaml.safe_dump(values))
-    done = subprocess.run([sys.executable, "-m", "papermill", str(source), str(root / f"{name}.out.ipynb"),
-                           "-f", str(parameters), "-k", "python3", "--cwd", str(root), "--no-progress-bar",
-                           "--log-level", "ERROR"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(source),
+            str(root / f"{name}.out.ipynb"),
+            "-f",
+            str(parameters),
+            "-k",
+            "python3",
+            "--cwd",
+            str(root),
+            "--no-progress-bar",
+            "--log-level",
+            "ERROR",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.fail(f"notebook {name} failed on the paper profile's fixtures:\n{(done.stdout + done.stderr)[-6000:]}")
 
@@ -50,9 +72,17 @@ def tiny_xlmr(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-xlmr")
     tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))
     torch.manual_seed(0)
-    model = XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                                             num_attention_heads=2, intermediate_size=64,
-                                             max_position_embeddings=80), add_pooling_layer=False)
+    model = XLMRobertaModel(
+        XLMRobertaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=80,
+        ),
+        add_pooling_layer=False,
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -63,10 +93,15 @@ def tiny_clip(tmp_path_factory):
     """An open_clip model config as ViT-B-32 (224 px, 32 px patches, 512-d embeddings, CLIP's tokenizer),
     two layers 64 wide in each tower: the paper's code path at a fraction of ViT-B-32's cost."""
     config = tmp_path_factory.mktemp("tiny-clip") / "tiny-clip-b-32.json"
-    config.write_text(json.dumps({
-        "embed_dim": 512,
-        "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}))
+    config.write_text(
+        json.dumps(
+            {
+                "embed_dim": 512,
+                "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+                "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+            }
+        )
+    )
     return config
 
 
@@ -76,34 +111,68 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
 
     root = tmp_path_factory.mktemp("repo")
     # 20 images: enough for the geometry notebook's UMAP (15 neighbours) and HDBSCAN.
-    xflickrco = write_xflickrco(tmp_path_factory.mktemp("xflickrco"), languages=XFLICKRCO_LANGUAGES,
-                                flickr_images=12, coco_images=8)
-    paper_data = dict(translations=str(mclip_files.translations), embeddings=str(mclip_files.embeddings),
-                      korean=str(mclip_files.korean), rows=None, validation_rows=4, low_resource_rows=8,
-                      cifar100_root=str(cifar100_root), verify_cifar100=False,
-                      xflickrco_annotations=str(xflickrco.annotations),
-                      coco_images=str(xflickrco.image_roots["coco"]),
-                      flickr30k_images=str(xflickrco.image_roots["flickr30k"]),
-                      teacher_weights=None, teacher_model=str(tiny_clip), datasets_cache=str(tmp_path_factory.mktemp("hf-datasets")))
+    xflickrco = write_xflickrco(
+        tmp_path_factory.mktemp("xflickrco"), languages=XFLICKRCO_LANGUAGES, flickr_images=12, coco_images=8
+    )
+    paper_data = dict(
+        translations=str(mclip_files.translations),
+        embeddings=str(mclip_files.embeddings),
+        korean=str(mclip_files.korean),
+        rows=None,
+        validation_rows=4,
+        low_resource_rows=8,
+        cifar100_root=str(cifar100_root),
+        verify_cifar100=False,
+        xflickrco_annotations=str(xflickrco.annotations),
+        coco_images=str(xflickrco.image_roots["coco"]),
+        flickr30k_images=str(xflickrco.image_roots["flickr30k"]),
+        teacher_weights=None,
+        teacher_model=str(tiny_clip),
+        datasets_cache=str(tmp_path_factory.mktemp("hf-datasets")),
+    )
     parameters = {
-        "01_data": dict(profile="paper", grid_languages=["en", "ja", "ru", "zh", "de"], image_size=224,
-                        paper_data=paper_data),
+        "01_data": dict(
+            profile="paper", grid_languages=["en", "ja", "ru", "zh", "de"], image_size=224, paper_data=paper_data
+        ),
         "02_teacher": dict(profile="paper", n_boot=50),
-        "03_train": dict(profile="paper", variants=["MCLIP", "ToMCLIP"], seeds_full=[0], seeds_low=[0, 1],
-                         batch_size=4, lr=1e-5, max_epochs=1, warmup_steps=1, mode="reference",
-                         backbone=str(tiny_xlmr), head_hidden=None, trainable_layers="all", processes=2,
-                         reference_target_norm=None, sweep_weights=[0.01], sweep_seeds=[0], top_layers=0,
-                         languages=EVALUATED),
+        "03_train": dict(
+            profile="paper",
+            variants=["MCLIP", "ToMCLIP"],
+            seeds_full=[0],
+            seeds_low=[0, 1],
+            batch_size=4,
+            lr=1e-5,
+            max_epochs=1,
+            warmup_steps=1,
+            mode="reference",
+            backbone=str(tiny_xlmr),
+            head_hidden=None,
+            trainable_layers="all",
+            processes=2,
+            reference_target_norm=None,
+            sweep_weights=[0.01],
+            sweep_seeds=[0],
+            top_layers=0,
+            languages=EVALUATED,
+        ),
         # Three languages, not 13: 13 x 100 prompts through every text tower would take minutes here.
         "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
-        "05_ablations": dict(profile="paper", seeds=[0], batch_sizes=[4],
-                             weights={"distance_matrix": 0.01, "topology_h0": 0.01}, scales=[None, 0.5],
-                             h1_weight=0.01, teacher_seeds=[0], max_epochs=1, languages=EVALUATED),
+        "05_ablations": dict(
+            profile="paper",
+            seeds=[0],
+            batch_sizes=[4],
+            weights={"distance_matrix": 0.01, "topology_h0": 0.01},
+            scales=[None, 0.5],
+            h1_weight=0.01,
+            teacher_seeds=[0],
+            max_epochs=1,
+            languages=EVALUATED,
+        ),
         "06_figures": dict(profile="paper", catalogue_size=24, batch_size=24, diagram_points=16, perplexity=5.0),
-        "07_topology": dict(profile="paper", batch_size=24, eps_grid=[0.0, 0.5, 1.0], reference_calls=10,
-                            h1_points=16),
-        "08_embedding_geometry": dict(profile="paper", languages=EVALUATED,
-                                      students=["MCLIP", "ToMCLIP"], min_cluster_size=5),
+        "07_topology": dict(profile="paper", batch_size=24, eps_grid=[0.0, 0.5, 1.0], reference_calls=10, h1_points=16),
+        "08_embedding_geometry": dict(
+            profile="paper", languages=EVALUATED, students=["MCLIP", "ToMCLIP"], min_cluster_size=5
+        ),
     }
     # Each notebook in its own papermill process, as `make paper` runs them, in dependency order
     # (notebooks/dependencies.mk); two lanes where the order allows (07 needs only the teacher, 04-06 and 08
@@ -146,25 +215,39 @@ def test_the_ablations_vary_the_paper_training_and_score_on_mclip_validation_row
     sweep = pd.read_csv(results / "weight_sweep.csv")  # notebook 03: the paper's 0.01 is the balanced weight there
     assert sweep["weight"].tolist() == [0.0, 0.01] and "paper-balanced" in sweep["setting"].iloc[1]
     verdicts = pd.read_csv(results / "tomclip_vs_mclip.csv")
-    assert set(verdicts["model"]) == {"ToMCLIP", "ToMCLIP (chosen)"} and (verdicts["ci_low"] <= verdicts["ci_high"]).all()
+    assert (
+        set(verdicts["model"]) == {"ToMCLIP", "ToMCLIP (chosen)"} and (verdicts["ci_low"] <= verdicts["ci_high"]).all()
+    )
     for name in ("batch_size", "sparsification", "mode", "h1"):
         table = pd.read_csv(results / f"ablation_{name}.csv")
         scores = table[["validation R@1 mean", "retrieval R@1 mean", "zero-shot top-1 mean"]]
         assert len(table) >= 2 and scores.notna().all().all() and scores.stack().between(0, 100).all(), name
         assert (paper_run / "figures" / "paper" / f"ablation_{name}.png").stat().st_size > 1000
-    configs = [json.loads(path.read_text()) for path in (paper_run / "artifacts" / "paper").glob("students/*/config.json")]
-    assert any(c["variant"] == "ToMCLIP(ta)" for c in configs), "the mode ablation trains ToMCLIP(ta), which 03 does not"
-    assert {(c["lr"], c["warmup_steps"], c["mode"]) for c in configs if c["variant"] == "MCLIP"} == {(1e-5, 1, "reference")}, \
-        "05 varies notebook 03's training configuration"
+    configs = [
+        json.loads(path.read_text()) for path in (paper_run / "artifacts" / "paper").glob("students/*/config.json")
+    ]
+    assert any(c["variant"] == "ToMCLIP(ta)" for c in configs), (
+        "the mode ablation trains ToMCLIP(ta), which 03 does not"
+    )
+    assert {(c["lr"], c["warmup_steps"], c["mode"]) for c in configs if c["variant"] == "MCLIP"} == {
+        (1e-5, 1, "reference")
+    }, "05 varies notebook 03's training configuration"
     # OpenAI's CLIP is loaded as published: there is no teacher training to ablate.
     assert pd.read_csv(results / "ablation_teacher_toma.csv").empty
 
 
 def test_the_figures_and_the_geometry_study_run_on_the_paper_models(paper_run):
     figures = paper_run / "figures" / "paper"
-    for name in ("figure1_tsne_emoji_names", "figure2_tsne_cifar100_prompts", "figure3_sorted_distances",
-                 "figure_persistence_diagrams", "topology_death_distributions", "topology_theorem_bound",
-                 "topology_sliced_vs_exact", "geometry_local_dimension"):
+    for name in (
+        "figure1_tsne_emoji_names",
+        "figure2_tsne_cifar100_prompts",
+        "figure3_sorted_distances",
+        "figure_persistence_diagrams",
+        "topology_death_distributions",
+        "topology_theorem_bound",
+        "topology_sliced_vs_exact",
+        "geometry_local_dimension",
+    ):
         assert (figures / f"{name}.png").stat().st_size > 1000 and (figures / f"{name}.pdf").exists(), name
     geometry = pd.read_csv(paper_run / "results" / "paper" / "geometry_global.csv")
     assert set(geometry["language"]) == {"en", "ja"}, "xFlickr&CO has no Korean: 08 keeps the captioned languages"

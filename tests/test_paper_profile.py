@@ -1,6 +1,7 @@
 """The paper profile's path, offline: randomly initialised real architectures (open_clip ViT-B-32,
 a small XLM-RoBERTa) and fixture files in the real formats, through the same training and
 evaluation functions as the embedded profile."""
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +24,12 @@ def paper_teacher():
 def test_clip_text_cut_after_the_longest_caption_equals_open_clips_encode_text(paper_teacher):
     import open_clip
 
-    texts = ["a photo of an otter", "수달이 있는 사진", "x", "a photograph of a very small red bicycle leaning on a wall"]
+    texts = [
+        "a photo of an otter",
+        "수달이 있는 사진",
+        "x",
+        "a photograph of a very small red bicycle leaning on a wall",
+    ]
     tokens = open_clip.get_tokenizer("ViT-B-32")(texts)
     assert int((tokens != 0).sum(dim=1).max()) < tokens.shape[1] // 2, "the cut must drop most positions"
     with torch.inference_mode():
@@ -47,18 +53,29 @@ def xlmr_student():
 
     tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))  # XLM-R's vocabulary
     torch.manual_seed(0)
-    backbone = XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                                                num_attention_heads=2, intermediate_size=64,
-                                                max_position_embeddings=80), add_pooling_layer=False)
+    backbone = XLMRobertaModel(
+        XLMRobertaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=80,
+        ),
+        add_pooling_layer=False,
+    )
     config = StudentConfig(backbone="xlm-roberta-large", out_dim=512, head_hidden=None, trainable_layers="all")
     return Student(config, backbone=backbone, tokenizer=tokenizer)
 
 
 def test_the_paper_student_distils_mclip_pairs(mclip_files, hf_cache, xlmr_student, tmp_path):
-    pairs = load_mclip_pairs(mclip_files.translations, mclip_files.embeddings, korean=mclip_files.korean,
-                             cache_dir=hf_cache)
+    pairs = load_mclip_pairs(
+        mclip_files.translations, mclip_files.embeddings, korean=mclip_files.korean, cache_dir=hf_cache
+    )
     split = split_mclip(pairs, validation_rows=4, low_resource_rows=6, total_rows=len(pairs))
-    train = DistillationSplit(split.low_resource_train.translated, torch.from_numpy(split.low_resource_train.embeddings))
+    train = DistillationSplit(
+        split.low_resource_train.translated, torch.from_numpy(split.low_resource_train.embeddings)
+    )
     validation = DistillationSplit(split.validation.translated, torch.from_numpy(split.validation.embeddings))
     config = TrainConfig(variant="ToMCLIP", setting="low", lr=1e-5, batch_size=4, max_epochs=2, warmup_steps=2)
     result = train_student(config, xlmr_student, train, validation, tmp_path, progress=False)
@@ -73,8 +90,9 @@ def test_zero_shot_on_cifar100_in_several_languages(cifar100_root, paper_teacher
     assert np.allclose(np.linalg.norm(image_embeddings, axis=1), 1, atol=1e-5)
     for lang in ("en", "ko", "de"):
         class_embeddings = xlmr_student.encode(prompts("cifar-100", lang))
-        rows = evaluate.zero_shot_rows(image_embeddings, class_embeddings, labels, model="ToMCLIP", setting="low",
-                                       language=lang, seed=0, n_boot=50)
+        rows = evaluate.zero_shot_rows(
+            image_embeddings, class_embeddings, labels, model="ToMCLIP", setting="low", language=lang, seed=0, n_boot=50
+        )
         assert {r["metric"] for r in rows} == {"top1", "top5"} and all(0 <= r["value"] <= 1 for r in rows)
     baseline = paper_teacher.encode_texts(prompts("cifar-100", "en"))
     assert baseline.shape == (100, 512)

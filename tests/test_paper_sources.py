@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from paper_fixtures import (
     CIFAR100_FINE_LABEL_NAMES,
     EMBEDDING_FORMS,
@@ -23,6 +22,7 @@ from paper_fixtures import (
     write_mclip_translations,
     write_xflickrco,
 )
+
 from tomclip_lib.data import paper_sources
 from tomclip_lib.data.paper_sources import (
     DROPPED_EMPTY,
@@ -134,9 +134,7 @@ def test_save_to_disk_folder_and_single_parquet_file(pairs, mclip_files, hf_cach
     import datasets
 
     saved = tmp_path / "translations_saved"
-    datasets.Dataset.from_parquet(str(mclip_files.translations), cache_dir=str(hf_cache)).save_to_disk(
-        str(saved)
-    )
+    datasets.Dataset.from_parquet(str(mclip_files.translations), cache_dir=str(hf_cache)).save_to_disk(str(saved))
     single = write_embeddings_table(
         tmp_path / "one.parquet",
         pa.array(pairs.ids),
@@ -264,9 +262,7 @@ def test_embeddings_without_embedding_column(mclip_files, hf_cache, tmp_path):
 
 
 def test_join_without_matches(mclip_files, hf_cache, tmp_path):
-    folder = write_embeddings_table(
-        tmp_path / "emb.parquet", pa.array([1000, 1001]), pa.array([[[0.5] * 4]] * 2)
-    )
+    folder = write_embeddings_table(tmp_path / "emb.parquet", pa.array([1000, 1001]), pa.array([[[0.5] * 4]] * 2))
     with pytest.raises(TomclipError, match="No embedding id.*matches"):
         load(mclip_files, hf_cache, embeddings=folder)
 
@@ -278,17 +274,13 @@ def test_join_with_some_ids_missing(mclip_files, hf_cache, tmp_path):
 
 
 def test_ragged_embeddings(mclip_files, hf_cache, tmp_path):
-    folder = write_embeddings_table(
-        tmp_path / "emb.parquet", pa.array([0, 1]), pa.array([[[0.5] * 4], [[0.5] * 3]])
-    )
+    folder = write_embeddings_table(tmp_path / "emb.parquet", pa.array([0, 1]), pa.array([[[0.5] * 4], [[0.5] * 3]]))
     with pytest.raises(TomclipError, match="ragged"):
         load(mclip_files, hf_cache, embeddings=folder)
 
 
 def test_non_integer_ids(mclip_files, hf_cache, tmp_path):
-    folder = write_embeddings_table(
-        tmp_path / "emb.parquet", pa.array(["0", "1"]), pa.array([[[0.5] * 4]] * 2)
-    )
+    folder = write_embeddings_table(tmp_path / "emb.parquet", pa.array(["0", "1"]), pa.array([[[0.5] * 4]] * 2))
     with pytest.raises(TomclipError, match="'id'.*integers"):
         load(mclip_files, hf_cache, embeddings=folder)
 
@@ -335,8 +327,13 @@ def test_split_follows_the_reference(pairs):
 def constructed_pairs(rows: int, positions=None) -> MclipPairs:
     positions = np.arange(rows) if positions is None else np.asarray(positions)
     return MclipPairs(
-        ["e"] * rows, ["t"] * rows, ["de"] * rows, np.arange(rows), np.zeros((rows, 1), np.float32),
-        positions, MclipRead("constructed", None, rows, {}),
+        ["e"] * rows,
+        ["t"] * rows,
+        ["de"] * rows,
+        np.arange(rows),
+        np.zeros((rows, 1), np.float32),
+        positions,
+        MclipRead("constructed", None, rows, {}),
     )
 
 
@@ -518,13 +515,14 @@ def test_xflickrco_reads_the_kaggle_flickr30k_layout_from_either_level(tmp_path)
 def test_xflickrco_names_the_kaggle_folder_beside_a_missing_official_one(tmp_path):
     files = write_xflickrco(tmp_path, languages=["en"], kaggle_flickr30k=True)
     official = tmp_path / "flickr30k-images"
-    with pytest.raises(TomclipError, match=r"flickr30k-images is not a folder\. There is .* name .*flickr30k_images[/\\]flickr30k_images instead"):
+    with pytest.raises(
+        TomclipError,
+        match=r"flickr30k-images is not a folder\. There is .* name .*flickr30k_images[/\\]flickr30k_images instead",
+    ):
         load_xflickrco(files.annotations, {**files.image_roots, "flickr30k": official}, "en")
 
 
-@pytest.mark.parametrize(
-    "line", ["{not json", json.dumps({"sentences": [], "img_path": "1.jpg"}), json.dumps(["a"])]
-)
+@pytest.mark.parametrize("line", ["{not json", json.dumps({"sentences": [], "img_path": "1.jpg"}), json.dumps(["a"])])
 def test_xflickrco_bad_line(xflickrco_files, tmp_path, line):
     annotations = tmp_path / "annotations"
     shutil.copytree(xflickrco_files.annotations, annotations)
@@ -539,9 +537,7 @@ def test_fixtures_are_deterministic(tmp_path):
     assert a.table.equals(b.table) and a.korean_rows.tolist() == b.korean_rows.tolist()
     np.testing.assert_array_equal(a.vectors, b.vectors)
     for part in ("0000.parquet", "0001.parquet"):
-        assert pq.read_table(a.embeddings / "train" / part).equals(
-            pq.read_table(b.embeddings / "train" / part)
-        )
+        assert pq.read_table(a.embeddings / "train" / part).equals(pq.read_table(b.embeddings / "train" / part))
     x, y = (write_xflickrco(tmp_path / name, languages=["de"]) for name in ("x", "y"))
     assert x.records == y.records
     for key in x.image_roots:

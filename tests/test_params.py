@@ -1,5 +1,6 @@
 """Profiles and notebook parameters agree: no stray key, no drift between yaml and notebook; a
 reader's typo in a profile, or an unknown profile, stops the run with the names that exist."""
+
 import ast
 import shutil
 import subprocess
@@ -100,8 +101,11 @@ def test_the_whole_profile_is_checked_before_the_first_notebook(tmp_path, monkey
 
 def test_a_common_key_must_be_a_parameter_of_every_notebook(tmp_path, monkeypatch):
     profile = profile_with(tmp_path, monkeypatch, lambda data: data["common"].update(languages=["en"]))
-    with pytest.raises(TomclipError, match=r"section common \(given to every notebook, so to 07_topology too\): "
-                                           r"unknown parameter 'languages'"):
+    with pytest.raises(
+        TomclipError,
+        match=r"section common \(given to every notebook, so to 07_topology too\): "
+        r"unknown parameter 'languages'",
+    ):
         config.notebook_parameters(profile, "01_data")
 
 

@@ -2,6 +2,7 @@
 and tests/nbval/sanitize.cfg, as `make nbval` calls it): the recorded outputs are put back into the
 marked cells with the parameters injected, what sanitize.cfg masks passes, a changed number fails,
 and a marked cell without a recording is refused before nbval could pass it unchecked."""
+
 import json
 import os
 import re
@@ -51,12 +52,34 @@ def nbval(*notebooks: Path, copies: Path) -> tuple[dict[str, str], str]:
     run as `make nbval` runs it (the executed copies into `copies`), with the current environment's kernel."""
     folder = notebooks[0].parent
     (folder / "pytest.ini").write_text("[pytest]\n")  # not the project's: node ids relative to folder
-    done = subprocess.run([sys.executable, "-m", "pytest", "-v", "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
-                           "-p", "no:cacheprovider", "-p", "executed_copies", "--executed-copies", str(copies),
-                           "--nbval-lax",
-                           "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tests" / "nbval" / "sanitize.cfg"),
-                           *map(str, notebooks)], cwd=folder, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "tests" / "nbval")})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-v",
+            "-c",
+            str(folder / "pytest.ini"),
+            "--rootdir",
+            str(folder),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "executed_copies",
+            "--executed-copies",
+            str(copies),
+            "--nbval-lax",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(ROOT / "tests" / "nbval" / "sanitize.cfg"),
+            *map(str, notebooks),
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tests" / "nbval")},
+    )
     lines = re.findall(r"^(\w+)(?:\.|::)ipynb::(Cell \d+) (PASSED|FAILED)", done.stdout, flags=re.MULTILINE)
     outcomes = {f"{name}::{cell}": outcome.lower() for name, cell, outcome in lines}
     return outcomes, done.stdout
@@ -75,12 +98,20 @@ def test_prepare_injects_the_parameters_and_the_recorded_outputs(tmp_path):
 @pytest.mark.slow
 def test_nbval_passes_what_sanitize_masks_fails_a_changed_number_and_writes_the_executed_copies(tmp_path):
     """One nbval run, three notebooks (kernels without torch: a few seconds)."""
-    timings = prepared(tmp_path, "09_timings",
-                       ["print(f'R@1 {score} in 5.2 s'); print(f'at {hex(id(time))}')",
-                        "print('training 40%\\rtraining 100%')"],
-                       ["R@1 12.3 in 71 s\nat 0x7f00deadbeef\n", "training 100%\n"], score=12.3)
-    changed = prepared(tmp_path, "09_changed", ["print('same')", "print(f'MCLIP R@1 {score}')"],
-                       ["same\n", "MCLIP R@1 12.3\n"], score=12.4)
+    timings = prepared(
+        tmp_path,
+        "09_timings",
+        ["print(f'R@1 {score} in 5.2 s'); print(f'at {hex(id(time))}')", "print('training 40%\\rtraining 100%')"],
+        ["R@1 12.3 in 71 s\nat 0x7f00deadbeef\n", "training 100%\n"],
+        score=12.3,
+    )
+    changed = prepared(
+        tmp_path,
+        "09_changed",
+        ["print('same')", "print(f'MCLIP R@1 {score}')"],
+        ["same\n", "MCLIP R@1 12.3\n"],
+        score=12.4,
+    )
     broken = prepared(tmp_path, "09_broken", ["print(1 / 0)"], ["1\n"], score=0.0)
     copies = tmp_path / "executed"
     outcomes, printed = nbval(timings, changed, broken, copies=copies)
@@ -88,12 +119,14 @@ def test_nbval_passes_what_sanitize_masks_fails_a_changed_number_and_writes_the_
     assert len(outcomes) == 14 and failed == ["09_changed::Cell 4", "09_broken::Cell 3"], printed
     assert "'MCLIP R@1 12.3\\n' == 'MCLIP R@1 12.4\\n'" in printed, "nbval shows the recorded and the new output"
 
-    assert sorted(path.name for path in copies.iterdir()) == ["09_changed.ipynb", "09_timings.ipynb"], \
+    assert sorted(path.name for path in copies.iterdir()) == ["09_changed.ipynb", "09_timings.ipynb"], (
         "a notebook whose cell raised has no executed copy"
+    )
     notebook = nbformat.read(copies / "09_changed.ipynb", as_version=4)
     assert [cell.execution_count for cell in notebook.cells] == [1, 2, 3, 4, 5]
     assert regress.marked_cells(notebook)[1].outputs == [
-        nbformat.v4.new_output("stream", name="stdout", text="MCLIP R@1 12.4\n")], "what ran, not the recording"
+        nbformat.v4.new_output("stream", name="stdout", text="MCLIP R@1 12.4\n")
+    ], "what ran, not the recording"
     assert notebook.metadata.papermill.duration > 0 and notebook.metadata.papermill.end_time
     timed = nbformat.read(copies / "09_timings.ipynb", as_version=4)
     assert regress.marked_cells(timed)[1].outputs[0].text == "training 100%\n", "redraws collapsed"
@@ -119,7 +152,8 @@ def test_record_then_prepare_round_trips(tmp_path):
     regress.marked_cells(notebook)[0].outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="0.5\n"),
         nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
-        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+    ]
     nbformat.write(notebook, executed)
     expected = tmp_path / "expected"
     expected.mkdir()

@@ -1,5 +1,6 @@
 """scripts/run-notebook.py, what `make paper` runs each notebook with: its output filter (pure) and
 one real run of two tiny notebooks, one that succeeds and one that fails in its second cell."""
+
 import importlib.util
 import os
 import subprocess
@@ -15,8 +16,10 @@ _spec = importlib.util.spec_from_file_location("run_notebook", SCRIPT)
 run_notebook = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_notebook)
 
-TCP_NOTICE = ("Kernel is running over TCP without encryption. All communication (including code and outputs) "
-              "is sent in plain text and is susceptible to eavesdropping.")
+TCP_NOTICE = (
+    "Kernel is running over TCP without encryption. All communication (including code and outputs) "
+    "is sent in plain text and is susceptible to eavesdropping."
+)
 
 
 def bar(percent: int, desc: str = "MCLIP (full, seed 0)") -> str:
@@ -28,10 +31,10 @@ def bar(percent: int, desc: str = "MCLIP (full, seed 0)") -> str:
 def test_filter_collapses_redraws_and_throttles():
     lines = run_notebook.StreamFilter(interval=10)
     assert lines.feed("1,532 emoji named in 13 languages\n", now=0) == ["1,532 emoji named in 13 languages"]
-    assert lines.feed(bar(0), now=0) == []                           # a bar shows after an interval
+    assert lines.feed(bar(0), now=0) == []  # a bar shows after an interval
     assert lines.feed(bar(10) + bar(20), now=1) == []
     assert lines.feed(bar(90), now=11) == [bar(90)[1:]]
-    assert lines.feed(bar(100), now=12) == []                        # then at most once per interval
+    assert lines.feed(bar(100), now=12) == []  # then at most once per interval
     # tqdm's leave=False erases the bar: its last state stays as the run's one final line
     assert lines.feed("\r" + " " * 60 + "\r", now=12.5) == [bar(100)[1:]]
     assert lines.feed("trained 4 runs\n\n", now=13) == ["trained 4 runs"]  # blank lines dropped
@@ -40,10 +43,10 @@ def test_filter_collapses_redraws_and_throttles():
 def test_filter_over_a_long_bar_prints_few_lines():
     lines = run_notebook.StreamFilter(interval=60)
     printed = []
-    for second in range(600):                                        # ten minutes, a redraw per second
+    for second in range(600):  # ten minutes, a redraw per second
         printed += lines.feed(bar(second // 60 * 10, desc="encoding"), now=second)
-    printed += lines.feed("\r\n", now=600)                            # leave=True: the last state stays
-    assert len(printed) == 9                                         # at 1, 2, ... 9 minutes
+    printed += lines.feed("\r\n", now=600)  # leave=True: the last state stays
+    assert len(printed) == 9  # at 1, 2, ... 9 minutes
     assert printed[-1] == bar(90, desc="encoding")[1:]
 
 
@@ -52,26 +55,32 @@ def test_filter_drops_the_tcp_notice_ansi_and_handles_crlf():
     assert lines.feed(f"[IPKernelApp] WARNING | {TCP_NOTICE}\n", now=0) == []
     assert lines.feed("\x1b[Aloss \x1b[31m0.12\x1b[0m\r\n", now=0) == ["loss 0.12"]
     assert lines.feed("no newline yet", now=0) == ["no newline yet"]
-    assert lines.flush() == []                                       # already shown
+    assert lines.flush() == []  # already shown
     assert lines.feed("partial", now=0) == ["partial"] and lines.feed(" line\n", now=0) == ["partial line"]
 
 
 def test_tidy_streams_merges_and_collapses_without_reordering():
-    outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
-               nbformat.v4.new_output("stream", name="stderr", text=bar(0)),
-               nbformat.v4.new_output("stream", name="stderr", text=bar(50) + "\r" + " " * 40 + "\r"),
-               nbformat.v4.new_output("stream", name="stdout", text="b\n"),
-               nbformat.v4.new_output("display_data", data={"text/plain": "table"}),
-               nbformat.v4.new_output("stream", name="stderr", text=bar(100) + "\n")]
+    outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stderr", text=bar(0)),
+        nbformat.v4.new_output("stream", name="stderr", text=bar(50) + "\r" + " " * 40 + "\r"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "table"}),
+        nbformat.v4.new_output("stream", name="stderr", text=bar(100) + "\n"),
+    ]
     tidy = run_notebook.tidy_streams(outputs)
     assert [(o.output_type, o.get("name"), o.get("text")) for o in tidy] == [
-        ("stream", "stdout", "a\nb\n"), ("display_data", None, None), ("stream", "stderr", bar(100)[1:] + "\n")]
+        ("stream", "stdout", "a\nb\n"),
+        ("display_data", None, None),
+        ("stream", "stderr", bar(100)[1:] + "\n"),
+    ]
 
 
 def test_expected_duration_from_recorded_timings(tmp_path):
     (tmp_path / "results" / "embedded").mkdir(parents=True)
     (tmp_path / "results" / "embedded" / "notebook_timings.csv").write_text(
-        "notebook,minutes,peak memory (GB)\n01_data,0.2042,0.98\n03_train,8.008,2.44\nall,8.2122,2.44\n")
+        "notebook,minutes,peak memory (GB)\n01_data,0.2042,0.98\n03_train,8.008,2.44\nall,8.2122,2.44\n"
+    )
     assert "expected about 8.0 min (all notebooks 8.2 min" in run_notebook.expectation("embedded", "03_train", tmp_path)
     assert run_notebook.expectation("smoke", "03_train", tmp_path) == "no recorded timings for 03_train (profile smoke)"
 
@@ -109,9 +118,28 @@ def test_runner_reports_progress_and_keeps_a_failed_notebook(tmp_path):
     out = tmp_path / "executed"
 
     job = subprocess.run(
-        [sys.executable, str(SCRIPT), "--kernel", "python3", "--profile", "smoke", "--interval", "60",
-         "--parameters-file", "params.yaml", "--source", "01_tiny.py", "01_tiny.ipynb", "executed/01_tiny.ipynb"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--kernel",
+            "python3",
+            "--profile",
+            "smoke",
+            "--interval",
+            "60",
+            "--parameters-file",
+            "params.yaml",
+            "--source",
+            "01_tiny.py",
+            "01_tiny.ipynb",
+            "executed/01_tiny.ipynb",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     shown = job.stdout
 
     assert job.returncode == 1, shown + job.stderr
@@ -120,8 +148,8 @@ def test_runner_reports_progress_and_keeps_a_failed_notebook(tmp_path):
     assert "01_tiny cell 2/4 at" in shown and "the profile's parameters (injected by papermill)" in shown
     assert "01_tiny cell 3/4 at" in shown and "01_tiny cell 4/4 at" in shown and ": # the bad cell" in shown
     assert "01_tiny | hello from the notebook" in shown and "01_tiny | trained 3" in shown
-    assert shown.count("01_tiny | run A:") == 1                      # a short bar: its last state, once
-    assert "TCP" not in shown + job.stderr                           # IPC transport: no notice to hide
+    assert shown.count("01_tiny | run A:") == 1  # a short bar: its last state, once
+    assert "TCP" not in shown + job.stderr  # IPC transport: no notice to hide
     # the failure: named (cell, source line), traceback shown, partial notebook kept
     assert "ZeroDivisionError" in job.stderr
     assert "failed (profile smoke) in code cell 4 of 4 (01_tiny.py, line 16)" in job.stderr

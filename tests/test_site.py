@@ -5,6 +5,7 @@ the landing page and one notebook page. On each, every image has loaded with a s
 Japanese and Chinese text is there, every internal link leads to a file of the site (and to its
 anchor), and nothing was fetched from the network. Screenshots: build/screenshots/site-*.png.
 """
+
 import ast
 import html
 import importlib.util
@@ -35,23 +36,32 @@ def _builder():
 @pytest.fixture(scope="module")
 def browser_page():
     if not (SITE / "index.html").exists():
-        pytest.fail(f"{SITE.relative_to(ROOT)}/index.html is missing: `make nbval` (or `make paper PROFILE=smoke`) builds it")
+        pytest.fail(
+            f"{SITE.relative_to(ROOT)}/index.html is missing: `make nbval` (or `make paper PROFILE=smoke`) builds it"
+        )
     with chromium_page() as page:
         fetched = []  # anything not from the file system: the site must need no network
-        page.on("request", lambda request: None if request.url.startswith(("file:", "data:")) else fetched.append(request.url))
+        page.on(
+            "request",
+            lambda request: None if request.url.startswith(("file:", "data:")) else fetched.append(request.url),
+        )
         yield page, fetched
 
 
 def _ids(path: Path) -> set[str]:
-    return {html.unescape(anchor) for anchor in re.findall(r'\s(?:id|name)="([^"]*)"', path.read_text(encoding="utf-8"))}
+    return {
+        html.unescape(anchor) for anchor in re.findall(r'\s(?:id|name)="([^"]*)"', path.read_text(encoding="utf-8"))
+    }
 
 
 def look(page, fetched, relative: str, screenshot_name: str, cjk: dict[str, str]) -> dict:
     """Open a page of the site and check what every page needs; return what it shows."""
     page.goto((SITE / relative).as_uri(), wait_until="load", timeout=60_000)
     images = page.eval_on_selector_all(
-        "img", "els => els.map(e => ({src: e.getAttribute('src').slice(0, 60), complete: e.complete,"
-               " width: e.naturalWidth, height: e.naturalHeight}))")
+        "img",
+        "els => els.map(e => ({src: e.getAttribute('src').slice(0, 60), complete: e.complete,"
+        " width: e.naturalWidth, height: e.naturalHeight}))",
+    )
     broken = [image for image in images if not (image["complete"] and image["width"] > 0 and image["height"] > 0)]
     assert not broken, f"{relative}: images that did not load: {broken}"
 
@@ -86,7 +96,9 @@ def test_the_landing_page_lists_every_notebook_with_figures_verdict_profile_date
     listed = page.eval_on_selector_all("table.notebooks tr", "rows => rows.map(r => r.id)")
     assert listed == NAMES, "the landing page lists the notebooks in make paper's order"
     assert shown["images"] >= 4, "the landing page shows the notebooks' first figures"
-    assert "Profile smoke" in shown["text"] and re.search(r"built \d{4}-\d\d-\d\d \d\d:\d\d UTC from commit \w+", shown["text"])
+    assert "Profile smoke" in shown["text"] and re.search(
+        r"built \d{4}-\d\d-\d\d \d\d:\d\d UTC from commit \w+", shown["text"]
+    )
     assert "Headline verdict" in shown["text"] and "None:" not in shown["text"]
     api = page.eval_on_selector_all("a[href*='api/']", "els => els.map(e => e.href)")
     assert api, "the landing page links the topology engine's API reference"
@@ -102,8 +114,11 @@ def test_a_notebook_page_shows_its_cells_figures_and_tables(browser_page):
 
 def test_the_api_reference_lists_the_engines_public_names(browser_page):
     source = ast.parse((ROOT / "tomclip_lib" / "topology" / "__init__.py").read_text(encoding="utf-8"))
-    public = next(ast.literal_eval(node.value) for node in source.body
-                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "__all__")  # without torch's import
+    public = next(
+        ast.literal_eval(node.value)
+        for node in source.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "__all__"
+    )  # without torch's import
     page, fetched = browser_page
     page.goto((SITE / "api" / "tomclip_lib" / "topology.html").as_uri(), wait_until="load", timeout=60_000)
     documented = set(page.eval_on_selector_all("section[id] > .attr .name", "els => els.map(e => e.textContent)"))

@@ -1,4 +1,5 @@
 """The student whose top backbone layers train on cached token states (models/student.py)."""
+
 import dataclasses
 
 import pytest
@@ -11,13 +12,28 @@ from tomclip_lib.models.student import CachedTokenStates, Student, StudentConfig
 from tomclip_lib.models.text import STUDENT_BACKBONE, load_encoder
 from tomclip_lib.train import DistillationSplit, TrainConfig, train_student
 
-TEXTS = ["a cat sleeping on a sofa", "ein Hund spielt im Park", "고양이가 소파에서 잔다",
-         "un chat noir sur le toit", "猫がソファで寝ている", "кошка спит на диване", "un perro corre en la playa",
-         "दो बच्चे फुटबॉल खेलते हैं", "a red double-decker bus in the rain", "كلب يجري على الشاطئ",
-         "ένα σκυλί στην παραλία", "a", "bir kedi kanepede uyuyor", "một con mèo đang ngủ",
-         "en hund som springer på stranden", "🐱", "kissa nukkuu sohvalla", "pies biegnie po plaży",
-         "ein sehr langer Satz über einen Zug, der durch die verschneiten Berge fährt, während die Sonne untergeht",
-         "חתול ישן על הספה"]
+TEXTS = [
+    "a cat sleeping on a sofa",
+    "ein Hund spielt im Park",
+    "고양이가 소파에서 잔다",
+    "un chat noir sur le toit",
+    "猫がソファで寝ている",
+    "кошка спит на диване",
+    "un perro corre en la playa",
+    "दो बच्चे फुटबॉल खेलते हैं",
+    "a red double-decker bus in the rain",
+    "كلب يجري على الشاطئ",
+    "ένα σκυλί στην παραλία",
+    "a",
+    "bir kedi kanepede uyuyor",
+    "một con mèo đang ngủ",
+    "en hund som springer på stranden",
+    "🐱",
+    "kissa nukkuu sohvalla",
+    "pies biegnie po plaży",
+    "ein sehr langer Satz über einen Zug, der durch die verschneiten Berge fährt, während die Sonne untergeht",
+    "חתול ישן על הספה",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +46,14 @@ def tiny_backbone(tokenizer, layers: int = 3, attention: str = "sdpa"):
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(1234)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=96)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=96,
+    )
     config._attn_implementation = attention
     return BertModel(config, add_pooling_layer=False).eval()
 
@@ -57,8 +79,9 @@ def test_cached_path_matches_the_full_path(token_store):
         from_states = student(cached.select(torch.arange(len(TEXTS))))
         from_texts = student(TEXTS)
         backbone, tokenizer = student._frozen  # before training, the copies equal the backbone's layers
-        batch = tokenizer(["query: " + t for t in TEXTS], padding=True, truncation=True, max_length=77,
-                          return_tensors="pt")
+        batch = tokenizer(
+            ["query: " + t for t in TEXTS], padding=True, truncation=True, max_length=77, return_tensors="pt"
+        )
         reference = student.head(mean_pool(backbone(**batch).last_hidden_state, batch["attention_mask"]))
     assert (from_states - from_texts).abs().max() <= 1e-5
     assert (from_texts - reference).abs().max() <= 1e-5
@@ -67,8 +90,9 @@ def test_cached_path_matches_the_full_path(token_store):
     assert len(list(token_store.glob("*.npz"))) == 1
     student_module._TOKEN_STORES.clear()
     again = Student(StudentConfig(trainable_layers=2), seed=4).cached_inputs(TEXTS[::-1])
-    assert torch.equal(again.select(torch.arange(len(TEXTS) - 1, -1, -1)).hidden,
-                       cached.select(torch.arange(len(TEXTS))).hidden)
+    assert torch.equal(
+        again.select(torch.arange(len(TEXTS) - 1, -1, -1)).hidden, cached.select(torch.arange(len(TEXTS))).hidden
+    )
 
 
 def test_a_texts_states_do_not_depend_on_its_companions():
@@ -77,12 +101,19 @@ def test_a_texts_states_do_not_depend_on_its_companions():
     student = Student(StudentConfig(trainable_layers=10), backbone=backbone, tokenizer=tokenizer)
     target = "photo 7"
     length = len(tokenizer("query: " + target)["input_ids"])
-    same_length = [text for text in (f"photo {i}" for i in range(10, 60))
-                   if len(tokenizer("query: " + text)["input_ids"]) == length][:20]
+    same_length = [
+        text
+        for text in (f"photo {i}" for i in range(10, 60))
+        if len(tokenizer("query: " + text)["input_ids"]) == length
+    ][:20]
     assert len(same_length) == 20  # more than one batch of TOKEN_STATES_BATCH rows of the target's length
     alone = student.cached_inputs([target])
-    for texts in ([*same_length[:5], target], [*same_length, target, *TEXTS], [target, *TEXTS[::-1]],
-                  [*same_length[:13], target, *same_length[13:]]):
+    for texts in (
+        [*same_length[:5], target],
+        [*same_length, target, *TEXTS],
+        [target, *TEXTS[::-1]],
+        [*same_length[:13], target, *same_length[13:]],
+    ):
         together = student.cached_inputs(texts)
         assert torch.equal(together.subset([texts.index(target)]).states, alone.states)
 
@@ -112,8 +143,9 @@ def test_only_the_top_layers_and_the_head_train(tokenizer, k):
     trainable = {name for name, p in student.named_parameters() if p.requires_grad}
     layers = {name.split(".")[3] for name in trainable if name.startswith("backbone.")}
     assert layers == {str(i) for i in range(3 - k, 3)}
-    assert {name for name in trainable if not name.startswith("backbone.encoder.layer.")} == \
-        {name for name, _ in student.head.named_parameters(prefix="head")}
+    assert {name for name in trainable if not name.startswith("backbone.encoder.layer.")} == {
+        name for name, _ in student.head.named_parameters(prefix="head")
+    }
     assert set(student.trainable_state()) == trainable == {name for name, _ in student.named_parameters()}
     assert not any(p.requires_grad for p in backbone.parameters())
     state = {name: value + 1 for name, value in student.trainable_state().items()}
@@ -265,8 +297,9 @@ def test_a_recorded_top_layer_run_loads_with_the_one_public_call(tmp_path, monke
     folder = tmp_path / "run"
     folder.mkdir()
     torch.save(trained.trainable_state(), folder / "best.pt")
-    runs = pd.DataFrame([{"variant": "MCLIP (top layer)", "setting": "low", "seed": 7, "trainable_layers": 1,
-                          "run_dir": str(folder)}])
+    runs = pd.DataFrame(
+        [{"variant": "MCLIP (top layer)", "setting": "low", "seed": 7, "trainable_layers": 1, "run_dir": str(folder)}]
+    )
     records.save_runs("p", runs, grid, TrainConfig())
     table, _ = records.load_runs("p")
     loaded = records.load_student("p", next(table.itertuples()))

@@ -1,4 +1,5 @@
 """The embedded teacher: an open_clip CLIP whose frozen text tower equals the cached MiniLM features."""
+
 import numpy as np
 import pytest
 import torch
@@ -39,17 +40,39 @@ def test_teacher_data_hold_out_the_validation_and_test_emoji(small_corpus):
     training = embedded.teacher_training_set(small_corpus, 32, fashion_per_epoch=600, emoji_repeats=2.0)
     held_out = set(small_corpus.loc[small_corpus["split"] != "train", "emoji"])
     emoji_captions = {c for caps, source in zip(training.captions, training.source) if source == "emoji" for c in caps}
-    held_out_names = set(small_corpus[(small_corpus["emoji"].isin(held_out)) & (small_corpus["lang"] == "en")
-                                      & (small_corpus["source"] == "emoji-name")]["text"])
+    held_out_names = set(
+        small_corpus[
+            (small_corpus["emoji"].isin(held_out))
+            & (small_corpus["lang"] == "en")
+            & (small_corpus["source"] == "emoji-name")
+        ]["text"]
+    )
     assert held_out and not (held_out_names & emoji_captions)
     assert training.weights[training.source == "fashion-mnist"].sum() == pytest.approx(600)
-    assert training.captions[0][0] in [t.format(x) for t in TEACHER_TEMPLATES for x in ("a T-shirt", "trousers", "a pullover", "a dress", "a coat", "a sandal", "a shirt", "a sneaker", "a bag", "an ankle boot")]
+    assert training.captions[0][0] in [
+        t.format(x)
+        for t in TEACHER_TEMPLATES
+        for x in (
+            "a T-shirt",
+            "trousers",
+            "a pullover",
+            "a dress",
+            "a coat",
+            "a sandal",
+            "a shirt",
+            "a sneaker",
+            "a bag",
+            "an ankle boot",
+        )
+    ]
 
 
 def test_a_short_training_learns_something(small_corpus):
     training = embedded.teacher_training_set(small_corpus, 32, fashion_per_epoch=1024, emoji_repeats=0.5)
-    config = teacher_lib.TeacherConfig(epochs=2, fashion_per_epoch=1024, emoji_repeats=0.5, toma_weight=0.1,
-                                       caption_fraction=0.5)
-    teacher, history = teacher_lib.train_embedded_teacher(config, training.images, training.captions,
-                                                         training.weights, log=lambda m: None)
+    config = teacher_lib.TeacherConfig(
+        epochs=2, fashion_per_epoch=1024, emoji_repeats=0.5, toma_weight=0.1, caption_fraction=0.5
+    )
+    teacher, history = teacher_lib.train_embedded_teacher(
+        config, training.images, training.captions, training.weights, log=lambda m: None
+    )
     assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]

@@ -1,4 +1,5 @@
 """The topology engine against gudhi and POT, its gradients, its invariances and its errors."""
+
 import itertools
 
 import gudhi
@@ -9,11 +10,26 @@ import torch
 
 from tomclip_lib.errors import TomclipError
 from tomclip_lib.topology import (
-    MODES, PAPER_VARIANTS, AlignmentLoss, death_wasserstein, distance_matrix_loss, graph_h1_births,
-    h0_persistence, minimum_spanning_tree, pairwise_distances, persistence_image, pointwise_loss,
-    sliced_constant, sparsification_bound, topo_ae_loss, toma_loss, topological_alignment_loss,
-    vietoris_rips_h1, wasserstein_h0)
-from tomclip_lib.topology import diagrams
+    MODES,
+    PAPER_VARIANTS,
+    AlignmentLoss,
+    death_wasserstein,
+    diagrams,
+    distance_matrix_loss,
+    graph_h1_births,
+    h0_persistence,
+    minimum_spanning_tree,
+    pairwise_distances,
+    persistence_image,
+    pointwise_loss,
+    sliced_constant,
+    sparsification_bound,
+    toma_loss,
+    topo_ae_loss,
+    topological_alignment_loss,
+    vietoris_rips_h1,
+    wasserstein_h0,
+)
 from tomclip_lib.topology.distances import raw_distances, sparsity_threshold
 
 
@@ -91,7 +107,9 @@ def test_sparsified_diagram_is_the_full_one_below_the_threshold(kind):
     if kind == "clustered":  # Gaussian clouds keep every tree edge; clusters lose their bridges
         assert len(sparse) < len(full)
     normalised, _ = h0_persistence(points, sparsify=0.5, normalize=True)
-    np.testing.assert_allclose(normalised.numpy(), (sparse / pairwise_distances(points, sparsify=0.5, removed=0).max()).numpy(), rtol=1e-7)
+    np.testing.assert_allclose(
+        normalised.numpy(), (sparse / pairwise_distances(points, sparsify=0.5, removed=0).max()).numpy(), rtol=1e-7
+    )
 
 
 def test_removed_edges_are_not_distance_zero():
@@ -137,7 +155,9 @@ def test_death_wasserstein_equals_pots_exact_1d_transport():
     import ot
 
     a, b = torch.rand(40, dtype=torch.float64), torch.rand(23, dtype=torch.float64)
-    assert float(death_wasserstein(a, b, 2)) == pytest.approx(ot.emd2_1d(a.numpy(), b.numpy(), metric="sqeuclidean") ** 0.5)
+    assert float(death_wasserstein(a, b, 2)) == pytest.approx(
+        ot.emd2_1d(a.numpy(), b.numpy(), metric="sqeuclidean") ** 0.5
+    )
     weights_a, weights_b = torch.rand(40, dtype=torch.float64), torch.rand(23, dtype=torch.float64)
     weights_a[::3] = 0
     weights_a, weights_b = weights_a / weights_a.sum(), weights_b / weights_b.sum()
@@ -147,7 +167,9 @@ def test_death_wasserstein_equals_pots_exact_1d_transport():
     mask = torch.rand(40) > 0.5
     assert float(death_wasserstein(a, b, 2, mask_a=mask)) == pytest.approx(float(death_wasserstein(a[mask], b, 2)))
     empty = torch.zeros(40, dtype=torch.bool)
-    assert float(death_wasserstein(a, b, 2, mask_a=empty)) == pytest.approx(float(death_wasserstein(torch.zeros(1, dtype=torch.float64), b, 2)))
+    assert float(death_wasserstein(a, b, 2, mask_a=empty)) == pytest.approx(
+        float(death_wasserstein(torch.zeros(1, dtype=torch.float64), b, 2))
+    )
 
 
 def test_the_reference_modes_square_is_in_expectation_the_exact_square():
@@ -169,7 +191,9 @@ LOSSES = {
     "toma": lambda s, t: toma_loss(s, t),
     "toma_signed": lambda s, t: toma_loss(s, t, absolute=False),
     "topo_ae": lambda s, t: topo_ae_loss(s, t),
-    "alignment": lambda s, t: AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"], topology_h1=0.1, toma=0.5, topo_ae=0.5)(s, t)[0],
+    "alignment": lambda s, t: AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"], topology_h1=0.1, toma=0.5, topo_ae=0.5)(s, t)[
+        0
+    ],
 }
 
 
@@ -248,23 +272,32 @@ def test_persistence_image_matches_gudhi():
 
     diagram = torch.tensor([[0.0, 0.3], [0.0, 0.8], [0.1, 0.5]], dtype=torch.float64)
     ours = persistence_image(diagram, resolution=(8, 6), bandwidth=0.1, extent=(0, 1, 0, 1)).numpy()
-    theirs = PersistenceImage(bandwidth=0.1, weight=lambda x: x[1], resolution=[8, 6],
-                              im_range=[0, 1, 0, 1]).fit_transform([diagram.numpy()])[0]
+    theirs = PersistenceImage(
+        bandwidth=0.1, weight=lambda x: x[1], resolution=[8, 6], im_range=[0, 1, 0, 1]
+    ).fit_transform([diagram.numpy()])[0]
     ratio = theirs / ours.ravel()
     np.testing.assert_allclose(ratio, ratio[0], rtol=1e-6)  # equal up to gudhi's normalising constant
 
 
-@pytest.mark.parametrize("student, teacher, message", [
-    (torch.full((4, 3), float("nan")), torch.zeros(4, 3), "NaN or inf"),
-    (torch.zeros(4, 3), torch.tensor([[float("inf")] * 3] * 4), "NaN or inf"),
-    (torch.zeros(4, 3), torch.zeros(5, 3), "differ in size"),
-    (torch.zeros(0, 3), torch.zeros(0, 3), "empty batch"),
-    (torch.zeros(4), torch.zeros(4), "2-D"),
-    (torch.zeros(4, 0), torch.zeros(4, 0), "dimension 0"),
-])
+@pytest.mark.parametrize(
+    "student, teacher, message",
+    [
+        (torch.full((4, 3), float("nan")), torch.zeros(4, 3), "NaN or inf"),
+        (torch.zeros(4, 3), torch.tensor([[float("inf")] * 3] * 4), "NaN or inf"),
+        (torch.zeros(4, 3), torch.zeros(5, 3), "differ in size"),
+        (torch.zeros(0, 3), torch.zeros(0, 3), "empty batch"),
+        (torch.zeros(4), torch.zeros(4), "2-D"),
+        (torch.zeros(4, 0), torch.zeros(4, 0), "dimension 0"),
+    ],
+)
 def test_bad_batches_get_clear_errors(student, teacher, message):
-    for loss in (pointwise_loss, distance_matrix_loss, topological_alignment_loss, toma_loss,
-                 lambda s, t: AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"])(s, t)):
+    for loss in (
+        pointwise_loss,
+        distance_matrix_loss,
+        topological_alignment_loss,
+        toma_loss,
+        lambda s, t: AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"])(s, t),
+    ):
         with pytest.raises(TomclipError, match=message):
             loss(student, teacher)
 
@@ -280,7 +313,9 @@ def test_tiny_and_collapsed_batches_have_defined_values(n, identical):
     student = (torch.zeros(n, 3) if identical else torch.randn(n, 3)).double().requires_grad_()
     teacher = torch.randn(n, 3, dtype=torch.float64)
     for mode in MODES:
-        total, terms = AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"], topology_h1=1, toma=1, topo_ae=1, mode=mode, seed=0)(student, teacher)
+        total, terms = AlignmentLoss(**PAPER_VARIANTS["ToMCLIP"], topology_h1=1, toma=1, topo_ae=1, mode=mode, seed=0)(
+            student, teacher
+        )
         total.backward()
         assert torch.isfinite(total) and torch.isfinite(student.grad).all()
         student.grad = None
@@ -312,9 +347,15 @@ def test_reference_mode_is_random_per_call_but_repeats_under_a_torch_seed():
     assert first == again and len(set(first)) == 3
 
 
-THREAD_CASES = [dict(pointwise=1.0), dict(pointwise=0.0, distance_matrix=1.0), dict(pointwise=0.0, topology_h0=1.0),
-                dict(pointwise=0.0, toma=1.0), dict(pointwise=0.0, topo_ae=1.0), dict(pointwise=0.0, topology_h1=1.0),
-                dict(pointwise=1.0, distance_matrix=1.0, topology_h0=1.0, topology_h1=1.0, toma=1.0, topo_ae=1.0)]
+THREAD_CASES = [
+    dict(pointwise=1.0),
+    dict(pointwise=0.0, distance_matrix=1.0),
+    dict(pointwise=0.0, topology_h0=1.0),
+    dict(pointwise=0.0, toma=1.0),
+    dict(pointwise=0.0, topo_ae=1.0),
+    dict(pointwise=0.0, topology_h1=1.0),
+    dict(pointwise=1.0, distance_matrix=1.0, topology_h0=1.0, topology_h1=1.0, toma=1.0, topo_ae=1.0),
+]
 
 
 @pytest.mark.parametrize("engine", ["auto", "torch"])
@@ -343,7 +384,14 @@ def test_losses_and_gradients_do_not_depend_on_the_thread_count(weights, dtype, 
 
 
 def test_stable_arithmetic_matches_torch():
-    from tomclip_lib.topology.stable import distance_matrix, stable_mean, stable_mse, stable_sqrt, stable_std, stable_sum
+    from tomclip_lib.topology.stable import (
+        distance_matrix,
+        stable_mean,
+        stable_mse,
+        stable_sqrt,
+        stable_std,
+        stable_sum,
+    )
 
     values = torch.randn(300, 301, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     other = torch.randn(300, 301, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -382,10 +430,13 @@ def autograd_alignment(student: torch.Tensor, teacher: torch.Tensor, sparsify: f
 
     (matrix_s, edges_s, kept_s, scale_s), (matrix_t, edges_t, kept_t, scale_t) = side(student), side(teacher)
     dm = ((matrix_s - matrix_t) ** 2).mean()
-    ta = sliced_constant(2) * death_wasserstein(lengths(student, edges_s, scale_s), lengths(teacher, edges_t, scale_t),
-                                                2, kept_s, kept_t)
-    topo_ae = sum(0.5 * ((lengths(student, e, scale_s) - lengths(teacher, e, scale_t)) ** 2 * k).sum() / k.sum()
-                  for e, k in ((edges_s, kept_s), (edges_t, kept_t)))
+    ta = sliced_constant(2) * death_wasserstein(
+        lengths(student, edges_s, scale_s), lengths(teacher, edges_t, scale_t), 2, kept_s, kept_t
+    )
+    topo_ae = sum(
+        0.5 * ((lengths(student, e, scale_s) - lengths(teacher, e, scale_t)) ** 2 * k).sum() / k.sum()
+        for e, k in ((edges_s, kept_s), (edges_t, kept_t))
+    )
     return dm + ta + topo_ae
 
 
@@ -405,8 +456,10 @@ def test_both_engines_give_autograds_gradients(engine, dtype, n, d):
     teacher = torch.nn.functional.normalize(torch.randn(n, d, generator=generator, dtype=dtype), dim=1)
     loss = AlignmentLoss(pointwise=0.0, distance_matrix=1.0, topology_h0=1.0, topo_ae=1.0, engine=engine)
     results = []
-    for compute, points in ((lambda s: loss(s, teacher)[0], student.clone()),
-                            (lambda s: autograd_alignment(s, teacher.double()), student.double())):
+    for compute, points in (
+        (lambda s: loss(s, teacher)[0], student.clone()),
+        (lambda s: autograd_alignment(s, teacher.double()), student.double()),
+    ):
         points.requires_grad_()
         value = compute(points)
         value.backward()

@@ -1,4 +1,5 @@
 """Training: convergence, logs, early stopping, determinism, and resuming after kill -9."""
+
 import json
 import os
 import signal
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from train_worker import CONFIG, run, tiny_data, tiny_student
+
 from tomclip_lib import train
 from tomclip_lib.errors import TomclipError
 from tomclip_lib.train import DistillationSplit, TrainConfig, train_student
@@ -61,8 +62,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     result, _ = run(str(reference))
     expected = {"best_validation": result.best_validation, "best_epoch": result.best_epoch, "epochs": result.epochs}
     interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen([sys.executable, str(WORKER), str(interrupted), "0.7"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(WORKER), str(interrupted), "0.7"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         log = interrupted / "log.jsonl"
@@ -72,8 +74,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (interrupted / "metrics.json").exists(), "the run was killed before it finished"
-    resumed = json.loads(subprocess.run([sys.executable, str(WORKER), str(interrupted), "0"], check=True,
-                                        capture_output=True, text=True).stdout)
+    resumed = json.loads(
+        subprocess.run(
+            [sys.executable, str(WORKER), str(interrupted), "0"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert resumed == expected
     assert (interrupted / "log.jsonl").read_text() == (reference / "log.jsonl").read_text()
     best_a, best_b = (torch.load(folder / "best.pt", weights_only=True) for folder in (reference, interrupted))
@@ -97,19 +102,23 @@ def test_only_the_chosen_layers_train(tmp_path):
     texts = DistillationSplit(["a cat", "a dog", "ein Hund", "eine Katze"] * 8, torch.randn(32, 8))
     before = student.trainable_state()
     # backbone_lr 0: the layer's own learning rate holds it still (weight decay is lr-scaled), the head learns at lr
-    result = train_student(replace(CONFIG, max_epochs=1, batch_size=8, backbone_lr=0.0), student, texts, texts, tmp_path,
-                           progress=False)
+    result = train_student(
+        replace(CONFIG, max_epochs=1, batch_size=8, backbone_lr=0.0), student, texts, texts, tmp_path, progress=False
+    )
     assert result.epochs == 1
     after = student.trainable_state()
     assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("backbone."))
     assert not all(torch.equal(before[name], after[name]) for name in before if not name.startswith("backbone."))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(variant="CLIP-only"), "Unknown variant"),
-    (dict(setting="tiny"), "Unknown setting"),
-    (dict(batch_size=1), "at least 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(variant="CLIP-only"), "Unknown variant"),
+        (dict(setting="tiny"), "Unknown setting"),
+        (dict(batch_size=1), "at least 2"),
+    ],
+)
 def test_bad_configurations_are_refused(kwargs, message):
     with pytest.raises(TomclipError, match=message):
         TrainConfig(**kwargs)
@@ -137,7 +146,9 @@ def test_epoch_batches_hold_distinct_captions_and_every_pair_once():
     batches = train.epoch_batches(groups, 16, seed=3, epoch=0)
     rows = _check_batches(batches, groups, 16)
     assert sorted(rows.tolist()) == list(range(520))  # every pair once: no round has a single row here
-    assert [len(b) for b in batches].count(14) == 13 and [len(b) for b in batches].count(13) == 2 * 13  # 40 = 14 + 13 + 13
+    assert [len(b) for b in batches].count(14) == 13 and [len(b) for b in batches].count(
+        13
+    ) == 2 * 13  # 40 = 14 + 13 + 13
     again = train.epoch_batches(groups, 16, seed=3, epoch=0)
     assert all(torch.equal(a, b) for a, b in zip(batches, again))  # a function of (seed, epoch): resuming repeats it
     other = train.epoch_batches(groups, 16, seed=3, epoch=1)
@@ -167,7 +178,9 @@ def test_validation_batches_are_fixed_and_distinct():
 
 def test_the_balance_of_the_terms_is_logged(tmp_path):
     train_split, validation = tiny_data()
-    result = train_student(replace(CONFIG, max_epochs=2), tiny_student(), train_split, validation, tmp_path, progress=False)
+    result = train_student(
+        replace(CONFIG, max_epochs=2), tiny_student(), train_split, validation, tmp_path, progress=False
+    )
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     for moment in ("balance_start", "balance_best"):
         balance = metrics[moment]
@@ -188,6 +201,13 @@ def test_term_balance_matches_the_weighted_terms_by_hand():
     _, terms = loss_fn(outputs, split.targets)
     pointwise, matrix = float(terms["pointwise"]), 0.5 * float(terms["distance_matrix"])
     assert balance["pointwise"]["loss"] == pytest.approx(pointwise / (pointwise + matrix))
-    norm = torch.cat([g.flatten() for g in torch.autograd.grad(0.5 * train.AlignmentLoss(pointwise=0, distance_matrix=1)(
-        student(split.inputs), split.targets)[0], list(student.parameters()))]).norm()
+    norm = torch.cat(
+        [
+            g.flatten()
+            for g in torch.autograd.grad(
+                0.5 * train.AlignmentLoss(pointwise=0, distance_matrix=1)(student(split.inputs), split.targets)[0],
+                list(student.parameters()),
+            )
+        ]
+    ).norm()
     assert balance["distance_matrix"]["gradient_norm"] == pytest.approx(float(norm), rel=1e-5)

@@ -7,6 +7,7 @@ COMPARED_DIR it then trains, there, the runs that tests/test_distributed.py comp
 uninterrupted KILLED run, and THREE_STEPS of each of DISTRIBUTED_VARIANTS (against one process).
 Also imported by tests for the same tiny setup.
 """
+
 import json
 import os
 import sys
@@ -42,8 +43,14 @@ def tiny_student(seed: int = 0, trainable_layers=0, tokenizer=None, vocab_size: 
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(1234)
-    bert = BertConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=32, max_position_embeddings=96)
+    bert = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=96,
+    )
     return Student(config, backbone=BertModel(bert, add_pooling_layer=False), tokenizer=tokenizer, seed=seed)
 
 
@@ -72,14 +79,22 @@ KILLED_DATA = dict(n_train=160)
 def run(run_dir: str, pause: float = 0.0, config: TrainConfig = CONFIG, **data):
     train, validation = tiny_data(**data)
     student = tiny_student()
-    result = train_student(config, student, train, validation, run_dir,
-                           on_epoch_end=(lambda info: time.sleep(pause)) if pause else None, progress=False)
+    result = train_student(
+        config,
+        student,
+        train,
+        validation,
+        run_dir,
+        on_epoch_end=(lambda info: time.sleep(pause)) if pause else None,
+        progress=False,
+    )
     return result, student
 
 
 def run_three_steps(run_dir: str, variant: str) -> None:
-    train_student(replace(THREE_STEPS, variant=variant), tiny_student(), *tiny_data(**THREE_STEPS_DATA), run_dir,
-                  progress=False)
+    train_student(
+        replace(THREE_STEPS, variant=variant), tiny_student(), *tiny_data(**THREE_STEPS_DATA), run_dir, progress=False
+    )
 
 
 if __name__ == "__main__":
@@ -87,8 +102,11 @@ if __name__ == "__main__":
     ranks = distributed.init_from_environment(timeout=timedelta(seconds=60)) if "WORLD_SIZE" in os.environ else None
     setup = dict(config=KILLED, **KILLED_DATA) if ranks else {}
     result, _ = run(sys.argv[1], float(sys.argv[2]), **setup)
-    print(json.dumps({"best_validation": result.best_validation, "best_epoch": result.best_epoch,
-                      "epochs": result.epochs}))
+    print(
+        json.dumps(
+            {"best_validation": result.best_validation, "best_epoch": result.best_epoch, "epochs": result.epochs}
+        )
+    )
     if len(sys.argv) > 3:
         compared = Path(sys.argv[3])
         run(str(compared / "uninterrupted"), **setup)

@@ -6,6 +6,7 @@ evaluation_sets; stages (one module per notebook). plots and report write figure
 Importing the package sets the Hugging Face offline flags when the hub is unreachable, so that no
 code path waits on a network that is not there.
 """
+
 from .network import configure_hub_offline as _configure_hub_offline
 
 _configure_hub_offline()

@@ -6,6 +6,7 @@
 JSON file per (run, task, language) in CLIP_benchmark's shape, in results/<profile>/clip_benchmark/.
 It reads only those tables and the profile's params file, so it can be rerun at any time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,11 @@ def slug(text: str) -> str:
 def _benchmark_datasets(profile: str) -> dict[str, str]:
     """The datasets of the two tasks, by the profile's data: the paper's, or the embedded stand-ins."""
     paper = bool(load_profile(profile).get("01_data", {}).get("paper_data"))
-    return ({"zeroshot_classification": "cifar100", "zeroshot_retrieval": "xflickrco"} if paper else
-            {"zeroshot_classification": "fashion-mnist", "zeroshot_retrieval": "xemoji"})
+    return (
+        {"zeroshot_classification": "cifar100", "zeroshot_retrieval": "xflickrco"}
+        if paper
+        else {"zeroshot_classification": "fashion-mnist", "zeroshot_retrieval": "xemoji"}
+    )
 
 
 def _metric_name(task: str, metric: str) -> str:
@@ -44,7 +48,9 @@ def _metric_name(task: str, metric: str) -> str:
     if task == "zeroshot_classification":
         return re.sub(r"^top(\d+)$", r"acc\1", metric)
     direction, _, k = metric.partition(" R@")
-    return {"text_to_image": "image_retrieval", "image_to_text": "text_retrieval"}.get(direction, direction) + f"_recall@{k}"
+    return {"text_to_image": "image_retrieval", "image_to_text": "text_retrieval"}.get(
+        direction, direction
+    ) + f"_recall@{k}"
 
 
 def benchmark_records(profile: str) -> list[dict]:
@@ -65,16 +71,25 @@ def benchmark_records(profile: str) -> list[dict]:
             continue
         frame = pd.read_csv(path, dtype={"setting": str})
         frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce")
-        for (model, setting, seed, language), rows in frame.groupby(["model", "setting", "seed", "language"],
-                                                                     sort=False, dropna=False):
+        for (model, setting, seed, language), rows in frame.groupby(
+            ["model", "setting", "seed", "language"], sort=False, dropna=False
+        ):
             metrics = {}
             for row in rows.itertuples():
                 name = _metric_name(task, row.metric)
                 metrics[name] = float(row.value)
                 metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = float(row.ci_low), float(row.ci_high)
             run = "teacher" if pd.isna(seed) else f"{setting}-seed{int(seed)}"
-            records.append({"dataset": datasets[task], "model": model, "pretrained": f"tomclip-{profile}-{run}",
-                            "task": task, "language": language, "metrics": metrics})
+            records.append(
+                {
+                    "dataset": datasets[task],
+                    "model": model,
+                    "pretrained": f"tomclip-{profile}-{run}",
+                    "task": task,
+                    "language": language,
+                    "metrics": metrics,
+                }
+            )
     return records
 
 
@@ -97,8 +112,9 @@ def write_benchmark_results(profile: str, folder: str | Path | None = None) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write notebook 04's tables as CLIP_benchmark results "
-                                                 "(tomclip_lib/clip_benchmark.py).")
+    parser = argparse.ArgumentParser(
+        description="Write notebook 04's tables as CLIP_benchmark results (tomclip_lib/clip_benchmark.py)."
+    )
     parser.add_argument("profile", help="the profile whose notebook 04 wrote results/<profile>/*_long.csv")
     args = parser.parse_args(argv)
     try:

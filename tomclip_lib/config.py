@@ -11,13 +11,13 @@ notebooks/NN_name.py), the whole profile at once: a typo (`batchsize` for `batch
 first parameter file `make paper` builds, before any notebook runs, with the keys that notebook knows.
 Papermill would pass an unknown key without a word and the notebook would keep its default.
 """
+
 from __future__ import annotations
 
 import ast
 import difflib
 import re
 import sys
-from pathlib import Path
 
 import yaml
 
@@ -64,11 +64,13 @@ def parameter_names(notebook: str) -> list[str]:
     lines = source.read_text(encoding="utf-8").splitlines()
     start = next((i for i, line in enumerate(lines) if PARAMETERS_HEADER.match(line)), None)
     if start is None:
-        raise TomclipError(f"{source} has no parameters cell (a cell headed `# %% tags=[\"parameters\"]`).")
+        raise TomclipError(f'{source} has no parameters cell (a cell headed `# %% tags=["parameters"]`).')
     end = next((i for i in range(start + 1, len(lines)) if CELL_HEADER.match(lines[i])), len(lines))
     names = []
-    for node in ast.parse("\n".join(lines[start + 1:end]), filename=str(source)).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    for node in ast.parse("\n".join(lines[start + 1 : end]), filename=str(source)).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
     return names
 
@@ -84,7 +86,11 @@ def _unknown_keys(profile: str, section: str, keys, known: dict[str, list[str]])
         for key in unknown:
             close = difflib.get_close_matches(key, names, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        where = f"section {section}" if section != "common" else f"section common (given to every notebook, so to {notebook} too)"
+        where = (
+            f"section {section}"
+            if section != "common"
+            else f"section common (given to every notebook, so to {notebook} too)"
+        )
         problems.append(
             f"params/{profile}.yaml, {where}: unknown parameter{'s' * (len(unknown) > 1)} {', '.join(hints)}. "
             f"The parameters of {notebook} (its parameters cell in notebooks/{notebook}.py): {', '.join(names)}."

@@ -22,13 +22,13 @@ to this project, so every figure is an ESTIMATE from these assumptions (ASSUMPTI
   and sigma 0.5, cut at max_length (an assumption: M-CLIP's English captions are BLIP-filtered
   CC3M/CC12M/SBU captions of about 10 words, at about 1.5 pieces per word once translated).
 """
+
 from __future__ import annotations
 
 import argparse
 import math
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from . import paths
@@ -122,8 +122,10 @@ def caption_histogram(profile: str, max_length: int) -> tuple[dict[int, float], 
     shares = {k: cdf(k + 0.5) - cdf(k - 0.5) for k in range(3, max_length)}
     shares[max_length] = 1 - cdf(max_length - 0.5)
     total = sum(shares.values())
-    return ({k: v / total for k, v in shares.items()},
-            f"assumed (log-normal, median {CAPTION_MEDIAN:g} tokens, sigma {CAPTION_SIGMA:g})")
+    return (
+        {k: v / total for k, v in shares.items()},
+        f"assumed (log-normal, median {CAPTION_MEDIAN:g} tokens, sigma {CAPTION_SIGMA:g})",
+    )
 
 
 def caption_token_histogram(texts, tokenizer, max_length: int = 77) -> dict[str, int]:
@@ -173,8 +175,11 @@ def step_seconds(batch: int, processes: int, histogram: dict[int, float]) -> flo
     flops = 3 * rows * width * XLM_R_LARGE.forward_flops_per_token(width)
     compute = flops / (PEAK_BF16_TFLOPS * 1e12 * MFU)
     optimizer = ADAMW_BYTES * XLM_R_LARGE.parameters / (HBM_TB_S * 1e12 * HBM_EFFICIENCY)
-    allreduce = 0.0 if processes == 1 else (2 * (processes - 1) / processes * 4 * XLM_R_LARGE.parameters
-                                            / (ALLREDUCE_GB_S * 1e9))
+    allreduce = (
+        0.0
+        if processes == 1
+        else (2 * (processes - 1) / processes * 4 * XLM_R_LARGE.parameters / (ALLREDUCE_GB_S * 1e9))
+    )
     return compute + optimizer + allreduce + TOPOLOGY_MS / 1000 * (batch / 256) ** 2
 
 
@@ -199,14 +204,20 @@ def trainings(profile: str) -> list[Training]:
     full_rows = data["rows"] - validation  # the reference's full split: rows 5,000-2,000,000
     variants, processes = len(train["variants"]), int(train.get("processes", 1))
     bounds = dict(min_epochs=train["patience"] + 1, max_epochs=train["max_epochs"], validation_rows=validation)
-    result = [Training("03 full", variants * len(train["seeds_full"]), full_rows, train["batch_size"], processes, **bounds),
-              Training("03 low-resource", variants * len(train["seeds_low"]), low_rows, train["batch_size"], processes,
-                       **bounds)]
+    result = [
+        Training("03 full", variants * len(train["seeds_full"]), full_rows, train["batch_size"], processes, **bounds),
+        Training(
+            "03 low-resource", variants * len(train["seeds_low"]), low_rows, train["batch_size"], processes, **bounds
+        ),
+    ]
     # Notebook 05 (one process): MCLIP and ToMCLIP at each batch size; s off / 1.0 (0.5 is 03's); L_ta "exact"
     # (03 trains "reference"); ToMCLIP with the graph-H1 term. Settings equal to a run of 03 are reused.
     seeds = len(ablations.get("seeds", [0, 1, 2]))
-    ab = dict(min_epochs=train["patience"] + 1, max_epochs=ablations.get("max_epochs", train["max_epochs"]),
-              validation_rows=validation)
+    ab = dict(
+        min_epochs=train["patience"] + 1,
+        max_epochs=ablations.get("max_epochs", train["max_epochs"]),
+        validation_rows=validation,
+    )
     for size in ablations.get("batch_sizes", []):
         if size != train["batch_size"]:
             result.append(Training(f"05 batch {size}", 2 * seeds, low_rows, size, 1, **ab))
@@ -230,28 +241,56 @@ def notebook_rows(profile: str) -> list[dict]:
     rows = []
 
     def add(notebook, what, hours_1, hours_8):
-        rows.append({"notebook": notebook, "what runs on the GPU": what, "GPU-hours, 1 GPU": _hours(*hours_1),
-                     "wall-clock hours, 8 GPUs": _hours(*hours_8)})
+        rows.append(
+            {
+                "notebook": notebook,
+                "what runs on the GPU": what,
+                "GPU-hours, 1 GPU": _hours(*hours_1),
+                "wall-clock hours, 8 GPUs": _hours(*hours_8),
+            }
+        )
 
     add("01_data", "none (reads the downloads; CPU and disk)", (0, 0), (0, 0))
-    add("02_teacher", f"CLIP ViT-B/32 encodes {CIFAR100_TEST:,} CIFAR-100 and ~{XFLICKRCO_IMAGES:,} xFlickr&CO images "
-        f"({image_flops() / 1e9:.1f} GFLOP each); decoding the JPEGs on the CPU takes longer", (teacher_s / 3600,) * 2,
-        (teacher_s / 3600,) * 2)
+    add(
+        "02_teacher",
+        f"CLIP ViT-B/32 encodes {CIFAR100_TEST:,} CIFAR-100 and ~{XFLICKRCO_IMAGES:,} xFlickr&CO images "
+        f"({image_flops() / 1e9:.1f} GFLOP each); decoding the JPEGs on the CPU takes longer",
+        (teacher_s / 3600,) * 2,
+        (teacher_s / 3600,) * 2,
+    )
     for name in ("03 full", "03 low-resource"):
         t = runs[name]
         one, eight = training_hours(t, histogram, 1), training_hours(t, histogram, t.processes)
         steps = math.ceil(t.rows / t.batch)
-        add("03_train" if name == "03 full" else "",
+        add(
+            "03_train" if name == "03 full" else "",
             f"{t.runs} runs x {t.min_epochs}-{t.max_epochs} epochs x {steps:,} steps of batch {t.batch} "
-            f"({name.split(' ', 1)[1]}, {t.rows:,} pairs)", one, eight)
+            f"({name.split(' ', 1)[1]}, {t.rows:,} pairs)",
+            one,
+            eight,
+        )
     eval_s = (n03 + 1) * forward_seconds(texts04, histogram)
-    add("04_evaluate", f"{n03} students encode {texts04:,} prompts and captions", (eval_s / 3600,) * 2, (eval_s / 3600,) * 2)
+    add(
+        "04_evaluate",
+        f"{n03} students encode {texts04:,} prompts and captions",
+        (eval_s / 3600,) * 2,
+        (eval_s / 3600,) * 2,
+    )
     low = [training_hours(t, histogram, 1) for t in new05]
-    add("05_ablations", f"{sum(t.runs for t in new05)} new low-resource runs (batch sizes "
+    add(
+        "05_ablations",
+        f"{sum(t.runs for t in new05)} new low-resource runs (batch sizes "
         f"{', '.join(str(t.batch) for t in new05 if t.name.startswith('05 batch'))}; s, L_ta mode, H1), one process "
-        f"each", (sum(l for l, _ in low), sum(h for _, h in low)), (sum(l for l, _ in low), sum(h for _, h in low)))
-    add("06-08", "students and teacher encode emoji names and xFlickr&CO (forward passes); UMAP and clusters on the CPU",
-        (0, 0), (0, 0))
+        f"each",
+        (sum(l for l, _ in low), sum(h for _, h in low)),
+        (sum(l for l, _ in low), sum(h for _, h in low)),
+    )
+    add(
+        "06-08",
+        "students and teacher encode emoji names and xFlickr&CO (forward passes); UMAP and clusters on the CPU",
+        (0, 0),
+        (0, 0),
+    )
     return rows
 
 
@@ -279,12 +318,18 @@ def disk_rows(profile: str) -> list[dict]:
         ("Flickr30k images (Kaggle archive)", 8.5, "the host's listing, about (not checked here)"),
         ("CIFAR-100 (python)", 0.16, "the host's listing"),
         ("xFlickr&CO annotations (IGLUE, shallow clone)", 1.0, "at most (assumed)"),
-        ("weights: xlm-roberta-large, CLIP ViT-B/32", weights + 4 * CLIP_B32_PARAMETERS / 1e9,
-         "parameters x 4 bytes (computed)"),
+        (
+            "weights: xlm-roberta-large, CLIP ViT-B/32",
+            weights + 4 * CLIP_B32_PARAMETERS / 1e9,
+            "parameters x 4 bytes (computed)",
+        ),
         ("artifacts: targets of the rows read", data["rows"] * 512 * 4 / 1e9, "rows x 512 float32 (computed)"),
         (f"artifacts: best.pt of {n_runs} runs (03 and 05)", n_runs * weights, "fp32 weights of each run (computed)"),
-        ("artifacts: the checkpoint of the run in progress", 4 * weights,
-         "weights, AdamW's two moments, the best weights (computed)"),
+        (
+            "artifacts: the checkpoint of the run in progress",
+            4 * weights,
+            "weights, AdamW's two moments, the best weights (computed)",
+        ),
     ]
     return [{"what": what, "GB": f"{gb:,.1f}", "from": source} for what, gb, source in rows]
 
@@ -331,8 +376,10 @@ def notebook_line(profile: str, notebook: str) -> str | None:
     row = rows.get(notebook) or next((r for k, r in rows.items() if k.startswith(notebook[:2])), None)
     if row is None or notebook.startswith(("06", "07", "08")):
         row = rows.get("06-08")
-    return (f"estimated GPU cost ({GPU_NAME}, docs/profiles.md#what-it-costs): {row['what runs on the GPU']}; "
-            f"{row['GPU-hours, 1 GPU']} GPU-hours on one GPU, {row['wall-clock hours, 8 GPUs']} h on eight (estimates)")
+    return (
+        f"estimated GPU cost ({GPU_NAME}, docs/profiles.md#what-it-costs): {row['what runs on the GPU']}; "
+        f"{row['GPU-hours, 1 GPU']} GPU-hours on one GPU, {row['wall-clock hours, 8 GPUs']} h on eight (estimates)"
+    )
 
 
 def write(profile: str = "paper") -> Path:

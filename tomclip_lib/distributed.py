@@ -11,6 +11,7 @@ gradients over the N processes, dividing that factor away.
 Collectives: NCCL on GPUs, gloo on CPUs. Nothing here runs when torch.distributed is not
 initialised or has one process: `train_student` then takes its single-process path unchanged.
 """
+
 from __future__ import annotations
 
 import collections
@@ -54,8 +55,10 @@ def init_from_environment(timeout: timedelta = TIMEOUT) -> Ranks | None:
     """Join the process group that torchrun describes in the environment (RANK, WORLD_SIZE,
     MASTER_ADDR, LOCAL_RANK); NCCL with one GPU per process where there are GPUs, else gloo."""
     if "WORLD_SIZE" not in os.environ:
-        raise TomclipError("No torchrun environment (WORLD_SIZE is unset): start this under torchrun, "
-                           "e.g. torchrun --nproc-per-node 8 -m tomclip_lib.train GRID_FILE.")
+        raise TomclipError(
+            "No torchrun environment (WORLD_SIZE is unset): start this under torchrun, "
+            "e.g. torchrun --nproc-per-node 8 -m tomclip_lib.train GRID_FILE."
+        )
     if not dist.is_initialized():
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
@@ -68,10 +71,12 @@ def check_batch_size(batch_size: int, processes: int) -> None:
     if processes < 1:
         raise TomclipError(f"processes must be at least 1, got {processes}.")
     if batch_size % processes:
-        raise TomclipError(f"batch_size {batch_size} does not split over {processes} processes: each process holds "
-                           f"batch_size / processes pairs of the global batch. Choose a batch_size that is a multiple "
-                           f"of {processes} (e.g. {processes * max(1, round(batch_size / processes))}) or another "
-                           "number of processes.")
+        raise TomclipError(
+            f"batch_size {batch_size} does not split over {processes} processes: each process holds "
+            f"batch_size / processes pairs of the global batch. Choose a batch_size that is a multiple "
+            f"of {processes} (e.g. {processes * max(1, round(batch_size / processes))}) or another "
+            "number of processes."
+        )
 
 
 def shard(rows: torch.Tensor, ranks: Ranks) -> tuple[torch.Tensor, list[int]]:
@@ -85,7 +90,7 @@ def shard(rows: torch.Tensor, ranks: Ranks) -> tuple[torch.Tensor, list[int]]:
     per_rank = -(-len(rows) // ranks.size)
     counts = [max(0, min(per_rank, len(rows) - r * per_rank)) for r in range(ranks.size)]
     start = ranks.rank * per_rank
-    mine = rows[start:start + counts[ranks.rank]]
+    mine = rows[start : start + counts[ranks.rank]]
     return torch.cat([mine, rows[:1].repeat(per_rank - len(mine))]), counts
 
 
@@ -114,11 +119,21 @@ def launch(module_args: list[str], processes: int) -> None:
     run is standalone on this node.
     """
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
-        raise TomclipError(f"processes={processes}, but this machine has {torch.cuda.device_count()} GPU(s): "
-                           "one process per GPU. Set `processes` in params/<profile>.yaml (03_train) to at most that.")
+        raise TomclipError(
+            f"processes={processes}, but this machine has {torch.cuda.device_count()} GPU(s): "
+            "one process per GPU. Set `processes` in params/<profile>.yaml (03_train) to at most that."
+        )
     rendezvous = [] if "PET_RDZV_ENDPOINT" in os.environ else ["--standalone"]
-    command = [sys.executable, "-m", "torch.distributed.run", *rendezvous, "--nproc-per-node", str(processes),
-               "-m", *module_args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        *rendezvous,
+        "--nproc-per-node",
+        str(processes),
+        "-m",
+        *module_args,
+    ]
     # The processes' lines are passed on as they come (a run's progress), and the last ones kept for the error.
     tail = collections.deque(maxlen=60)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
@@ -126,5 +141,7 @@ def launch(module_args: list[str], processes: int) -> None:
             print(line, end="", flush=True)
             tail.append(line)
     if process.returncode:
-        raise TomclipError(f"Training under torchrun failed (exit status {process.returncode}): "
-                           f"{' '.join(command)}\n{''.join(tail)[-4000:]}")
+        raise TomclipError(
+            f"Training under torchrun failed (exit status {process.returncode}): "
+            f"{' '.join(command)}\n{''.join(tail)[-4000:]}"
+        )

@@ -3,9 +3,10 @@
 The one place that turns texts into pooled vectors, for the converted student backbone's check,
 the teacher's text tower features and the student's frozen-feature cache.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +25,16 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 ENCODING_VERSION = 2
 
 
-def encode(model, tokenizer, texts: Sequence[str], *, prefix: str = "", batch_size: int = 16,
-           normalize: bool = True, progress: bool = False) -> torch.Tensor:
+def encode(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    prefix: str = "",
+    batch_size: int = 16,
+    normalize: bool = True,
+    progress: bool = False,
+) -> torch.Tensor:
     """Mean-pooled sentence embeddings (float32, on the model's device), one row per text, in order.
 
     A text's vector is bit-for-bit the same whatever other texts it is encoded with, so cached
@@ -46,8 +55,11 @@ def encode(model, tokenizer, texts: Sequence[str], *, prefix: str = "", batch_si
     by_length: dict[int, list[int]] = {}
     for i, length in enumerate(lengths):
         by_length.setdefault(length, []).append(i)
-    batches = [rows[start : start + batch_size] for _, rows in sorted(by_length.items())
-               for start in range(0, len(rows), batch_size)]
+    batches = [
+        rows[start : start + batch_size]
+        for _, rows in sorted(by_length.items())
+        for start in range(0, len(rows), batch_size)
+    ]
     out = torch.empty(len(texts), model.config.hidden_size, device=device)
     was_training = model.training
     model.eval()
@@ -55,8 +67,9 @@ def encode(model, tokenizer, texts: Sequence[str], *, prefix: str = "", batch_si
         with torch.inference_mode():
             for rows in tqdm(batches, desc="encoding", unit="batch", leave=False) if progress else batches:
                 filled = [texts[i] for i in rows] + [texts[rows[0]]] * (batch_size - len(rows))
-                batch = tokenizer(filled, padding=True, truncation=True, max_length=max_length,
-                                  return_tensors="pt").to(device)
+                batch = tokenizer(filled, padding=True, truncation=True, max_length=max_length, return_tensors="pt").to(
+                    device
+                )
                 hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
                 pooled = mean_pool(hidden, batch["attention_mask"]).float()[: len(rows)]
                 out[rows] = F.normalize(pooled, dim=-1) if normalize else pooled

@@ -17,5 +17,7 @@ def optional_dependency(module: str, extra: str, purpose: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise TomclipError(f"{purpose} needs the package that provides `import {module}`, which is not installed: "
-                           f"pip install 'tomclip[{extra}]'") from None
+        raise TomclipError(
+            f"{purpose} needs the package that provides `import {module}`, which is not installed: "
+            f"pip install 'tomclip[{extra}]'"
+        ) from None

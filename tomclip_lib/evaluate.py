@@ -5,6 +5,7 @@ student's text embeddings against the teacher's image embeddings, or the teacher
 are long: one row per (model, setting, language, metric, seed) with a 95% percentile bootstrap
 interval over the test items (fixed seed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ def _check_embeddings(name: str, array, dim: int | None = None) -> np.ndarray:
     if array.ndim != 2 or len(array) == 0:
         raise TomclipError(f"{name} must be a non-empty (n, d) array, got shape {array.shape}.")
     if dim is not None and array.shape[1] != dim:
-        raise TomclipError(f"{name} has dimension {array.shape[1]}, the other side {dim}: "
-                           f"both must live in the teacher's space.")
+        raise TomclipError(
+            f"{name} has dimension {array.shape[1]}, the other side {dim}: both must live in the teacher's space."
+        )
     if not np.isfinite(array).all():
         raise TomclipError(f"{name} contains NaN or inf.")
     return array
@@ -55,8 +57,9 @@ def zero_shot_accuracy(image_embeddings, class_text_embeddings, labels, topk=(1,
     return {f"top{k}": float(hit.mean()) for k, hit in hits.items()}
 
 
-def bootstrap_interval(hits: np.ndarray, n_boot: int = 10_000, seed: int = 0, level: float = 0.95,
-                       chunk: int = 1000) -> tuple[float, float]:
+def bootstrap_interval(
+    hits: np.ndarray, n_boot: int = 10_000, seed: int = 0, level: float = 0.95, chunk: int = 1000
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `hits` (resampling items with replacement).
 
     For 0/1 outcomes the mean of a resample is exactly Binomial(n, mean) / n, so the resamples are
@@ -68,8 +71,12 @@ def bootstrap_interval(hits: np.ndarray, n_boot: int = 10_000, seed: int = 0, le
     if np.isin(hits, (0.0, 1.0)).all():
         means = rng.binomial(len(hits), hits.mean(), size=n_boot) / len(hits)
     else:
-        means = np.concatenate([hits[rng.integers(0, len(hits), (min(chunk, n_boot - start), len(hits)))].mean(axis=1)
-                                for start in range(0, n_boot, chunk)])
+        means = np.concatenate(
+            [
+                hits[rng.integers(0, len(hits), (min(chunk, n_boot - start), len(hits)))].mean(axis=1)
+                for start in range(0, n_boot, chunk)
+            ]
+        )
     tail = (1 - level) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
@@ -86,8 +93,11 @@ def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tup
     truth = np.arange(len(texts))
     scores = texts @ images.T
     text_to_image, image_to_text = ranks_of_truth(scores, truth), ranks_of_truth(scores.T, truth)
-    return {(direction, k): ranks < k for direction, ranks in (("text_to_image", text_to_image),
-                                                                ("image_to_text", image_to_text)) for k in ks}
+    return {
+        (direction, k): ranks < k
+        for direction, ranks in (("text_to_image", text_to_image), ("image_to_text", image_to_text))
+        for k in ks
+    }
 
 
 @dataclass
@@ -107,19 +117,33 @@ class RetrievalQueries:
         for lang, texts in self.captions.items():
             truth = np.asarray(self.truth[lang])
             if truth.shape != (len(texts),) or (len(truth) and not 0 <= truth.min() <= truth.max() < len(self.gallery)):
-                raise TomclipError(f"RetrievalQueries[{lang!r}]: need one gallery row in 0..{len(self.gallery) - 1} "
-                                   f"per caption ({len(texts)} captions, truth of shape {truth.shape}).")
+                raise TomclipError(
+                    f"RetrievalQueries[{lang!r}]: need one gallery row in 0..{len(self.gallery) - 1} "
+                    f"per caption ({len(texts)} captions, truth of shape {truth.shape})."
+                )
 
     def recall_at_1(self, encode) -> float:
         """Text -> gallery R@1 of a text encoder (texts -> normalised embeddings), averaged over languages."""
         gallery = _check_embeddings("gallery", self.gallery)
-        return float(np.mean([(ranks_of_truth(_check_embeddings(f"{lang} captions", encode(texts), gallery.shape[1])
-                                              @ gallery.T, np.asarray(self.truth[lang])) < 1).mean()
-                              for lang, texts in self.captions.items()]))
+        return float(
+            np.mean(
+                [
+                    (
+                        ranks_of_truth(
+                            _check_embeddings(f"{lang} captions", encode(texts), gallery.shape[1]) @ gallery.T,
+                            np.asarray(self.truth[lang]),
+                        )
+                        < 1
+                    ).mean()
+                    for lang, texts in self.captions.items()
+                ]
+            )
+        )
 
 
-def retrieval_recall(text_embeddings, image_embeddings, ks=(1, 5, 10), n_boot: int = 10_000,
-                     seed: int = 0) -> pd.DataFrame:
+def retrieval_recall(
+    text_embeddings, image_embeddings, ks=(1, 5, 10), n_boot: int = 10_000, seed: int = 0
+) -> pd.DataFrame:
     """Recall@k both ways with 95% bootstrap intervals: columns metric, value, ci_low, ci_high."""
     rows = []
     for (direction, k), hits in retrieval_hits(text_embeddings, image_embeddings, ks).items():
@@ -128,23 +152,54 @@ def retrieval_recall(text_embeddings, image_embeddings, ks=(1, 5, 10), n_boot: i
     return pd.DataFrame(rows)
 
 
-def zero_shot_rows(image_embeddings, class_text_embeddings, labels, *, model: str, setting: str, language: str,
-                   seed: int | None, topk=(1, 5), n_boot: int = 10_000) -> list[dict]:
+def zero_shot_rows(
+    image_embeddings,
+    class_text_embeddings,
+    labels,
+    *,
+    model: str,
+    setting: str,
+    language: str,
+    seed: int | None,
+    topk=(1, 5),
+    n_boot: int = 10_000,
+) -> list[dict]:
     """Long-format table rows of one zero-shot evaluation."""
     rows = []
     for k, hits in zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk).items():
         low, high = bootstrap_interval(hits, n_boot, seed=0)
-        rows.append(dict(model=model, setting=setting, language=language, metric=f"top{k}",
-                         value=float(hits.mean()), ci_low=low, ci_high=high, seed=seed))
+        rows.append(
+            dict(
+                model=model,
+                setting=setting,
+                language=language,
+                metric=f"top{k}",
+                value=float(hits.mean()),
+                ci_low=low,
+                ci_high=high,
+                seed=seed,
+            )
+        )
     return rows
 
 
-def retrieval_rows(text_embeddings, image_embeddings, *, model: str, setting: str, language: str,
-                   seed: int | None, ks=(1, 5, 10), n_boot: int = 10_000) -> list[dict]:
+def retrieval_rows(
+    text_embeddings,
+    image_embeddings,
+    *,
+    model: str,
+    setting: str,
+    language: str,
+    seed: int | None,
+    ks=(1, 5, 10),
+    n_boot: int = 10_000,
+) -> list[dict]:
     """Long-format table rows of one retrieval evaluation."""
     recall = retrieval_recall(text_embeddings, image_embeddings, ks, n_boot)
-    return [dict(model=model, setting=setting, language=language, seed=seed, **row)
-            for row in recall.to_dict(orient="records")]
+    return [
+        dict(model=model, setting=setting, language=language, seed=seed, **row)
+        for row in recall.to_dict(orient="records")
+    ]
 
 
 def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
@@ -169,16 +224,20 @@ def _seed_item_differences(hits_model, hits_baseline) -> np.ndarray:
     baseline = np.asarray(hits_baseline, dtype=np.float64)
     for name, array in (("hits_model", model), ("hits_baseline", baseline)):
         if array.ndim != 3:
-            raise TomclipError(f"{name} must be a (seeds, languages, items) array, got shape {array.shape}: "
-                               f"add a length-1 axis for a single seed or language.")
+            raise TomclipError(
+                f"{name} must be a (seeds, languages, items) array, got shape {array.shape}: "
+                f"add a length-1 axis for a single seed or language."
+            )
         if array.size == 0:
             raise TomclipError(f"{name} is empty (shape {array.shape}): need at least one seed, language and item.")
         if not np.isfinite(array).all():
             raise TomclipError(f"{name} contains NaN or inf: score every test item (a miss is 0).")
     if model.shape != baseline.shape:
-        raise TomclipError(f"hits_model has shape {model.shape}, hits_baseline {baseline.shape}: the comparison is "
-                           f"paired, so row s, language j and item i must be the same seed, language and test item "
-                           f"in both (ragged languages are not supported: give every language the same items).")
+        raise TomclipError(
+            f"hits_model has shape {model.shape}, hits_baseline {baseline.shape}: the comparison is "
+            f"paired, so row s, language j and item i must be the same seed, language and test item "
+            f"in both (ragged languages are not supported: give every language the same items)."
+        )
     return (model - baseline).mean(axis=1)
 
 
@@ -196,17 +255,25 @@ def _paired_bootstrap_means(differences: np.ndarray, n_boot: int, seed: int) -> 
     then item counts in chunks of rows (bounded memory); the result does not depend on the chunk."""
     seeds, items = differences.shape
     rng = np.random.default_rng(seed)
-    seed_counts = (rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=n_boot).astype(np.float64)
-                   if seeds > 1 else np.ones((n_boot, 1)))
-    chunk = max(1, 2 ** 22 // items)
-    return np.concatenate([
-        _resampled_means(differences, seed_counts[start:start + chunk],
-                         rng.multinomial(items, np.full(items, 1 / items), size=len(seed_counts[start:start + chunk])))
-        for start in range(0, n_boot, chunk)])
+    seed_counts = (
+        rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=n_boot).astype(np.float64)
+        if seeds > 1
+        else np.ones((n_boot, 1))
+    )
+    chunk = max(1, 2**22 // items)
+    return np.concatenate(
+        [
+            _resampled_means(
+                differences,
+                seed_counts[start : start + chunk],
+                rng.multinomial(items, np.full(items, 1 / items), size=len(seed_counts[start : start + chunk])),
+            )
+            for start in range(0, n_boot, chunk)
+        ]
+    )
 
 
-def paired_difference(hits_model, hits_baseline, *, n_boot: int = 10_000, seed: int = 0,
-                      level: float = 0.95) -> dict:
+def paired_difference(hits_model, hits_baseline, *, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
     """Mean score difference model - baseline (e.g. ToMCLIP - MCLIP) with a paired percentile bootstrap interval.
 
     Inputs are (seeds, languages, items) arrays of per-item scores (0/1 hits at R@1 or zero-shot
@@ -244,6 +311,13 @@ def paired_difference(hits_model, hits_baseline, *, n_boot: int = 10_000, seed: 
     means = _paired_bootstrap_means(differences, n_boot, seed)
     tail = (1 - level) / 2
     low, high = float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
-    return {"difference": float(differences.mean()), "ci_low": low, "ci_high": high, "half_width": (high - low) / 2,
-            "seeds": differences.shape[0], "items": differences.shape[1], "languages": np.shape(hits_model)[1],
-            "wins": int((differences.mean(axis=1) > 0).sum())}
+    return {
+        "difference": float(differences.mean()),
+        "ci_low": low,
+        "ci_high": high,
+        "half_width": (high - low) / 2,
+        "seeds": differences.shape[0],
+        "items": differences.shape[1],
+        "languages": np.shape(hits_model)[1],
+        "wins": int((differences.mean(axis=1) > 0).sum()),
+    }

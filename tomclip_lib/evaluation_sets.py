@@ -6,6 +6,7 @@ notebook 01's record (records.kind). The CLDR emoji names stay the caption set o
 in both kinds: they are the one offline caption set with a category per caption and every
 language, Korean included.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,29 +45,39 @@ def retrieval_set(profile: str, corpus: pd.DataFrame, image_size: int, split: st
     if records.kind(profile) == records.EMBEDDED:
         return embedded.emoji_retrieval_set(corpus, image_size, split)
     if split != "test":
-        raise TomclipError(f"xFlickr&CO has only a test split here, not {split!r}; "
-                           "the paper profile tunes on M-CLIP's validation rows.")
+        raise TomclipError(
+            f"xFlickr&CO has only a test split here, not {split!r}; "
+            "the paper profile tunes on M-CLIP's validation rows."
+        )
     data = records.paper_data(profile)
     pairs = {lang: load_xflickrco(data.xflickrco_annotations, data.image_roots, lang) for lang in XFLICKRCO_EVALUATED}
     files = [path for path, _ in pairs["en"]]
     for lang, rows in pairs.items():
         if [path for path, _ in rows] != files:
-            raise TomclipError(f"xFlickr&CO {lang}/test.jsonl lists other images than en/test.jsonl; "
-                               "use the annotations of one IGLUE release for every language.")
-    captions = pd.DataFrame({lang: [caption for _, caption in rows] for lang, rows in pairs.items()},
-                            index=pd.Index([path.name for path in files], name="item"))
-    groups = pd.Series(["COCO" if path.name.startswith("COCO_") else "Flickr30k" for path in files],
-                       index=captions.index, name="group")
+            raise TomclipError(
+                f"xFlickr&CO {lang}/test.jsonl lists other images than en/test.jsonl; "
+                "use the annotations of one IGLUE release for every language."
+            )
+    captions = pd.DataFrame(
+        {lang: [caption for _, caption in rows] for lang, rows in pairs.items()},
+        index=pd.Index([path.name for path in files], name="item"),
+    )
+    groups = pd.Series(
+        ["COCO" if path.name.startswith("COCO_") else "Flickr30k" for path in files], index=captions.index, name="group"
+    )
     return embedded.RetrievalSet(_square(read_images(files), image_size), captions, groups)
 
 
 def _square(images: list[np.ndarray], size: int) -> np.ndarray:
     """Centre crop to a square and resize to `size` (bicubic), what CLIP's preprocessing does."""
-    return np.stack([np.asarray(ImageOps.fit(Image.fromarray(image), (size, size), Image.Resampling.BICUBIC))
-                     for image in images])
+    return np.stack(
+        [np.asarray(ImageOps.fit(Image.fromarray(image), (size, size), Image.Resampling.BICUBIC)) for image in images]
+    )
 
 
-def retrieval_queries(profile: str, corpus: pd.DataFrame, teacher: Teacher, split: str, languages: list[str]) -> RetrievalQueries:
+def retrieval_queries(
+    profile: str, corpus: pd.DataFrame, teacher: Teacher, split: str, languages: list[str]
+) -> RetrievalQueries:
     """Captions per language and the gallery they are scored against, for the ablations.
 
     `test` is notebook 04's retrieval set against the teacher's image embeddings. `validation`, the
@@ -83,15 +94,23 @@ def retrieval_queries(profile: str, corpus: pd.DataFrame, teacher: Teacher, spli
         gallery /= np.linalg.norm(gallery, axis=1, keepdims=True).clip(1e-12)
         present = [lang for lang in languages if (rows["lang"] == lang).any()]
         if not present:
-            raise TomclipError(f"None of the languages {languages} has an M-CLIP validation row: raise "
-                               f"paper_data.validation_rows in params/{profile}.yaml (01_data) and run 01 again.")
-        return RetrievalQueries(gallery, {lang: list(rows.loc[rows["lang"] == lang, "text"]) for lang in present},
-                                {lang: truth[(rows["lang"] == lang).to_numpy()] for lang in present})
+            raise TomclipError(
+                f"None of the languages {languages} has an M-CLIP validation row: raise "
+                f"paper_data.validation_rows in params/{profile}.yaml (01_data) and run 01 again."
+            )
+        return RetrievalQueries(
+            gallery,
+            {lang: list(rows.loc[rows["lang"] == lang, "text"]) for lang in present},
+            {lang: truth[(rows["lang"] == lang).to_numpy()] for lang in present},
+        )
     items = retrieval_set(profile, corpus, teacher.image_size, split)
     gallery = teacher.cached_image_embeddings("retrieval" if split == "test" else split, items.images)
     present = [lang for lang in languages if lang in items.captions]
-    return RetrievalQueries(gallery, {lang: list(items.captions[lang]) for lang in present},
-                            {lang: np.arange(len(items.images)) for lang in present})
+    return RetrievalQueries(
+        gallery,
+        {lang: list(items.captions[lang]) for lang in present},
+        {lang: np.arange(len(items.images)) for lang in present},
+    )
 
 
 def emoji_names(profile: str, corpus: pd.DataFrame) -> pd.DataFrame:
@@ -101,8 +120,9 @@ def emoji_names(profile: str, corpus: pd.DataFrame) -> pd.DataFrame:
     return names[names["source"] == "emoji-name"]
 
 
-def geometry_set(profile: str, corpus: pd.DataFrame, image_size: int, max_items: int | None = None
-                 ) -> embedded.RetrievalSet:
+def geometry_set(
+    profile: str, corpus: pd.DataFrame, image_size: int, max_items: int | None = None
+) -> embedded.RetrievalSet:
     """Images with one caption each per language, for the geometry study (notebook 08): every
     emoji of the corpus, rendered, with its names (embedded), or xFlickr&CO test (paper)."""
     if records.kind(profile) == records.EMBEDDED:

@@ -27,6 +27,7 @@ when complete; an existing folder is never touched.
 Notebook 04's scores as CLIP_benchmark results are tomclip_lib/clip_benchmark.py's job
 (`python -m tomclip_lib.clip_benchmark PROFILE`; `--benchmark-json` here does the same).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,13 +73,20 @@ def find_run(profile: str, model: str = "ToMCLIP", setting: str | None = None, s
     trained, else low) and `seed` (default: the lowest), as a row of `runs.itertuples()`."""
     runs, _ = records.load_runs(profile)
     rows = list(runs.itertuples(index=False))
-    chosen = [r for r in rows if r.variant == model and (setting is None or r.setting == setting)
-              and (seed is None or int(r.seed) == int(seed))]
+    chosen = [
+        r
+        for r in rows
+        if r.variant == model
+        and (setting is None or r.setting == setting)
+        and (seed is None or int(r.seed) == int(seed))
+    ]
     if not chosen:
         available = "; ".join(sorted({run_label(r) for r in rows})) or "none"
-        raise TomclipError(f"No trained run of profile {profile!r} is {model!r}"
-                           f"{'' if setting is None else f', setting {setting!r}'}"
-                           f"{'' if seed is None else f', seed {seed}'}. Trained runs: {available}.")
+        raise TomclipError(
+            f"No trained run of profile {profile!r} is {model!r}"
+            f"{'' if setting is None else f', setting {setting!r}'}"
+            f"{'' if seed is None else f', seed {seed}'}. Trained runs: {available}."
+        )
     chosen.sort(key=lambda r: (r.setting != "full", int(r.seed)))
     return chosen[0]
 
@@ -87,18 +95,24 @@ def _student(profile: str, run):
     """The trained Student of `run`, with errors that say which run and what to do."""
     run_dir = Path(getattr(run, "run_dir", "") or "")
     if not (run_dir / "best.pt").is_file():
-        raise TomclipError(f"The run {run_label(run)} of profile {profile!r} has no trained weights: "
-                           f"{run_dir / 'best.pt'} does not exist. Run notebook 03_train (make paper PROFILE={profile}) "
-                           "to train it, or choose another run.")
+        raise TomclipError(
+            f"The run {run_label(run)} of profile {profile!r} has no trained weights: "
+            f"{run_dir / 'best.pt'} does not exist. Run notebook 03_train (make paper PROFILE={profile}) "
+            "to train it, or choose another run."
+        )
     try:
         return records.load_student(profile, run).eval()
     except TomclipError as error:
-        raise TomclipError(f"Cannot load the run {run_label(run)} ({run_dir}): {error} It may have been written by "
-                           f"another version of tomclip (this is {__version__}): train it again with notebook 03.") from None
+        raise TomclipError(
+            f"Cannot load the run {run_label(run)} ({run_dir}): {error} It may have been written by "
+            f"another version of tomclip (this is {__version__}): train it again with notebook 03."
+        ) from None
     except (RuntimeError, KeyError, ValueError) as error:
-        raise TomclipError(f"The checkpoint {run_dir / 'best.pt'} does not fit the student this version of tomclip "
-                           f"({__version__}) builds for the run {run_label(run)}: {str(error).splitlines()[0]} "
-                           "It was probably written by another version: train it again with notebook 03.") from None
+        raise TomclipError(
+            f"The checkpoint {run_dir / 'best.pt'} does not fit the student this version of tomclip "
+            f"({__version__}) builds for the run {run_label(run)}: {str(error).splitlines()[0]} "
+            "It was probably written by another version: train it again with notebook 03."
+        ) from None
 
 
 def _encoder(student):
@@ -129,22 +143,32 @@ def _head(head) -> tuple[list[dict], dict]:
     layers, state = [], {}
     for i, module in enumerate(modules):
         if isinstance(module, nn.Linear):
-            layers.append({"type": "linear", "in": module.in_features, "out": module.out_features,
-                           "bias": module.bias is not None})
+            layers.append(
+                {
+                    "type": "linear",
+                    "in": module.in_features,
+                    "out": module.out_features,
+                    "bias": module.bias is not None,
+                }
+            )
             state[f"{i}.weight"] = module.weight.detach().float().contiguous().clone()
             if module.bias is not None:
                 state[f"{i}.bias"] = module.bias.detach().float().contiguous().clone()
         elif isinstance(module, nn.GELU):
             layers.append({"type": "gelu", "approximate": module.approximate})
         else:
-            raise TomclipError(f"The student's head holds a {type(module).__name__}, which the export does not describe.")
+            raise TomclipError(
+                f"The student's head holds a {type(module).__name__}, which the export does not describe."
+            )
     return layers, state
 
 
 def build_head(layers: list[dict]):
     """The nn.Sequential that tomclip.json's "head" describes (what docs/export.md writes out)."""
-    built = {"linear": lambda l: nn.Linear(l["in"], l["out"], bias=l.get("bias", True)),
-             "gelu": lambda l: nn.GELU(approximate=l.get("approximate", "none"))}
+    built = {
+        "linear": lambda l: nn.Linear(l["in"], l["out"], bias=l.get("bias", True)),
+        "gelu": lambda l: nn.GELU(approximate=l.get("approximate", "none")),
+    }
     return nn.Sequential(*(built[layer["type"]](layer) for layer in layers))
 
 
@@ -155,10 +179,16 @@ def git_commit(root: Path | None = None) -> str:
     """HEAD's commit, with "+changes" when the working tree differs from it; "unknown" outside git."""
     root = root or paths.REPO_ROOT
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+changes" if dirty else "")
@@ -183,8 +213,11 @@ def run_scores(profile: str, run) -> pd.DataFrame | None:
             continue
         frame = pd.read_csv(path)
         seed = pd.to_numeric(frame["seed"], errors="coerce")
-        mine = frame[(frame["model"] == run.variant) & (frame["setting"].astype(str) == str(run.setting))
-                     & (seed == int(run.seed))]
+        mine = frame[
+            (frame["model"] == run.variant)
+            & (frame["setting"].astype(str) == str(run.setting))
+            & (seed == int(run.seed))
+        ]
         frames.append(mine.assign(task=task))
     return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -195,16 +228,24 @@ def _percent(value: float) -> str:
 
 def _scores_markdown(scores) -> list[str]:
     if scores is None or scores.empty:
-        return ["No evaluation of this run was found (results/<profile>/zero_shot_long.csv and retrieval_long.csv "
-                "are written by notebook 04_evaluate)."]
+        return [
+            "No evaluation of this run was found (results/<profile>/zero_shot_long.csv and retrieval_long.csv "
+            "are written by notebook 04_evaluate)."
+        ]
     lines = []
     for task, group in scores.groupby("task", sort=False):
         metrics = list(dict.fromkeys(group["metric"]))
-        lines += [f"**{task}** (%, 95% bootstrap interval in brackets)", "",
-                  "| language | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        lines += [
+            f"**{task}** (%, 95% bootstrap interval in brackets)",
+            "",
+            "| language | " + " | ".join(metrics) + " |",
+            "|---" * (len(metrics) + 1) + "|",
+        ]
         for language, rows in group.groupby("language", sort=False):
-            cells = {r.metric: f"{_percent(r.value)} [{_percent(r.ci_low)}, {_percent(r.ci_high)}]"
-                     for r in rows.itertuples()}
+            cells = {
+                r.metric: f"{_percent(r.value)} [{_percent(r.ci_low)}, {_percent(r.ci_high)}]"
+                for r in rows.itertuples()
+            }
             lines.append(f"| {language} | " + " | ".join(cells.get(m, "") for m in metrics) + " |")
         lines.append("")
     return lines
@@ -216,8 +257,10 @@ def _data_markdown(card: dict | None) -> list[str]:
     lines = []
     rows = card.get("mclip_rows")
     if rows:
-        lines.append(f"M-CLIP rows read: {rows.get('read')} of {rows.get('asked')} asked, {rows.get('kept')} kept as "
-                     f"caption pairs ({rows.get('source', '')}).")
+        lines.append(
+            f"M-CLIP rows read: {rows.get('read')} of {rows.get('asked')} asked, {rows.get('kept')} kept as "
+            f"caption pairs ({rows.get('source', '')})."
+        )
     pairs = card.get("pairs_per_language") or []
     total = next((p for p in pairs if p.get("language") == "all"), None)
     if total:
@@ -239,17 +282,36 @@ def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, tr
     languages = []
     if data_card:
         languages = [p["language"] for p in data_card.get("pairs_per_language", []) if p.get("language") != "all"]
-    front = ["---", "library_name: transformers", "pipeline_tag: feature-extraction",
-             "tags: [tomclip, multilingual, clip, text-encoder, knowledge-distillation]"]
+    front = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: feature-extraction",
+        "tags: [tomclip, multilingual, clip, text-encoder, knowledge-distillation]",
+    ]
     if languages:
         front.append("language: [" + ", ".join(languages) + "]")
     front.append("---")
-    settings = {k: train.get(k) for k in ("lr", "backbone_lr", "weight_decay", "batch_size", "max_epochs",
-                                          "warmup_steps", "patience", "sparsify", "mode", "amp") if k in train}
+    settings = {
+        k: train.get(k)
+        for k in (
+            "lr",
+            "backbone_lr",
+            "weight_decay",
+            "batch_size",
+            "max_epochs",
+            "warmup_steps",
+            "patience",
+            "sparsify",
+            "mode",
+            "amp",
+        )
+        if k in train
+    }
     metrics = spec["run"].get("metrics") or {}
     student = spec["student"]
     lines = [
-        *front, "",
+        *front,
+        "",
         f"# {spec['run']['model']}: a multilingual text encoder distilled onto {spec['teacher']['description']}",
         "",
         f"Exported by tomclip {spec['tomclip_version']} (`python -m tomclip_lib.export`, `make export`) from the run "
@@ -265,18 +327,25 @@ def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, tr
         "## Load it",
         "",
         "With transformers alone: the lines in tomclip's docs/export.md (`encoder`, `tokenizer`, `head`, `embed`)."
-        + (" With open_clip, text and image towers together: "
-           "`open_clip.create_model_and_transforms('local-dir:' + folder)` and "
-           "`open_clip.get_tokenizer('local-dir:' + folder)` (open_clip_config.json names this folder by its "
-           "absolute path; after moving it, `python -m tomclip_lib.export --repoint FOLDER`)."
-           if spec.get("open_clip") else f" No open_clip configuration: {spec.get('open_clip_note', '')}"),
+        + (
+            " With open_clip, text and image towers together: "
+            "`open_clip.create_model_and_transforms('local-dir:' + folder)` and "
+            "`open_clip.get_tokenizer('local-dir:' + folder)` (open_clip_config.json names this folder by its "
+            "absolute path; after moving it, `python -m tomclip_lib.export --repoint FOLDER`)."
+            if spec.get("open_clip")
+            else f" No open_clip configuration: {spec.get('open_clip_note', '')}"
+        ),
         "",
         "## Training",
         "",
         f"Objective `{spec['run']['objective']}` (loss weights: {json.dumps(spec['run'].get('loss_weights'))}), "
         f"setting `{spec['run']['setting']}`, seed {spec['run']['seed']}"
-        + (f"; best validation loss {metrics.get('best_validation'):.6g} at epoch {metrics.get('best_epoch')} of "
-           f"{metrics.get('epochs')} ({metrics.get('steps')} steps)" if metrics.get("best_validation") is not None else "")
+        + (
+            f"; best validation loss {metrics.get('best_validation'):.6g} at epoch {metrics.get('best_epoch')} of "
+            f"{metrics.get('epochs')} ({metrics.get('steps')} steps)"
+            if metrics.get("best_validation") is not None
+            else ""
+        )
         + ".",
         "",
         "Settings shared by the profile's runs: " + ", ".join(f"{k} {v}" for k, v in settings.items()) + ".",
@@ -301,14 +370,21 @@ def model_card(profile: str, run, spec: dict, scores, data_card: dict | None, tr
 # ----------------------------------------------------------------------------- open_clip
 
 
-def _open_clip_parts(profile: str, encoder, head_layers: list[dict], head_state: dict, folder: Path,
-                     max_length: int, prefix: str) -> tuple[dict | None, dict | None, str]:
+def _open_clip_parts(
+    profile: str, encoder, head_layers: list[dict], head_state: dict, folder: Path, max_length: int, prefix: str
+) -> tuple[dict | None, dict | None, str]:
     """(open_clip_config.json, its weights, why not): the student as open_clip's text tower next to the
     teacher's image tower, where that is meaningful."""
     teacher_record = _teacher_pointer(profile)
     if teacher_record.get("kind") != records.PAPER:
-        return None, None, ("its teacher is the embedded profile's own CLIP (an image tower trained here on 32-pixel "
-                            "images), not an open_clip release; pair it through tomclip (docs/export.md).")
+        return (
+            None,
+            None,
+            (
+                "its teacher is the embedded profile's own CLIP (an image tower trained here on 32-pixel "
+                "images), not an open_clip release; pair it through tomclip (docs/export.md)."
+            ),
+        )
     if [l["type"] for l in head_layers] != ["linear"]:
         return None, None, "open_clip's Hugging Face text tower takes one Linear projection, and this head is an MLP."
     if prefix:
@@ -318,8 +394,9 @@ def _open_clip_parts(profile: str, encoder, head_layers: list[dict], head_state:
     shift = torch.linalg.lstsq(weight, bias.unsqueeze(1)).solution.squeeze(1)
     if float((weight @ shift - bias).norm()) > 1e-6 * max(1.0, float(bias.norm())):
         return None, None, "the head's bias cannot be moved into the encoder (its weight has no full row rank)."
-    last = [name for name, module in encoder_layers(encoder)[-1].named_modules()
-            if isinstance(module, torch.nn.LayerNorm)]
+    last = [
+        name for name, module in encoder_layers(encoder)[-1].named_modules() if isinstance(module, torch.nn.LayerNorm)
+    ]
     if not last:
         return None, None, "the encoder's last layer has no LayerNorm to carry the head's bias."
     layers = encoder_layers(encoder)
@@ -332,18 +409,36 @@ def _open_clip_parts(profile: str, encoder, head_layers: list[dict], head_state:
         name = Path(architecture).stem
     base = open_clip.get_model_config(name)
     if base is None or base.get("embed_dim") != weight.shape[0]:
-        return None, None, f"the teacher's open_clip architecture {architecture!r} does not embed in {weight.shape[0]} dimensions."
+        return (
+            None,
+            None,
+            f"the teacher's open_clip architecture {architecture!r} does not embed in {weight.shape[0]} dimensions.",
+        )
     teacher = records.load_teacher(profile)
     visual = teacher.model.visual
-    model_cfg = {"embed_dim": base["embed_dim"], "vision_cfg": copy.deepcopy(base["vision_cfg"]),
-                 "quick_gelu": any(isinstance(m, QuickGELU) for m in visual.modules()),
-                 "text_cfg": {"hf_model_name": str(folder.resolve()), "hf_tokenizer_name": str(folder.resolve()),
-                              "hf_pooler_type": "mean_pooler", "hf_proj_type": "linear", "context_length": max_length}}
-    preprocess = {k: (list(v) if isinstance(v, tuple) else v)
-                  for k, v in (getattr(visual, "preprocess_cfg", None) or {}).items()}
-    config = {"model_cfg": model_cfg, "preprocess_cfg": preprocess,
-              "tomclip": {"teacher": teacher_record, "bias_moved_into": f"text.transformer.{ln_bias}"}}
-    state = {f"text.transformer.{k}": v.detach().float().cpu().contiguous().clone() for k, v in encoder.state_dict().items()}
+    model_cfg = {
+        "embed_dim": base["embed_dim"],
+        "vision_cfg": copy.deepcopy(base["vision_cfg"]),
+        "quick_gelu": any(isinstance(m, QuickGELU) for m in visual.modules()),
+        "text_cfg": {
+            "hf_model_name": str(folder.resolve()),
+            "hf_tokenizer_name": str(folder.resolve()),
+            "hf_pooler_type": "mean_pooler",
+            "hf_proj_type": "linear",
+            "context_length": max_length,
+        },
+    }
+    preprocess = {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in (getattr(visual, "preprocess_cfg", None) or {}).items()
+    }
+    config = {
+        "model_cfg": model_cfg,
+        "preprocess_cfg": preprocess,
+        "tomclip": {"teacher": teacher_record, "bias_moved_into": f"text.transformer.{ln_bias}"},
+    }
+    state = {
+        f"text.transformer.{k}": v.detach().float().cpu().contiguous().clone() for k, v in encoder.state_dict().items()
+    }
     state[f"text.transformer.{ln_bias}"] = (state[f"text.transformer.{ln_bias}"].double() + shift).float()
     state["text.proj.weight"] = head_state["0.weight"].clone()
     state.update({f"visual.{k}": v.detach().float().cpu().contiguous().clone() for k, v in visual.state_dict().items()})
@@ -358,7 +453,9 @@ def repoint(folder: str | Path) -> Path:
     if not path.is_file():
         raise TomclipError(f"{folder} has no {OPEN_CLIP_CONFIG}: nothing to re-point.")
     config = json.loads(path.read_text(encoding="utf-8"))
-    config["model_cfg"]["text_cfg"]["hf_model_name"] = config["model_cfg"]["text_cfg"]["hf_tokenizer_name"] = str(folder)
+    config["model_cfg"]["text_cfg"]["hf_model_name"] = config["model_cfg"]["text_cfg"]["hf_tokenizer_name"] = str(
+        folder
+    )
     write_json(path, config)
     return path
 
@@ -373,8 +470,10 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
     nothing is left at `folder`. Returns the folder."""
     folder = Path(folder)
     if folder.exists():
-        raise TomclipError(f"{folder} exists already; the export writes a new folder only. Remove it or choose "
-                           "another (make export ... OUT=FOLDER).")
+        raise TomclipError(
+            f"{folder} exists already; the export writes a new folder only. Remove it or choose "
+            "another (make export ... OUT=FOLDER)."
+        )
     student = _student(profile, run)
     encoder, tokenizer = _encoder(student)
     head_layers, head_state = _head(student.head)
@@ -383,8 +482,13 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
     metrics = _read_json(Path(run.run_dir) / "metrics.json")
     objective = getattr(run, "objective", run.variant)
     factor, chosen = records.load_balance(profile)
-    weights = (chosen if "chosen" in run.variant and chosen else
-               scaled_weights(objective, factor) if objective in VARIANTS else None)
+    weights = (
+        chosen
+        if "chosen" in run.variant and chosen
+        else scaled_weights(objective, factor)
+        if objective in VARIANTS
+        else None
+    )
     spec = {
         "format": EXPORT_FORMAT,
         "tomclip_version": __version__,
@@ -396,12 +500,25 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
         "out_dim": head_layers[-1]["out"],
         "head": head_layers,
         "student": {**asdict(config), "trainable_layers": config.trainable_layers},
-        "teacher": {**teacher_record, "description": ("OpenAI CLIP " + str(teacher_record.get("model", "ViT-B-32"))
-                                                      if teacher_record.get("kind") == records.PAPER
-                                                      else "the embedded profile's CLIP (MiniLM text tower)")},
-        "run": {"profile": profile, "model": run.variant, "objective": objective, "setting": run.setting,
-                "seed": int(run.seed), "folder": Path(run.run_dir).name, "metrics": metrics,
-                "loss_weights": weights, "balance_factor": factor},
+        "teacher": {
+            **teacher_record,
+            "description": (
+                "OpenAI CLIP " + str(teacher_record.get("model", "ViT-B-32"))
+                if teacher_record.get("kind") == records.PAPER
+                else "the embedded profile's CLIP (MiniLM text tower)"
+            ),
+        },
+        "run": {
+            "profile": profile,
+            "model": run.variant,
+            "objective": objective,
+            "setting": run.setting,
+            "seed": int(run.seed),
+            "folder": Path(run.run_dir).name,
+            "metrics": metrics,
+            "loss_weights": weights,
+            "balance_factor": factor,
+        },
         "versions": {"tomclip": __version__, "torch": torch.__version__, "transformers": transformers.__version__},
     }
     with atomic_path(folder) as tmp:
@@ -409,8 +526,9 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
         encoder.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         save_file(head_state, str(tmp / HEAD))
-        open_config, open_state, note = _open_clip_parts(profile, encoder, head_layers, head_state, folder,
-                                                         spec["max_length"], config.prefix)
+        open_config, open_state, note = _open_clip_parts(
+            profile, encoder, head_layers, head_state, folder, spec["max_length"], config.prefix
+        )
         if open_config is not None:
             write_json(tmp / OPEN_CLIP_CONFIG, open_config)
             save_file(open_state, str(tmp / OPEN_CLIP_WEIGHTS))
@@ -419,8 +537,14 @@ def export_student(profile: str, run, folder: str | Path) -> Path:
             spec["open_clip_note"] = note
         write_json(tmp / SPEC, spec)
         scores = run_scores(profile, run)
-        card = model_card(profile, run, spec, scores, _read_json(paths.results_dir(profile) / "data_card.json"),
-                          asdict(records.load_train_config(profile)))
+        card = model_card(
+            profile,
+            run,
+            spec,
+            scores,
+            _read_json(paths.results_dir(profile) / "data_card.json"),
+            asdict(records.load_train_config(profile)),
+        )
         (tmp / CARD).write_text(card, encoding="utf-8")
     return folder
 
@@ -442,10 +566,16 @@ class ExportedStudent:
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer([self.spec["prefix"] + t for t in texts[start : start + batch_size]],
-                                       padding=True, truncation=True, max_length=self.spec["max_length"],
-                                       return_tensors="pt").to(self.device)
-                hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+                batch = self.tokenizer(
+                    [self.spec["prefix"] + t for t in texts[start : start + batch_size]],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.spec["max_length"],
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.encoder(
+                    input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+                ).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
                 out.append(torch.nn.functional.normalize(self.head(pooled).float(), dim=-1).cpu())
@@ -461,11 +591,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="ToMCLIP", help="the run's model, as in the runs table (default ToMCLIP)")
     parser.add_argument("--setting", help="full or low (default: full where trained)")
     parser.add_argument("--seed", type=int, help="default: the lowest")
-    parser.add_argument("--out", help="the folder to write (default build/export/<profile>/<model>-<setting>-seed<seed>)")
+    parser.add_argument(
+        "--out", help="the folder to write (default build/export/<profile>/<model>-<setting>-seed<seed>)"
+    )
     parser.add_argument("--repoint", metavar="FOLDER", help="only re-point a moved export's open_clip_config.json")
-    parser.add_argument("--benchmark-json", action="store_true",
-                        help="only write results/<profile>/clip_benchmark/*.json from notebook 04's tables "
-                             "(as python -m tomclip_lib.clip_benchmark PROFILE)")
+    parser.add_argument(
+        "--benchmark-json",
+        action="store_true",
+        help="only write results/<profile>/clip_benchmark/*.json from notebook 04's tables "
+        "(as python -m tomclip_lib.clip_benchmark PROFILE)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.repoint:
@@ -476,8 +611,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.benchmark_json:
             return clip_benchmark.main([args.profile])
         run = find_run(args.profile, args.model, args.setting, args.seed)
-        out = Path(args.out) if args.out else (paths.REPO_ROOT / "build" / "export" / args.profile
-                                               / clip_benchmark.slug(f"{run.variant}-{run.setting}-seed{int(run.seed)}"))
+        out = (
+            Path(args.out)
+            if args.out
+            else (
+                paths.REPO_ROOT
+                / "build"
+                / "export"
+                / args.profile
+                / clip_benchmark.slug(f"{run.variant}-{run.setting}-seed{int(run.seed)}")
+            )
+        )
         print(f"exporting {run_label(run)} of profile {args.profile} to {out} ...", flush=True)
         export_student(args.profile, run, out)
     except TomclipError as error:

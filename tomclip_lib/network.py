@@ -1,4 +1,5 @@
 """Know quickly whether a host is reachable, so that nothing waits on a network that is not there."""
+
 from __future__ import annotations
 
 import functools

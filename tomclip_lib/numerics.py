@@ -5,6 +5,7 @@ reads the same file, so a run can say (and a test can check) whether its kernels
 are the pinned ones. It never changes them: they must be set before torch, MKL or numba start, and
 a user importing the loss into their own training keeps their own.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,7 +74,9 @@ def differences() -> list[str]:
             problems.append(f"{name}={os.environ.get(name, '(unset)')} (numerics.env: {value})")
     capability = wanted.get("ATEN_CPU_CAPABILITY")
     if capability and torch.backends.cpu.get_cpu_capability().lower() != capability.lower():
-        problems.append(f"torch runs its {torch.backends.cpu.get_cpu_capability()} kernels (numerics.env: {capability})")
+        problems.append(
+            f"torch runs its {torch.backends.cpu.get_cpu_capability()} kernels (numerics.env: {capability})"
+        )
     threads = wanted.get("OMP_NUM_THREADS")
     if threads and torch.get_num_threads() != int(threads):
         problems.append(f"torch uses {torch.get_num_threads()} threads (numerics.env: {threads})")
@@ -97,6 +100,9 @@ def check() -> None:
     bits, and so in discrete choices, from the published tables' (run it through `make` or the kernel)."""
     problems = differences()
     if problems:
-        warnings.warn("tomclip: not the pinned numeric environment of numerics.env (" + "; ".join(problems)
-                      + "); results can differ from the recorded ones. Run through `make` or the `tomclip` kernel.",
-                      stacklevel=2)
+        warnings.warn(
+            "tomclip: not the pinned numeric environment of numerics.env ("
+            + "; ".join(problems)
+            + "); results can differ from the recorded ones. Run through `make` or the `tomclip` kernel.",
+            stacklevel=2,
+        )

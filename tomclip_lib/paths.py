@@ -3,6 +3,7 @@
 Code that reads or writes files asks this module, so notebooks, tests and scripts behave the same
 from any working directory.
 """
+
 from __future__ import annotations
 
 import os

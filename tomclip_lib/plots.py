@@ -1,5 +1,6 @@
 """Figures of the companion. Each function draws and returns a matplotlib Figure; saving goes
 through `report.save_figure`, so every figure has one style and one place."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,9 @@ def image_grid(images: np.ndarray, captions: list[list[str]], ncols: int = 6, ti
     n = len(images)
     nrows = int(np.ceil(n / ncols))
     lines = max(len(c) for c in captions)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, (1.6 + 0.15 * lines) * nrows),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.9 * ncols, (1.6 + 0.15 * lines) * nrows), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, captions):
@@ -62,7 +64,12 @@ def death_distributions(deaths: dict[str, np.ndarray], title: str):
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
     for name, values in deaths.items():
         values = np.sort(values)
-        left.step((np.arange(len(values)) + 1) / max(len(values), 1), values, where="post", label=f"{name} ({len(values)} bars)")
+        left.step(
+            (np.arange(len(values)) + 1) / max(len(values), 1),
+            values,
+            where="post",
+            label=f"{name} ({len(values)} bars)",
+        )
         right.hist(values, bins=30, alpha=0.5, label=name)
     left.set_xlabel("quantile")
     left.set_ylabel("death (normalised distance)")
@@ -160,8 +167,14 @@ def ablation_bars(summary: pd.DataFrame, title: str, metrics=("validation R@1", 
         row = row._asdict()
         means = [summary.iloc[i][f"{m} mean"] for m in metrics]
         sds = [summary.iloc[i][f"{m} sd"] for m in metrics]
-        ax.bar(positions + (i - (len(summary) - 1) / 2) * width, means, width, yerr=np.nan_to_num(sds),
-               capsize=2, label=row["setting"])
+        ax.bar(
+            positions + (i - (len(summary) - 1) / 2) * width,
+            means,
+            width,
+            yerr=np.nan_to_num(sds),
+            capsize=2,
+            label=row["setting"],
+        )
     ax.set_xticks(positions, [f"{m} (%)" for m in metrics])
     ax.set_ylabel("mean over seeds, bars = sd")
     ax.set_title(title)
@@ -197,8 +210,13 @@ def tsne_panels(maps: dict[str, dict[str, np.ndarray]], categories: list[str], t
     names = list(dict.fromkeys(categories))
     palette = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
     colours = {name: palette(i % palette.N) for i, name in enumerate(names)}
-    fig, axes = plt.subplots(len(models), len(languages), figsize=(3.3 * len(languages), 3.0 * len(models)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(models),
+        len(languages),
+        figsize=(3.3 * len(languages), 3.0 * len(models)),
+        squeeze=False,
+        layout="constrained",
+    )
     for row, model in enumerate(models):
         for column, language in enumerate(languages):
             ax = axes[row, column]

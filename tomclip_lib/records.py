@@ -12,6 +12,7 @@ Each stage leaves a record under artifacts/<profile>/ that later stages read:
 
 The cache-key policy of a student run (`run_dir`) lives here too: notebooks 03 and 05 share runs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,13 @@ from .train import TRAINING_VERSION, TrainConfig
 
 EMBEDDED, PAPER = "embedded", "paper"
 #: Each record, and the notebook that writes it.
-WRITTEN_BY = {"corpus.parquet": "01_data", "sources.json": "01_data", "teacher_targets.npy": "01_data",
-              "teacher.json": "02_teacher", "students.json": "03_train"}
+WRITTEN_BY = {
+    "corpus.parquet": "01_data",
+    "sources.json": "01_data",
+    "teacher_targets.npy": "01_data",
+    "teacher.json": "02_teacher",
+    "students.json": "03_train",
+}
 
 
 def record_path(profile: str, name: str) -> Path:
@@ -43,8 +49,10 @@ def record_path(profile: str, name: str) -> Path:
     path = paths.artifacts_dir(profile) / name
     if not path.exists():
         notebook = WRITTEN_BY[name]
-        raise TomclipError(f"No {name} for profile {profile!r}: run notebook {notebook} first "
-                           f"(make paper PROFILE={profile} runs the notebooks in order).")
+        raise TomclipError(
+            f"No {name} for profile {profile!r}: run notebook {notebook} first "
+            f"(make paper PROFILE={profile} runs the notebooks in order)."
+        )
     return path
 
 
@@ -53,8 +61,10 @@ def _read(profile: str, name: str) -> dict:
 
 
 def _stale(profile: str, name: str, field: str) -> TomclipError:
-    return TomclipError(f"{paths.artifacts_dir(profile) / name} predates its field {field!r}: run notebook "
-                        f"{WRITTEN_BY[name]} again (what it trained is reused, nothing retrains).")
+    return TomclipError(
+        f"{paths.artifacts_dir(profile) / name} predates its field {field!r}: run notebook "
+        f"{WRITTEN_BY[name]} again (what it trained is reused, nothing retrains)."
+    )
 
 
 # ----------------------------------------------------------------------------- 01: corpus and sources
@@ -71,8 +81,9 @@ def load_corpus(profile: str) -> pd.DataFrame:
     return pd.read_parquet(record_path(profile, "corpus.parquet"))
 
 
-def save_sources(profile: str, paper: PaperData | None, targets: np.ndarray | None = None,
-                 mclip_rows: dict | None = None) -> None:
+def save_sources(
+    profile: str, paper: PaperData | None, targets: np.ndarray | None = None, mclip_rows: dict | None = None
+) -> None:
     """Record which kind of sources the profile reads (paper: with its data, targets and row counts)."""
     if paper is None:
         record = {"kind": EMBEDDED, "paper_data": None}
@@ -117,8 +128,12 @@ def load_teacher(profile: str) -> Teacher:
     record = _read(profile, "teacher.json")
     folder = paths.artifacts_dir(profile) / record["folder"]
     if record["kind"] == PAPER:
-        return load_paper_teacher("cuda" if torch.cuda.is_available() else "cpu", pretrained=record["pretrained"],
-                                  folder=folder, architecture=record.get("model", "ViT-B-32"))
+        return load_paper_teacher(
+            "cuda" if torch.cuda.is_available() else "cpu",
+            pretrained=record["pretrained"],
+            folder=folder,
+            architecture=record.get("model", "ViT-B-32"),
+        )
     return load_embedded_teacher(folder)
 
 
@@ -139,21 +154,38 @@ def run_dir(profile: str, config: TrainConfig, student_config: StudentConfig, da
     engine when a topological term is on). A changed key retrains; an unchanged one reuses."""
     top_layers = student_config.trainable_layers not in (0, "all")
     topological = any(weight for name, weight in config.loss_weights.items() if name != "pointwise")
-    key = config.key(repr(student_config), data_key, f"training-{TRAINING_VERSION}",
-                     *([f"top-layers-{TOP_LAYERS_VERSION}"] if top_layers else []),
-                     *([f"topology-engine-{ENGINE_VERSION}"] if topological else []))
+    key = config.key(
+        repr(student_config),
+        data_key,
+        f"training-{TRAINING_VERSION}",
+        *([f"top-layers-{TOP_LAYERS_VERSION}"] if top_layers else []),
+        *([f"topology-engine-{ENGINE_VERSION}"] if topological else []),
+    )
     name = f"{config.variant}-{config.setting}-seed{config.seed}-{key}"
     return paths.artifacts_dir(profile) / "students" / name.replace("(", "_").replace(")", "")
 
 
-def save_runs(profile: str, runs: pd.DataFrame, student_config: StudentConfig, base: TrainConfig,
-              balance_factor: float = 1.0, chosen_weights: dict[str, float] | None = None) -> None:
+def save_runs(
+    profile: str,
+    runs: pd.DataFrame,
+    student_config: StudentConfig,
+    base: TrainConfig,
+    balance_factor: float = 1.0,
+    chosen_weights: dict[str, float] | None = None,
+) -> None:
     """Record the trained runs, the student's configuration, the training configuration they
     share, the balance factor and the weights validation chose, for the notebooks that evaluate
     them (04, 06, 08) and vary them (05)."""
-    write_json(paths.artifacts_dir(profile) / "students.json",
-               {"student": asdict(student_config), "train": asdict(base), "balance_factor": balance_factor,
-                "chosen_weights": chosen_weights, "runs": runs.to_dict(orient="records")})
+    write_json(
+        paths.artifacts_dir(profile) / "students.json",
+        {
+            "student": asdict(student_config),
+            "train": asdict(base),
+            "balance_factor": balance_factor,
+            "chosen_weights": chosen_weights,
+            "runs": runs.to_dict(orient="records"),
+        },
+    )
 
 
 def load_runs(profile: str) -> tuple[pd.DataFrame, StudentConfig]:

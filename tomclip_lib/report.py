@@ -3,6 +3,7 @@
 Tables go to results/<profile>/ as CSV (for code) and Markdown (for RESULTS.md and the README); figures to
 figures/<profile>/ as PNG (for the rendered edition and notebooks) and PDF (for papers).
 """
+
 from __future__ import annotations
 
 import functools
@@ -78,8 +79,9 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     return frame.to_markdown(index=False, floatfmt=floatfmt) + "\n"
 
 
-def save_table(frame: pd.DataFrame, name: str, profile: str, floatfmt: str = ".2f",
-               caption: str | None = None) -> list[Path]:
+def save_table(
+    frame: pd.DataFrame, name: str, profile: str, floatfmt: str = ".2f", caption: str | None = None
+) -> list[Path]:
     """Write results/<profile>/<name>.csv and .md (the caption, if any, above the table)."""
     folder = paths.results_dir(profile)
     csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"

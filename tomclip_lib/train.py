@@ -17,6 +17,7 @@ Under torchrun the same function trains on the global batch with N processes (di
 (notebook 03 writes that file and starts torchrun itself when its `processes` is above 1; see
 docs/training-at-scale.md). With one process the distributed code is never reached.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +27,9 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -113,8 +114,10 @@ class DistillationSplit:
             self.groups = torch.arange(len(self.targets))
         self.groups = torch.as_tensor(self.groups, dtype=torch.int64)
         if self.groups.shape != (len(self.targets),):
-            raise TomclipError(f"groups must name one English caption per row: {len(self.targets)} rows, "
-                               f"groups of shape {tuple(self.groups.shape)}.")
+            raise TomclipError(
+                f"groups must name one English caption per row: {len(self.targets)} rows, "
+                f"groups of shape {tuple(self.groups.shape)}."
+            )
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -208,8 +211,9 @@ def _autocast(device: torch.device, enabled: bool):
     return contextlib.nullcontext()
 
 
-def evaluate_loss(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, batch_size: int,
-                  device: torch.device, amp: bool) -> dict[str, float]:
+def evaluate_loss(
+    student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, batch_size: int, device: torch.device, amp: bool
+) -> dict[str, float]:
     """Mean weighted loss and components over a split's validation batches (the early-stopping signal)."""
     student.eval()
     totals, count = {}, 0
@@ -226,8 +230,14 @@ def evaluate_loss(student: Student, loss_fn: AlignmentLoss, split: DistillationS
     return {name: value / count for name, value in totals.items()}
 
 
-def term_balance(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, rows: torch.Tensor,
-                 device: torch.device, amp: bool) -> dict[str, dict[str, float]]:
+def term_balance(
+    student: Student,
+    loss_fn: AlignmentLoss,
+    split: DistillationSplit,
+    rows: torch.Tensor,
+    device: torch.device,
+    amp: bool,
+) -> dict[str, dict[str, float]]:
     """Each weighted term's share of the loss and of the gradient norm on one batch: what a weight
     means depends on the terms' scales (the point-wise MSE scales with the targets' squared norm,
     the topological terms do not), so the shares, not the weights, say how a run is balanced.
@@ -252,23 +262,38 @@ def term_balance(student: Student, loss_fn: AlignmentLoss, split: DistillationSp
                     weighted[name] = single(outputs.float(), targets.to(device))[0]
             norms = {}
             for index, (name, value) in enumerate(weighted.items()):
-                grads = torch.autograd.grad(value, parameters, retain_graph=index < len(weighted) - 1, allow_unused=True)
+                grads = torch.autograd.grad(
+                    value, parameters, retain_graph=index < len(weighted) - 1, allow_unused=True
+                )
                 norms[name] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
     finally:
         student.train(was_training)
     losses = {name: float(value.detach()) for name, value in weighted.items()}
     loss_total, norm_total = sum(losses.values()), sum(norms.values())
-    return {name: {"loss": losses[name] / loss_total if loss_total else 0.0,
-                   "gradient": norms[name] / norm_total if norm_total else 0.0,
-                   "gradient_norm": norms[name]} for name in weighted}
+    return {
+        name: {
+            "loss": losses[name] / loss_total if loss_total else 0.0,
+            "gradient": norms[name] / norm_total if norm_total else 0.0,
+            "gradient_norm": norms[name],
+        }
+        for name in weighted
+    }
 
 
 def _on_device(inputs, device: torch.device):
     return inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs
 
 
-def _global_batch_loss(model: torch.nn.Module, loss_fn: AlignmentLoss, split: DistillationSplit, rows: torch.Tensor,
-                       ranks: distributed.Ranks, device: torch.device, amp: bool, loss_seed: int):
+def _global_batch_loss(
+    model: torch.nn.Module,
+    loss_fn: AlignmentLoss,
+    split: DistillationSplit,
+    rows: torch.Tensor,
+    ranks: distributed.Ranks,
+    device: torch.device,
+    amp: bool,
+    loss_seed: int,
+):
     """The loss of the whole batch `rows`, from this rank's slice of it (distributed.py says why its
     gradient is one process's). The loss's own random draws (L_ta's "reference" projections) come
     from a generator seeded per step, so every rank draws the same ones whatever its dropout drew."""
@@ -282,8 +307,16 @@ def _global_batch_loss(model: torch.nn.Module, loss_fn: AlignmentLoss, split: Di
         return loss_fn(gathered, split.targets[rows].to(device))
 
 
-def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: DistillationSplit, batch_size: int,
-                              device: torch.device, amp: bool, ranks: distributed.Ranks, seed: int) -> dict[str, float]:
+def _evaluate_loss_over_ranks(
+    student: Student,
+    loss_fn: AlignmentLoss,
+    split: DistillationSplit,
+    batch_size: int,
+    device: torch.device,
+    amp: bool,
+    ranks: distributed.Ranks,
+    seed: int,
+) -> dict[str, float]:
     """evaluate_loss with batch i computed by rank i mod N: the same batches, and the same sums in the
     same order, so every rank gets the same value (and stops at the same epoch). Each batch's random
     draws are seeded by (seed, i), whatever the number of processes."""
@@ -300,8 +333,9 @@ def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: D
             with torch.random.fork_rng(devices=[]):
                 torch.random.default_generator.manual_seed(_seed("validation", seed, index))
                 total, terms = loss_fn(outputs.float(), targets.to(device))
-            values[index] = torch.tensor([float(value) for value in (total, *(terms[n] for n in names[1:]))],
-                                         dtype=torch.float64)
+            values[index] = torch.tensor(
+                [float(value) for value in (total, *(terms[n] for n in names[1:]))], dtype=torch.float64
+            )
     student.train()
     distributed.sum_over_ranks(values)
     totals, count = {}, 0
@@ -313,9 +347,15 @@ def _evaluate_loss_over_ranks(student: Student, loss_fn: AlignmentLoss, split: D
     return {name: value / count for name, value in totals.items()}
 
 
-def train_student(config: TrainConfig, student: Student, train: DistillationSplit,
-                  validation: DistillationSplit, run_dir: str | Path,
-                  on_epoch_end: Callable[[dict], None] | None = None, progress: bool = True) -> TrainResult:
+def train_student(
+    config: TrainConfig,
+    student: Student,
+    train: DistillationSplit,
+    validation: DistillationSplit,
+    run_dir: str | Path,
+    on_epoch_end: Callable[[dict], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """Train (or resume, or just load) one student run in `run_dir`; the best epoch's weights win.
 
     The folder holds config.json, log.jsonl (one line per step: every loss component),
@@ -335,7 +375,9 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     if (run_dir / METRICS).exists():
         student.load_trainable_state(torch.load(run_dir / BEST, weights_only=True))
         metrics = json.loads((run_dir / METRICS).read_text())
-        return TrainResult(run_dir, metrics["best_validation"], metrics["best_epoch"], metrics["epochs"], metrics["seconds"])
+        return TrainResult(
+            run_dir, metrics["best_validation"], metrics["best_epoch"], metrics["epochs"], metrics["seconds"]
+        )
     if writes:
         write_json(run_dir / "config.json", asdict(config))
     numerics.check()
@@ -351,17 +393,25 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
     loss_fn = AlignmentLoss(**config.loss_weights, sparsify=config.sparsify, mode=config.mode)
     backbone = [p for name, p in student.named_parameters() if p.requires_grad and name.startswith("backbone.")]
     head = [p for name, p in student.named_parameters() if p.requires_grad and not name.startswith("backbone.")]
-    groups = [{"params": head}] + ([{"params": backbone, "lr": config.lr if config.backbone_lr is None else config.backbone_lr}] if backbone else [])
+    groups = [{"params": head}] + (
+        [{"params": backbone, "lr": config.lr if config.backbone_lr is None else config.backbone_lr}]
+        if backbone
+        else []
+    )
     # fused: PyTorch's own AdamW kernel; the unfused one takes its square root from MKL's vector math,
     # whose bits differ between Intel and AMD processors (topology/stable.py).
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps))
+    )
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()
     # The balance is measured on the largest validation batch (the first of them): a late round of a few
     # captions keeps a single edge (topology/distances.py), whose terms have no gradient.
     probe = max(validation_batches(validation, config.batch_size), key=len)
-    state["balance_start"] = state["balance_best"] = term_balance(student, loss_fn, validation, probe, device, config.amp)
+    state["balance_start"] = state["balance_best"] = term_balance(
+        student, loss_fn, validation, probe, device, config.amp
+    )
 
     if (run_dir / CHECKPOINT).exists():
         checkpoint = torch.load(run_dir / CHECKPOINT, weights_only=False)
@@ -378,16 +428,23 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
         # Built after the checkpoint is loaded: DDP starts by copying rank 0's parameters to every rank.
         model = DistributedDataParallel(student, device_ids=[device.index] if device.type == "cuda" else None)
 
-    epochs = tqdm(range(state["epoch"], config.max_epochs), initial=state["epoch"], total=config.max_epochs,
-                  desc=f"{config.variant} ({config.setting}, seed {config.seed})", disable=not (progress and writes),
-                  leave=False)
+    epochs = tqdm(
+        range(state["epoch"], config.max_epochs),
+        initial=state["epoch"],
+        total=config.max_epochs,
+        desc=f"{config.variant} ({config.setting}, seed {config.seed})",
+        disable=not (progress and writes),
+        leave=False,
+    )
     try:
         for epoch in epochs:
             if state["bad_epochs"] >= config.patience:
                 break
             start = time.perf_counter()
             lines = []
-            if ranks is not None:  # each rank's dropout draws: a function of (seed, epoch, rank), so resuming repeats them
+            if (
+                ranks is not None
+            ):  # each rank's dropout draws: a function of (seed, epoch, rank), so resuming repeats them
                 torch.manual_seed(_seed("dropout", config.seed, epoch, ranks.rank))
             for rows in epoch_batches(train.groups, config.batch_size, config.seed, epoch):
                 if ranks is None:
@@ -396,25 +453,54 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
                         outputs = student(inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs)
                     total, terms = loss_fn(outputs.float(), targets.to(device))
                 else:
-                    total, terms = _global_batch_loss(model, loss_fn, train, rows, ranks, device, config.amp,
-                                                      _seed("loss", config.seed, state["step"]))
+                    total, terms = _global_batch_loss(
+                        model,
+                        loss_fn,
+                        train,
+                        rows,
+                        ranks,
+                        device,
+                        config.amp,
+                        _seed("loss", config.seed, state["step"]),
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
                 scheduler.step()
                 state["step"] += 1
-                lines.append(json.dumps({"epoch": epoch + 1, "step": state["step"], "lr": scheduler.get_last_lr()[0],
-                                         "total": float(total.detach()), **{k: float(v) for k, v in terms.items()}}))
+                lines.append(
+                    json.dumps(
+                        {
+                            "epoch": epoch + 1,
+                            "step": state["step"],
+                            "lr": scheduler.get_last_lr()[0],
+                            "total": float(total.detach()),
+                            **{k: float(v) for k, v in terms.items()},
+                        }
+                    )
+                )
             if ranks is None:
                 scores = evaluate_loss(student, loss_fn, validation, config.batch_size, device, config.amp)
             else:
-                scores = _evaluate_loss_over_ranks(student, loss_fn, validation, config.batch_size, device, config.amp,
-                                                   ranks, _seed("validation", config.seed, epoch))
+                scores = _evaluate_loss_over_ranks(
+                    student,
+                    loss_fn,
+                    validation,
+                    config.batch_size,
+                    device,
+                    config.amp,
+                    ranks,
+                    _seed("validation", config.seed, epoch),
+                )
             state["epoch"] = epoch + 1
             state["seconds"] += time.perf_counter() - start
             if scores["total"] < state["best"]:
-                state.update(best=scores["total"], best_epoch=epoch + 1, bad_epochs=0,
-                             balance_best=term_balance(student, loss_fn, validation, probe, device, config.amp))
+                state.update(
+                    best=scores["total"],
+                    best_epoch=epoch + 1,
+                    bad_epochs=0,
+                    balance_best=term_balance(student, loss_fn, validation, probe, device, config.amp),
+                )
                 best_state = student.trainable_state()
             else:
                 state["bad_epochs"] += 1
@@ -422,9 +508,17 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
                 with open(run_dir / LOG, "a", encoding="utf-8") as handle:
                     handle.write("".join(line + "\n" for line in lines))
                 with atomic_path(run_dir / CHECKPOINT) as tmp:
-                    torch.save({"student": student.trainable_state(), "optimizer": optimizer.state_dict(),
-                                "scheduler": scheduler.state_dict(), "best_state": best_state, "state": state,
-                                "rng": _rng_state()}, tmp)
+                    torch.save(
+                        {
+                            "student": student.trainable_state(),
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "best_state": best_state,
+                            "state": state,
+                            "rng": _rng_state(),
+                        },
+                        tmp,
+                    )
             if ranks is not None:
                 distributed.barrier()  # the checkpoint is whole before any rank goes on
             epochs.set_postfix(validation=f"{scores['total']:.5f}")
@@ -439,10 +533,19 @@ def train_student(config: TrainConfig, student: Student, train: DistillationSpli
         with atomic_path(run_dir / BEST) as tmp:
             torch.save(best_state, tmp)
         processes = {} if ranks is None else {"processes": ranks.size}
-        write_json(run_dir / METRICS, {"best_validation": state["best"], "best_epoch": state["best_epoch"],
-                                       "epochs": state["epoch"], "steps": state["step"], "seconds": state["seconds"],
-                                       "balance_start": state["balance_start"], "balance_best": state["balance_best"],
-                                       **processes})
+        write_json(
+            run_dir / METRICS,
+            {
+                "best_validation": state["best"],
+                "best_epoch": state["best_epoch"],
+                "epochs": state["epoch"],
+                "steps": state["step"],
+                "seconds": state["seconds"],
+                "balance_start": state["balance_start"],
+                "balance_best": state["balance_best"],
+                **processes,
+            },
+        )
         (run_dir / CHECKPOINT).unlink(missing_ok=True)
     if ranks is not None:
         distributed.barrier()
@@ -455,16 +558,28 @@ def read_log(run_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def write_grid(path: str | Path, runs: list[tuple[TrainConfig, StudentConfig, Path, str]],
-               data: dict[str, tuple[DistillationSplit, DistillationSplit]]) -> Path:
+def write_grid(
+    path: str | Path,
+    runs: list[tuple[TrainConfig, StudentConfig, Path, str]],
+    data: dict[str, tuple[DistillationSplit, DistillationSplit]],
+) -> Path:
     """Write what every process of a grid needs (run_grid): each run's training and student
     configuration, folder and the name of its data; the training and validation pairs by name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid = {"runs": [{"config": asdict(config), "student": asdict(student), "run_dir": str(folder), "data": name}
-                     for config, student, folder, name in runs],
-            "data": {name: [{"inputs": _storable(split.inputs), "targets": split.targets, "groups": split.groups}
-                            for split in splits] for name, splits in data.items()}}
+    grid = {
+        "runs": [
+            {"config": asdict(config), "student": asdict(student), "run_dir": str(folder), "data": name}
+            for config, student, folder, name in runs
+        ],
+        "data": {
+            name: [
+                {"inputs": _storable(split.inputs), "targets": split.targets, "groups": split.groups}
+                for split in splits
+            ]
+            for name, splits in data.items()
+        },
+    }
     with atomic_path(path) as tmp:
         torch.save(grid, tmp)
     return path
@@ -485,15 +600,31 @@ def run_grid(path: str | Path) -> None:
     ranks = distributed.init_from_environment()
     try:
         grid = torch.load(path, weights_only=True, mmap=True)  # mmap: the processes of a node share the pages
-        data = {name: [DistillationSplit(_restored(split["inputs"]), split["targets"], split["groups"]) for split in splits]
-                for name, splits in grid["data"].items()}
+        data = {
+            name: [DistillationSplit(_restored(split["inputs"]), split["targets"], split["groups"]) for split in splits]
+            for name, splits in grid["data"].items()
+        }
         for run in grid["runs"]:
             config = TrainConfig(**run["config"])
-            result = train_student(config, Student(StudentConfig(**run["student"]), seed=config.seed), *data[run["data"]],
-                                   run["run_dir"], progress=False)
+            result = train_student(
+                config,
+                Student(StudentConfig(**run["student"]), seed=config.seed),
+                *data[run["data"]],
+                run["run_dir"],
+                progress=False,
+            )
             if ranks is None or ranks.leader:
-                print(json.dumps({"run_dir": run["run_dir"], "best_validation": result.best_validation,
-                                  "best_epoch": result.best_epoch, "epochs": result.epochs}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "run_dir": run["run_dir"],
+                            "best_validation": result.best_validation,
+                            "best_epoch": result.best_epoch,
+                            "epochs": result.epochs,
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         torch.distributed.destroy_process_group()
 

@@ -14,6 +14,7 @@ differs still executed: its notebook is written, and nbval fails the run.
 Before a notebook's first cell, its kernel is told to draw tqdm's text bars, as run-notebook.py's
 kernels are (widgets would report to no one).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -34,8 +35,11 @@ TEXT_BARS = "import tqdm.auto, tqdm.std; tqdm.auto.tqdm, tqdm.auto.trange = tqdm
 
 
 def pytest_addoption(parser):
-    parser.addoption("--executed-copies", metavar="DIR",
-                     help="write each notebook nbval executed without an error, with its outputs, into DIR")
+    parser.addoption(
+        "--executed-copies",
+        metavar="DIR",
+        help="write each notebook nbval executed without an error, with its outputs, into DIR",
+    )
 
 
 def pytest_configure(config):
@@ -56,7 +60,7 @@ RUNS: dict = {}
 
 
 def _utc(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat()
 
 
 def _is_cell(item) -> bool:
@@ -85,9 +89,13 @@ def pytest_runtest_call(item):
         item.cell.outputs = run_notebook.tidy_streams(outputs)
         item.cell.execution_count = run.cells
         ended = time.time()
-        item.cell.metadata["papermill"] = {"start_time": _utc(started), "end_time": _utc(ended),
-                                          "duration": ended - started, "exception": failed,
-                                          "status": "failed" if failed else "completed"}
+        item.cell.metadata["papermill"] = {
+            "start_time": _utc(started),
+            "end_time": _utc(ended),
+            "duration": ended - started,
+            "exception": failed,
+            "status": "failed" if failed else "completed",
+        }
 
 
 def pytest_runtest_teardown(item, nextitem):
@@ -102,7 +110,8 @@ def pytest_runtest_teardown(item, nextitem):
     if run is None or run.error or run.cells != cells:
         return
     ended = time.time()
-    notebook.metadata.setdefault("papermill", {}).update(start_time=_utc(run.start), end_time=_utc(ended),
-                                                         duration=ended - run.start, exception=None)
+    notebook.metadata.setdefault("papermill", {}).update(
+        start_time=_utc(run.start), end_time=_utc(ended), duration=ended - run.start, exception=None
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)

@@ -69,7 +69,8 @@ def with_expected_outputs(notebook, expected: Path, name: str):
     if len(recorded) != len(cells):
         raise RecordingMismatch(
             f"{name}: {len(cells)} cell(s) marked NBVAL_CHECK_OUTPUT, {len(recorded)} recorded in {expected}; "
-            f"if the change is intended, `make nbval-record` records them anew (review the diff)")
+            f"if the change is intended, `make nbval-record` records them anew (review the diff)"
+        )
     for number, (cell, entry) in enumerate(zip(cells, recorded), start=1):
         cell.outputs = [nbformat.from_dict(output) for output in entry["outputs"]]
         cell.execution_count = number
@@ -87,8 +88,13 @@ def prepare(out_dir: str, pairs: list[tuple[str, str]], expected_dir: Path = EXP
         name = Path(source).stem
         target = out / f"{name}.ipynb"
         notebook = papermill.execute_notebook(
-            source, str(target), parameters=read_yaml_file(parameters) or {}, prepare_only=True,
-            progress_bar=False, log_output=False)
+            source,
+            str(target),
+            parameters=read_yaml_file(parameters) or {},
+            prepare_only=True,
+            progress_bar=False,
+            log_output=False,
+        )
         try:
             nbformat.write(with_expected_outputs(notebook, expected_dir / f"{name}.json", name), target)
         except RecordingMismatch as problem:
@@ -103,9 +109,7 @@ def prepare(out_dir: str, pairs: list[tuple[str, str]], expected_dir: Path = EXP
 def record(executed: list[str]) -> None:
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
-        entries = [
-            {"source": c.source.splitlines()[1:3], "outputs": text_outputs(c)} for c in marked_cells(notebook)
-        ]
+        entries = [{"source": c.source.splitlines()[1:3], "outputs": text_outputs(c)} for c in marked_cells(notebook)]
         target = EXPECTED_DIR / (Path(path).stem + ".json")
         target.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"recorded {len(entries)} marked cell(s) of {path} -> {target}")
@@ -116,7 +120,8 @@ def collect(out: str, executed: list[str]) -> None:
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
         texts[Path(path).name.split(".")[0]] = [
-            "".join(o.get("text") or o["data"]["text/plain"] for o in text_outputs(c)) for c in marked_cells(notebook)]
+            "".join(o.get("text") or o["data"]["text/plain"] for o in text_outputs(c)) for c in marked_cells(notebook)
+        ]
     Path(out).write_text(json.dumps(texts, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -13,6 +13,7 @@ Parameter choices (the paper's exact ones were not available to us; all fixed an
   followed by HDBSCAN on the sphere's 3-D coordinates; a cluster's local effective dimension is the
   effective rank of its own members.
 """
+
 from __future__ import annotations
 
 import functools
@@ -71,10 +72,14 @@ def singular_value_auc(x: np.ndarray) -> float:
 def geometry_summary(images: np.ndarray, texts: np.ndarray) -> dict[str, float]:
     """Global measures of a paired image-text space."""
     joint = np.concatenate([normalize(images), normalize(texts)])
-    return {"modality gap": modality_gap(images, texts), "linear separability": linear_separability(images, texts),
-            "effective rank (texts)": effective_rank(normalize(texts)),
-            "effective rank (images)": effective_rank(normalize(images)),
-            "effective rank (joint)": effective_rank(joint), "singular-value AUC (texts)": singular_value_auc(normalize(texts))}
+    return {
+        "modality gap": modality_gap(images, texts),
+        "linear separability": linear_separability(images, texts),
+        "effective rank (texts)": effective_rank(normalize(texts)),
+        "effective rank (images)": effective_rank(normalize(images)),
+        "effective rank (joint)": effective_rank(joint),
+        "singular-value AUC (texts)": singular_value_auc(normalize(texts)),
+    }
 
 
 @functools.cache
@@ -105,8 +110,9 @@ def sphere_clusters(x: np.ndarray, seed: int = 0, min_cluster_size: int = 15, n_
     umap = _umap_with_cached_kernels()
     if len(x) < max(n_neighbors + 2, min_cluster_size):
         raise TomclipError(f"{len(x)} points are too few to cluster (n_neighbors={n_neighbors}).")
-    reducer = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", output_metric="haversine", random_state=seed,
-                        n_jobs=1)
+    reducer = umap.UMAP(
+        n_neighbors=n_neighbors, metric="cosine", output_metric="haversine", random_state=seed, n_jobs=1
+    )
     latitude_longitude = reducer.fit_transform(normalize(x))
     theta, phi = latitude_longitude[:, 0], latitude_longitude[:, 1]
     xyz = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)
@@ -122,7 +128,9 @@ def spearman(a, b) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def study(
+    images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Global and per-cluster geometry of each (model, language) text space against the images.
 
     images: (N, d) image embeddings of N items; texts[(model, language)]: (N, d) captions of the
@@ -133,13 +141,22 @@ def study(images: np.ndarray, texts: dict[tuple[str, str], np.ndarray], clusters
     global_rows, local_rows = [], []
     for (model, language), captions in texts.items():
         hits = retrieval_hits(normalize(captions), normalize(images), ks=(1,))["text_to_image", 1]
-        global_rows.append({"model": model, "language": language, "R@1": float(hits.mean()),
-                            **geometry_summary(images, captions)})
+        global_rows.append(
+            {"model": model, "language": language, "R@1": float(hits.mean()), **geometry_summary(images, captions)}
+        )
         for cluster in sorted(set(clusters.tolist()) - {-1}):
             members = clusters == cluster
             joint = np.concatenate([normalize(images[members]), normalize(captions[members])])
-            local_rows.append({"model": model, "language": language, "cluster": int(cluster), "size": int(members.sum()),
-                               "local effective rank": effective_rank(joint), "R@1": float(hits[members].mean())})
+            local_rows.append(
+                {
+                    "model": model,
+                    "language": language,
+                    "cluster": int(cluster),
+                    "size": int(members.sum()),
+                    "local effective rank": effective_rank(joint),
+                    "R@1": float(hits[members].mean()),
+                }
+            )
     local_columns = ["model", "language", "cluster", "size", "local effective rank", "R@1"]
     return pd.DataFrame(global_rows), pd.DataFrame(local_rows, columns=local_columns)
 
@@ -151,11 +168,24 @@ def predictiveness(global_table: pd.DataFrame, local_table: pd.DataFrame) -> pd.
     cluster's R@1 (one value per space; the table gives their median and range). Global: across
     the (model, language) spaces, their joint effective rank against their R@1.
     """
-    local = pd.Series([spearman(part["local effective rank"], part["R@1"])
-                       for _, part in local_table.groupby(["model", "language"])], dtype=float)
-    rows = [{"measure": "local effective rank vs cluster R@1 (within each space)", "spaces": int(local.notna().sum()),
-             "median Spearman": float(local.median()), "min": float(local.min()), "max": float(local.max())},
-            {"measure": "global effective rank vs R@1 (across spaces)", "spaces": len(global_table),
-             "median Spearman": spearman(global_table["effective rank (joint)"], global_table["R@1"]),
-             "min": float("nan"), "max": float("nan")}]
+    local = pd.Series(
+        [spearman(part["local effective rank"], part["R@1"]) for _, part in local_table.groupby(["model", "language"])],
+        dtype=float,
+    )
+    rows = [
+        {
+            "measure": "local effective rank vs cluster R@1 (within each space)",
+            "spaces": int(local.notna().sum()),
+            "median Spearman": float(local.median()),
+            "min": float(local.min()),
+            "max": float(local.max()),
+        },
+        {
+            "measure": "global effective rank vs R@1 (across spaces)",
+            "spaces": len(global_table),
+            "median Spearman": spearman(global_table["effective rank (joint)"], global_table["R@1"]),
+            "min": float("nan"),
+            "max": float("nan"),
+        },
+    ]
     return pd.DataFrame(rows)

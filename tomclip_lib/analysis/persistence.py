@@ -1,4 +1,5 @@
 """Persistence views of embedding batches for the explanatory notebook (07) and the figures (06)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,14 @@ import pandas as pd
 import torch
 
 from .. import paths
-from ..topology import (h0_persistence, pairwise_distances, sparsification_bound,
-                        topological_alignment_loss, vietoris_rips_h1, graph_h1_births)
+from ..topology import (
+    graph_h1_births,
+    h0_persistence,
+    pairwise_distances,
+    sparsification_bound,
+    topological_alignment_loss,
+    vietoris_rips_h1,
+)
 
 
 def as_tensor(points) -> torch.Tensor:
@@ -38,10 +45,14 @@ def sparsification_summary(points, scales=(None, 0.0, 0.25, 0.5, 1.0)) -> pd.Dat
     for scale in scales:
         kept_pairs = int(torch.isfinite(pairwise_distances(points, sparsify=scale)).triu(1).sum())
         deaths, _ = h0_persistence(points, sparsify=scale)
-        rows.append({"s": "off" if scale is None else scale,
-                     "edges kept": kept_pairs / (n * (n - 1) / 2),
-                     "H0 bars kept": len(deaths) / len(full),
-                     "largest kept death / largest death": float(deaths.max() / full.max()) if len(deaths) else 0.0})
+        rows.append(
+            {
+                "s": "off" if scale is None else scale,
+                "edges kept": kept_pairs / (n * (n - 1) / 2),
+                "H0 bars kept": len(deaths) / len(full),
+                "largest kept death / largest death": float(deaths.max() / full.max()) if len(deaths) else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -50,16 +61,27 @@ def theorem_curve(points, eps_grid, p: float = 2) -> pd.DataFrame:
     rows = []
     for eps in eps_grid:
         result = sparsification_bound(as_tensor(points), float(eps), p)
-        rows.append({"eps": result.eps, "m(eps)": result.late_deaths, "actual W_p": result.actual,
-                     "bar matching": result.bar_matching, "bound": result.bound})
+        rows.append(
+            {
+                "eps": result.eps,
+                "m(eps)": result.late_deaths,
+                "actual W_p": result.actual,
+                "bar matching": result.bar_matching,
+                "bound": result.bound,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def reference_draws(student, teacher, draws: int, sparsify: float | None = 0.5) -> tuple[np.ndarray, float]:
     """`draws` values of the reference (sliced, random) L_ta and the exact value it estimates."""
     student, teacher = as_tensor(student), as_tensor(teacher)
-    samples = np.array([float(topological_alignment_loss(student, teacher, sparsify=sparsify, mode="reference",
-                                                         seed=seed)) for seed in range(draws)])
+    samples = np.array(
+        [
+            float(topological_alignment_loss(student, teacher, sparsify=sparsify, mode="reference", seed=seed))
+            for seed in range(draws)
+        ]
+    )
     exact = float(topological_alignment_loss(student, teacher, sparsify=sparsify, mode="exact"))
     return samples, exact
 
@@ -69,10 +91,14 @@ def h1_comparison(points, max_points: int = 128) -> dict[str, int]:
     points = as_tensor(points)[:max_points]
     births, _ = graph_h1_births(points)
     intervals = vietoris_rips_h1(points)
-    return {"points": len(points), "graph-H1 births (sparsified, s = 0.5)": len(births),
-            "Vietoris-Rips H1 bars": len(intervals),
-            "Vietoris-Rips H1 bars with persistence > 0.01 (normalised)":
-                int(((intervals[:, 1] - intervals[:, 0]) > 0.01 * float(torch.cdist(points, points).max())).sum())}
+    return {
+        "points": len(points),
+        "graph-H1 births (sparsified, s = 0.5)": len(births),
+        "Vietoris-Rips H1 bars": len(intervals),
+        "Vietoris-Rips H1 bars with persistence > 0.01 (normalised)": int(
+            ((intervals[:, 1] - intervals[:, 0]) > 0.01 * float(torch.cdist(points, points).max())).sum()
+        ),
+    }
 
 
 def benchmark_table(device: str | None = None) -> str:

@@ -1,4 +1,5 @@
 """Low-dimensional views of embeddings for the paper's figures: joint t-SNE and sorted distances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ def joint_tsne(embeddings: dict[str, np.ndarray], perplexity: float = 15.0, seed
     names = list(embeddings)
     stacked = np.concatenate([embeddings[name] for name in names])
     perplexity = min(perplexity, (len(stacked) - 1) / 3)
-    coordinates = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca",
-                       random_state=seed).fit_transform(stacked)
+    coordinates = TSNE(
+        n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed
+    ).fit_transform(stacked)
     bounds = np.cumsum([0] + [len(embeddings[name]) for name in names])
     return {name: coordinates[start:end] for name, start, end in zip(names, bounds[:-1], bounds[1:])}
 
@@ -33,5 +35,8 @@ def sorted_pairwise_distances(x: np.ndarray, normalize: bool = True) -> np.ndarr
 
 def curve_gaps(curves: dict[str, np.ndarray], reference: str) -> dict[str, float]:
     """Root-mean-square gap of each sorted-distance curve to the `reference` curve (same length)."""
-    return {name: float(np.sqrt(np.mean((curve - curves[reference]) ** 2))) for name, curve in curves.items()
-            if name != reference}
+    return {
+        name: float(np.sqrt(np.mean((curve - curves[reference]) ** 2)))
+        for name, curve in curves.items()
+        if name != reference
+    }

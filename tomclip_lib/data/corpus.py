@@ -6,6 +6,7 @@ language, English itself included, so the student also learns to place English. 
 per item, by a hash of its identity, so the test emoji never appear in training in any language,
 and the split of an item does not move when others are added or removed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,8 +88,7 @@ def _emoji_rows(languages: tuple[str, ...], include_keywords: bool) -> list[dict
             base = dict(item=item, emoji=info.emoji, group=info.group, subgroup=info.subgroup, lang=lang)
             rows.append(dict(base, source="emoji-name", en=en_name, text=names[info.key]))
             if include_keywords:
-                rows.append(dict(base, source="emoji-keywords", en=en_keywords,
-                                 text=", ".join(keywords[info.key])))
+                rows.append(dict(base, source="emoji-keywords", en=en_keywords, text=", ".join(keywords[info.key])))
     return rows
 
 
@@ -102,8 +102,18 @@ def _babel_rows(languages: tuple[str, ...]) -> list[dict]:
         shared = sorted(set.intersection(*(set(t) for t in tables.values())))
         for code in shared:
             for lang in languages:
-                rows.append(dict(item=f"{source}:{code}", emoji="", group=source, subgroup=source,
-                                 lang=lang, source=source, en=tables["en"][code], text=tables[lang][code]))
+                rows.append(
+                    dict(
+                        item=f"{source}:{code}",
+                        emoji="",
+                        group=source,
+                        subgroup=source,
+                        lang=lang,
+                        source=source,
+                        en=tables["en"][code],
+                        text=tables[lang][code],
+                    )
+                )
     return rows
 
 

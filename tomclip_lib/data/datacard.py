@@ -1,5 +1,6 @@
 """The data card's tables: what a profile trains and tests on, how much of it, under which licence
 (stages.data.write_data_card writes the card)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,8 +17,11 @@ def pair_counts(corpus: pd.DataFrame) -> pd.DataFrame:
     """
     table = corpus.pivot_table(index="lang", columns="split", values="text", aggfunc="size", fill_value=0)
     others = sorted(set(table.index) - set(LANGUAGE_CODES))  # M-CLIP's languages beyond the 13
-    table = table.reindex(index=[c for c in LANGUAGE_CODES if c in table.index] + others,
-                          columns=[s for s in SPLITS if s in table.columns], fill_value=0)
+    table = table.reindex(
+        index=[c for c in LANGUAGE_CODES if c in table.index] + others,
+        columns=[s for s in SPLITS if s in table.columns],
+        fill_value=0,
+    )
     table["low-resource train"] = corpus[corpus["low_resource"]].groupby("lang").size()
     table = table.fillna(0).astype(int)
     table.loc["all"] = table.sum()
@@ -36,8 +40,14 @@ def licence_table(identities) -> pd.DataFrame:
     rows = []
     for identity in identities:
         asset = assets.ASSETS[identity]
-        rows.append(dict(asset=identity, what=asset.description,
-                         source=assets.cache_source(identity) or asset.source, license=asset.license))
+        rows.append(
+            dict(
+                asset=identity,
+                what=asset.description,
+                source=assets.cache_source(identity) or asset.source,
+                license=asset.license,
+            )
+        )
     return pd.DataFrame(rows)
 
 

@@ -3,6 +3,7 @@
 Fashion-MNIST plays CIFAR-100 (zero-shot classification), the held-out test emoji play
 xFlickr&CO (retrieval: each emoji against its name in every language, "xEmoji").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ class TeacherTrainingSet:
 
 def fashion_captions() -> list[list[str]]:
     """English captions of each Fashion-MNIST class: every teacher template, with the right article."""
-    return [[template.format(ENGLISH_ARTICLES[row.variant] + row.form) for template in TEACHER_TEMPLATES]
-            for row in class_names("fashion-mnist", "en")]
+    return [
+        [template.format(ENGLISH_ARTICLES[row.variant] + row.form) for template in TEACHER_TEMPLATES]
+        for row in class_names("fashion-mnist", "en")
+    ]
 
 
-def teacher_training_set(corpus: pd.DataFrame, image_size: int, fashion_per_epoch: int,
-                         emoji_repeats: float) -> TeacherTrainingSet:
+def teacher_training_set(
+    corpus: pd.DataFrame, image_size: int, fashion_per_epoch: int, emoji_repeats: float
+) -> TeacherTrainingSet:
     """Fashion-MNIST training images and every emoji *not* held out by the corpus, with captions.
 
     Emoji outside the 13-language corpus are used too (English names suffice for the teacher);
@@ -47,8 +51,9 @@ def teacher_training_set(corpus: pd.DataFrame, image_size: int, fashion_per_epoc
     return TeacherTrainingSet(
         images=np.concatenate([grey_to_rgb(images, image_size), emoji_images]),
         captions=[per_class[label] for label in labels] + emoji_captions,
-        weights=np.concatenate([np.full(len(images), fashion_per_epoch / len(images)),
-                                np.full(len(emoji), float(emoji_repeats))]),
+        weights=np.concatenate(
+            [np.full(len(images), fashion_per_epoch / len(images)), np.full(len(emoji), float(emoji_repeats))]
+        ),
         source=np.array(["fashion-mnist"] * len(images) + ["emoji"] * len(emoji)),
     )
 

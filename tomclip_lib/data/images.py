@@ -1,4 +1,5 @@
 """Images of the embedded profile: Fashion-MNIST (IDX files) and emoji rendered with Noto Color Emoji."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,8 +15,16 @@ from ..errors import TomclipError
 from ..io import atomic_path
 
 FASHION_MNIST_LABELS = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -109,9 +118,7 @@ def render_emoji(emojis: list[str], size: int) -> np.ndarray:
     renders again and nothing stale is reused.
     """
     font_path = assets.asset_file("noto-color-emoji", "NotoColorEmoji.ttf")
-    key = hashlib.sha256(
-        "\n".join([assets.file_sha256(font_path), str(size), *emojis]).encode()
-    ).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([assets.file_sha256(font_path), str(size), *emojis]).encode()).hexdigest()[:16]
     cached = paths.cache_dir() / "emoji" / f"noto-{size}px-{key}.npy"
     if cached.exists():
         return np.load(cached)

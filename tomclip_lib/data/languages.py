@@ -7,6 +7,7 @@ maps a *variant* (article, gender or particle) to a template, and every class na
 Russian and Polish, dative for German). That way "une photo d'une pomme" and "ein Foto von einem
 Löwen" read as a native speaker would write them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -10,10 +10,12 @@ takes seconds:
 A profile without `paper_data` (embedded, smoke) has nothing to check: it exits 0 silently, so that
 `make` can run it before the notebooks of any profile.
 """
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 from ..config import notebook_parameters
 from ..errors import TomclipError
 from ..network import HUB_HOST, is_reachable
@@ -56,14 +58,17 @@ def _mclip_problems(role: str, data: PaperData) -> list[str]:
     `rows` rows (their parquet footers say how many); a Hub id needs a reachable Hub."""
     value = getattr(data, role)
     path = Path(value)
-    download = (f"`{MCLIP_DOWNLOADS[role]}` (run from the repository root) downloads it; "
-                f"then set {role}: data/mclip/{role}")
+    download = (
+        f"`{MCLIP_DOWNLOADS[role]}` (run from the repository root) downloads it; then set {role}: data/mclip/{role}"
+    )
     if not path.exists():
         if not ps.looks_like_hub_id(value):
             return [f"{role}: {value} does not exist. {download}, or give the Hub id {ps.HUB_IDS[role]}."]
         if not is_reachable(HUB_HOST):
-            return [f"{role}: '{value}' is a Hub id, and the Hugging Face Hub is unreachable. On a connected "
-                    f"machine, {download}."]
+            return [
+                f"{role}: '{value}' is a Hub id, and the Hugging Face Hub is unreachable. On a connected "
+                f"machine, {download}."
+            ]
         return []
     if ps.is_saved_dataset(path):
         return []
@@ -78,23 +83,33 @@ def _mclip_problems(role: str, data: PaperData) -> list[str]:
     try:
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     except Exception as exc:  # a truncated download: name it, not pyarrow's internals
-        return [f"{role}: could not read the parquet files under {path} ({type(exc).__name__}: {exc}). "
-                f"Download them again: {MCLIP_DOWNLOADS[role]}."]
+        return [
+            f"{role}: could not read the parquet files under {path} ({type(exc).__name__}: {exc}). "
+            f"Download them again: {MCLIP_DOWNLOADS[role]}."
+        ]
     if rows >= data.rows or data.allow_fewer_rows:
         return []
     partial = [f for f in files if any(part.startswith(ps.PARTIAL_PREFIX) for part in f.parts)]
-    why = (f" They lie in a '{ps.PARTIAL_PREFIX}' folder ({partial[0].parent}): the Hub's parquet converter "
-           "stopped at its size limit there." if partial else "")
-    return [f"embeddings: the {len(files)} parquet file(s) under {path} hold {rows:,} rows, fewer than rows: "
-            f"{data.rows:,}.{why} Use a complete copy, lower rows, or set allow_fewer_rows: true to go on "
-            "with the rows there are."]
+    why = (
+        f" They lie in a '{ps.PARTIAL_PREFIX}' folder ({partial[0].parent}): the Hub's parquet converter "
+        "stopped at its size limit there."
+        if partial
+        else ""
+    )
+    return [
+        f"embeddings: the {len(files)} parquet file(s) under {path} hold {rows:,} rows, fewer than rows: "
+        f"{data.rows:,}.{why} Use a complete copy, lower rows, or set allow_fewer_rows: true to go on "
+        "with the rows there are."
+    ]
 
 
 def _korean_problems(data: PaperData) -> list[str]:
     if data.korean is None or Path(data.korean).is_file():
         return []
-    return [f"korean: {data.korean} is not a file. It is the ToMCLIP reference's CSV (index, caption_ko), "
-            "which is not published: get it from the reference's authors, or set korean: null (no Korean pairs)."]
+    return [
+        f"korean: {data.korean} is not a file. It is the ToMCLIP reference's CSV (index, caption_ko), "
+        "which is not published: get it from the reference's authors, or set korean: null (no Korean pairs)."
+    ]
 
 
 def _cifar_problems(data: PaperData) -> list[str]:
@@ -106,22 +121,29 @@ def _cifar_problems(data: PaperData) -> list[str]:
     if not absent:
         return []
     if root.name == ps.CIFAR_FOLDER and (root / "test").is_file():
-        return [f"cifar100_root: {root} is the {ps.CIFAR_FOLDER} folder itself; give the folder that holds it, "
-                f"{root.parent}."]
-    return [f"cifar100_root: {' and '.join(str(root / ps.CIFAR_FOLDER / n) for n in absent)} do not exist. "
-            f"{unpack.replace('<root>', str(root))}, which makes {root / ps.CIFAR_FOLDER}/."]
+        return [
+            f"cifar100_root: {root} is the {ps.CIFAR_FOLDER} folder itself; give the folder that holds it, "
+            f"{root.parent}."
+        ]
+    return [
+        f"cifar100_root: {' and '.join(str(root / ps.CIFAR_FOLDER / n) for n in absent)} do not exist. "
+        f"{unpack.replace('<root>', str(root))}, which makes {root / ps.CIFAR_FOLDER}/."
+    ]
 
 
 def _xflickrco_problems(data: PaperData) -> list[str]:
     problems = []
-    clone = (f"Clone {IGLUE_URL} (`git clone --depth 1 {IGLUE_URL} data/iglue`) and set xflickrco_annotations: "
-             "data/iglue/datasets/xFlickrCO/annotations")
+    clone = (
+        f"Clone {IGLUE_URL} (`git clone --depth 1 {IGLUE_URL} data/iglue`) and set xflickrco_annotations: "
+        "data/iglue/datasets/xFlickrCO/annotations"
+    )
     annotations = Path(data.xflickrco_annotations) if data.xflickrco_annotations else None
     if annotations is None:
         problems.append(f"xflickrco_annotations is not given. {clone}.")
     else:
-        absent = [f"{lang}/test.jsonl" for lang in ps.XFLICKRCO_EVALUATED
-                  if not (annotations / lang / "test.jsonl").is_file()]
+        absent = [
+            f"{lang}/test.jsonl" for lang in ps.XFLICKRCO_EVALUATED if not (annotations / lang / "test.jsonl").is_file()
+        ]
         if absent:
             inner = annotations / "datasets" / "xFlickrCO" / "annotations"
             hint = f" It is IGLUE's root: name {inner}." if inner.is_dir() else f" {clone}."
@@ -129,12 +151,18 @@ def _xflickrco_problems(data: PaperData) -> list[str]:
             annotations = None
     folders_ready = True
     for key, value, download in (
-        ("coco_images", data.coco_images,
-         f"Download {COCO_VAL2014_URL}, `unzip val2014.zip -d data/coco`, and set coco_images: data/coco/val2014"),
-        ("flickr30k_images", data.flickr30k_images,
-         f"Download the Kaggle archive {FLICKR30K_KAGGLE} (the one IGLUE points to), unzip it in data/flickr30k "
-         "(it unpacks as flickr30k_images/flickr30k_images/, the JPEGs in the inner folder), and set "
-         "flickr30k_images: data/flickr30k/flickr30k_images (either of the two levels works)"),
+        (
+            "coco_images",
+            data.coco_images,
+            f"Download {COCO_VAL2014_URL}, `unzip val2014.zip -d data/coco`, and set coco_images: data/coco/val2014",
+        ),
+        (
+            "flickr30k_images",
+            data.flickr30k_images,
+            f"Download the Kaggle archive {FLICKR30K_KAGGLE} (the one IGLUE points to), unzip it in data/flickr30k "
+            "(it unpacks as flickr30k_images/flickr30k_images/, the JPEGs in the inner folder), and set "
+            "flickr30k_images: data/flickr30k/flickr30k_images (either of the two levels works)",
+        ),
     ):
         if not value:
             problems.append(f"{key} is not given: xFlickr&CO's test images are in it. {download}.")

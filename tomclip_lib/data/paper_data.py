@@ -3,6 +3,7 @@
 Hub ids are read from the Hugging Face Hub when it is reachable; every other value is a local path
 (a relative one is read from the repository root). data/paper_check.py checks the paths themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -43,27 +44,37 @@ class PaperData:
         """The parameter checked for shape, relative paths read from the repository root; no folder is
         required (the path check, data/paper_check.py, reports every missing one at once)."""
         if not isinstance(value, dict):
-            raise TomclipError(f"paper_data must be a mapping of {', '.join(f.name for f in fields(cls))}; "
-                               f"got {type(value).__name__}.")
+            raise TomclipError(
+                f"paper_data must be a mapping of {', '.join(f.name for f in fields(cls))}; got {type(value).__name__}."
+            )
         unknown = sorted(set(value) - {f.name for f in fields(cls)})
         if unknown:
-            raise TomclipError(f"paper_data has unknown key(s) {unknown}; known: {', '.join(f.name for f in fields(cls))}.")
+            raise TomclipError(
+                f"paper_data has unknown key(s) {unknown}; known: {', '.join(f.name for f in fields(cls))}."
+            )
         data = cls(**value)
-        return replace(data, **{name: _from_root(getattr(data, name), must_exist=False) for name in _FOLDERS},
-                       **{name: _from_root(getattr(data, name), must_exist=True) for name in ("translations", "embeddings")})
+        return replace(
+            data,
+            **{name: _from_root(getattr(data, name), must_exist=False) for name in _FOLDERS},
+            **{name: _from_root(getattr(data, name), must_exist=True) for name in ("translations", "embeddings")},
+        )
 
     @classmethod
     def from_parameter(cls, value: dict) -> PaperData:
         data = cls.resolve(value)
         missing = [name for name in ("cifar100_root", "xflickrco_annotations") if not getattr(data, name)]
         if missing:
-            raise TomclipError(f"paper_data lacks {' and '.join(missing)}: the paper profile evaluates on CIFAR-100 "
-                               "and xFlickr&CO, so give their folders in params/paper.yaml (see docs/profiles.md, 'Paper profile').")
+            raise TomclipError(
+                f"paper_data lacks {' and '.join(missing)}: the paper profile evaluates on CIFAR-100 "
+                "and xFlickr&CO, so give their folders in params/paper.yaml (see docs/profiles.md, 'Paper profile')."
+            )
         return data
 
     @property
     def image_roots(self) -> dict[str, str]:
-        return {key: folder for key, folder in (("coco", self.coco_images), ("flickr30k", self.flickr30k_images)) if folder}
+        return {
+            key: folder for key, folder in (("coco", self.coco_images), ("flickr30k", self.flickr30k_images)) if folder
+        }
 
 
 _FOLDERS = ("korean", "cifar100_root", "xflickrco_annotations", "coco_images", "flickr30k_images", "datasets_cache")

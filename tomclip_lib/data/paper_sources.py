@@ -13,9 +13,9 @@ import hashlib
 import json
 import pickle
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -162,9 +162,7 @@ def load_mclip_pairs(
 
     wanted = check_languages(languages) if languages is not None else None
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise TomclipError(
-            f"limit={limit!r} must be a positive whole number of embedding rows, or None for all."
-        )
+        raise TomclipError(f"limit={limit!r} must be a positive whole number of embedding rows, or None for all.")
 
     emb_table, source = _load_table(embeddings, "embeddings", EMBEDDING_COLUMNS, embeddings_config, cache_dir)
     if limit is not None:
@@ -193,9 +191,7 @@ def load_mclip_pairs(
         )
 
     rows = tr_table.take(ids)
-    english, translated, codes = (
-        rows.column(name).to_numpy(zero_copy_only=False) for name in TRANSLATION_COLUMNS
-    )
+    english, translated, codes = (rows.column(name).to_numpy(zero_copy_only=False) for name in TRANSLATION_COLUMNS)
     if korean is not None:
         _overlay_korean(korean, tr_table.num_rows, ids, translated, codes)
 
@@ -209,9 +205,7 @@ def load_mclip_pairs(
         missing = [c for c in wanted if not np.any(keep & (codes == c))]
         if missing:
             found = sorted({c for c in codes.tolist() if isinstance(c, str)})
-            hint = (
-                " M-CLIP has no Korean: pass korean=<the reference's Korean CSV>." if "ko" in missing else ""
-            )
+            hint = " M-CLIP has no Korean: pass korean=<the reference's Korean CSV>." if "ko" in missing else ""
             raise TomclipError(
                 f"No pairs for language(s) {missing} among the {len(ids)} embedding rows read from "
                 f"{embeddings} (found {found}). Raise `limit` or drop those languages.{hint}"
@@ -247,9 +241,7 @@ def _fewer_rows(source: str, asked: int, read: int, allowed: bool) -> None:
         )
     else:
         partial = ""
-    message = (
-        f"Asked for the first {asked:,} M-CLIP embedding rows, but {source} hold only {read:,}.{partial}"
-    )
+    message = f"Asked for the first {asked:,} M-CLIP embedding rows, but {source} hold only {read:,}.{partial}"
     if allowed:
         warnings.warn(
             f"tomclip: {message} Going on with {read:,} rows (allow_fewer_rows): the splits and counts "
@@ -343,9 +335,7 @@ def _load_table(source, role: str, columns: Sequence[str], config: str | None, c
         )
     if isinstance(dataset, datasets.DatasetDict):
         if "train" not in dataset:
-            raise TomclipError(
-                f"The M-CLIP {role} at {source} has splits {list(dataset)}, but no 'train' split."
-            )
+            raise TomclipError(f"The M-CLIP {role} at {source} has splits {list(dataset)}, but no 'train' split.")
         dataset = dataset["train"]
     absent = [c for c in columns if c not in dataset.column_names]
     if absent:
@@ -393,9 +383,7 @@ def _load_local(path: Path, role: str, config: str | None, cache_dir):
             cache_dir=None if cache_dir is None else str(cache_dir),
         )
     except Exception as exc:  # a corrupt or foreign file: report it, not the library's internals
-        raise TomclipError(
-            f"Could not read the M-CLIP {role} at {path}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise TomclipError(f"Could not read the M-CLIP {role} at {path}: {type(exc).__name__}: {exc}") from None
     return dataset, _describe_files(path, files)
 
 
@@ -467,9 +455,7 @@ def _embedding_matrix(column, source) -> np.ndarray:
         storage, chunks = storage.storage_type, [chunk.storage for chunk in chunks]
     values = pa.chunked_array(chunks, type=storage).combine_chunks()
     shape = []
-    while any(
-        test(values.type) for test in (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
-    ):
+    while any(test(values.type) for test in (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)):
         lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
         if values.null_count or (len(lengths) and lengths.min() != lengths.max()):
             raise TomclipError(
@@ -605,9 +591,7 @@ def _unpickle(path: Path) -> dict:
         with open(path, "rb") as f:
             content = pickle.load(f, encoding="bytes")
     except Exception as exc:  # whatever fails here, the file is not a CIFAR-100 pickle
-        raise TomclipError(
-            f"{path} is not a readable CIFAR-100 pickle ({type(exc).__name__}: {exc})."
-        ) from None
+        raise TomclipError(f"{path} is not a readable CIFAR-100 pickle ({type(exc).__name__}: {exc}).") from None
     if not isinstance(content, dict):
         raise TomclipError(f"{path} holds a {type(content).__name__}; a CIFAR-100 file holds a dict.")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in content.items()}

@@ -11,13 +11,15 @@ the top k layers. What enters them for a text never changes, so `Student.cached_
 it once (`CachedTokenStates`, kept on disk for asset backbones) and a training step runs the k
 layers alone on `CachedTokenStates.select(rows)`.
 """
+
 from __future__ import annotations
 
 import copy
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,12 +49,16 @@ class CachedTokenStates:
 
     def __init__(self, states: torch.Tensor, offsets: torch.Tensor):
         if states.dim() != 2 or offsets.dim() != 1 or len(offsets) < 1:
-            raise TomclipError(f"Token states must be (tokens, H) with offsets (N + 1,), got {tuple(states.shape)} "
-                               f"and {tuple(offsets.shape)}.")
+            raise TomclipError(
+                f"Token states must be (tokens, H) with offsets (N + 1,), got {tuple(states.shape)} "
+                f"and {tuple(offsets.shape)}."
+            )
         offsets = offsets.to(torch.int64)
         if int(offsets[0]) != 0 or int(offsets[-1]) != len(states) or bool((offsets.diff() < 1).any()):
-            raise TomclipError("Token state offsets must start at 0, rise by at least one token per text and end "
-                               f"at the number of states ({len(states)}).")
+            raise TomclipError(
+                "Token state offsets must start at 0, rise by at least one token per text and end "
+                f"at the number of states ({len(states)})."
+            )
         self.states, self.offsets = states.float(), offsets
 
     def __len__(self) -> int:
@@ -104,7 +110,9 @@ class StudentConfig:
     max_length: int = 77
 
     def __post_init__(self):
-        if not (self.trainable_layers == "all" or (isinstance(self.trainable_layers, int) and self.trainable_layers >= 0)):
+        if not (
+            self.trainable_layers == "all" or (isinstance(self.trainable_layers, int) and self.trainable_layers >= 0)
+        ):
             raise TomclipError(f"trainable_layers must be 'all' or a whole number >= 0, got {self.trainable_layers!r}.")
 
     @property
@@ -136,8 +144,10 @@ def _load_backbone(name: str):
         model = AutoModel.from_pretrained(source, add_pooling_layer=False)
         tokenizer = _tokenizer(str(source))
     except OSError as error:
-        raise TomclipError(f"Cannot load the student backbone {name!r}: {error}. Offline, use an asset "
-                           f"identity ({', '.join(assets.ASSETS)}) or a local folder.") from None
+        raise TomclipError(
+            f"Cannot load the student backbone {name!r}: {error}. Offline, use an asset "
+            f"identity ({', '.join(assets.ASSETS)}) or a local folder."
+        ) from None
     return model, tokenizer
 
 
@@ -163,8 +173,10 @@ TOP_CHUNK_ROWS = 64
 def encoder_layers(backbone) -> nn.ModuleList:
     layers = getattr(getattr(backbone, "encoder", None), "layer", None)
     if not isinstance(layers, nn.ModuleList):
-        raise TomclipError(f"Training the top layers needs a BERT-like backbone (encoder.layer); "
-                           f"{type(backbone).__name__} has none. Use trainable_layers=0 or 'all'.")
+        raise TomclipError(
+            f"Training the top layers needs a BERT-like backbone (encoder.layer); "
+            f"{type(backbone).__name__} has none. Use trainable_layers=0 or 'all'."
+        )
     return layers
 
 
@@ -199,8 +211,9 @@ class _evaluating:
         self.module.train(self.was_training)
 
 
-def _compute_token_states(backbone, tokenizer, texts: list[str], layers: int, max_length: int,
-                          batch_size: int = TOKEN_STATES_BATCH) -> CachedTokenStates:
+def _compute_token_states(
+    backbone, tokenizer, texts: list[str], layers: int, max_length: int, batch_size: int = TOKEN_STATES_BATCH
+) -> CachedTokenStates:
     """The states after `layers` frozen layers of `texts` (prefix included), padding-free.
 
     As in encoding.encode, a text's numbers do not depend on the texts computed with it: every
@@ -214,8 +227,11 @@ def _compute_token_states(backbone, tokenizer, texts: list[str], layers: int, ma
     by_length: dict[int, list[int]] = {}
     for i, row in enumerate(ids):
         by_length.setdefault(len(row), []).append(i)
-    batches = [rows[start : start + batch_size] for _, rows in sorted(by_length.items())
-               for start in range(0, len(rows), batch_size)]
+    batches = [
+        rows[start : start + batch_size]
+        for _, rows in sorted(by_length.items())
+        for start in range(0, len(rows), batch_size)
+    ]
     device = next(backbone.parameters()).device
     pieces: list[torch.Tensor] = [torch.empty(0)] * len(texts)
     with torch.inference_mode(), _evaluating(backbone):
@@ -234,8 +250,21 @@ _TOKEN_STORES: dict[str, tuple[int, dict[str, int], torch.Tensor, torch.Tensor]]
 
 def _token_store_path(identity: str, layers: int, max_length: int, batch_size: int):
     prefix = PREFIXES.get(identity, "")
-    key = "|".join(map(str, [_fingerprint(identity), prefix, ENCODING_VERSION, TOKEN_STATES_VERSION, layers,
-                              max_length, batch_size, numerics.signature()]))
+    key = "|".join(
+        map(
+            str,
+            [
+                _fingerprint(identity),
+                prefix,
+                ENCODING_VERSION,
+                TOKEN_STATES_VERSION,
+                layers,
+                max_length,
+                batch_size,
+                numerics.signature(),
+            ],
+        )
+    )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return paths.cache_dir() / "token-states" / f"{identity.replace('/', '--')}-layer{layers}-{digest}.npz"
 
@@ -255,8 +284,15 @@ def _read_token_store(path, width: int) -> tuple[dict[str, int], torch.Tensor, t
     return cached[1], cached[2], cached[3]
 
 
-def _stored_token_states(identity: str, backbone, tokenizer, texts: list[str], layers: int, max_length: int,
-                         batch_size: int = TOKEN_STATES_BATCH) -> CachedTokenStates:
+def _stored_token_states(
+    identity: str,
+    backbone,
+    tokenizer,
+    texts: list[str],
+    layers: int,
+    max_length: int,
+    batch_size: int = TOKEN_STATES_BATCH,
+) -> CachedTokenStates:
     """`_compute_token_states` through a store per (asset, layer, settings) in $TOMCLIP_CACHE/token-states/,
     as models.text.text_features keeps pooled features: only new texts are computed, the store is
     rewritten atomically, and its key covers the model's files, the prefix and the numeric environment."""
@@ -327,8 +363,9 @@ class _TopLayers(nn.Module):
     def __init__(self, layers: Sequence[nn.Module], first: int):
         super().__init__()
         self.encoder = nn.Module()
-        self.encoder.layer = nn.ModuleDict({str(first + i): _thread_stable(copy.deepcopy(layer))
-                                            for i, layer in enumerate(layers)})
+        self.encoder.layer = nn.ModuleDict(
+            {str(first + i): _thread_stable(copy.deepcopy(layer)) for i, layer in enumerate(layers)}
+        )
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, config) -> torch.Tensor:
         mask = _layer_mask(config, hidden, attention_mask)
@@ -379,13 +416,19 @@ class Student(nn.Module):
         if config.head_hidden is None:
             self.head = nn.Linear(width, config.out_dim)
         else:
-            self.head = nn.Sequential(nn.Linear(width, config.head_hidden), nn.GELU(),
-                                      nn.Linear(config.head_hidden, config.out_dim))
+            self.head = nn.Sequential(
+                nn.Linear(width, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, config.out_dim)
+            )
         torch.random.set_rng_state(generator_state)
 
     def _tokenize(self, texts: list[str], tokenizer):
-        return tokenizer([self.config.prefix + t for t in texts], padding=True, truncation=True,
-                         max_length=self.config.max_length, return_tensors="pt")
+        return tokenizer(
+            [self.config.prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.config.max_length,
+            return_tensors="pt",
+        )
 
     def _top_pooled(self, batch: TokenBatch) -> torch.Tensor:
         """The student's top layers and mean pooling on the states that enter them.
@@ -416,8 +459,9 @@ class Student(nn.Module):
             backbone, tokenizer = self._frozen
             batch = self._tokenize(texts, tokenizer).to(next(backbone.parameters()).device)
             with torch.no_grad(), _evaluating(backbone):
-                hidden = _lower_states(backbone, batch["input_ids"], batch["attention_mask"],
-                                       self._layers - self._top_k)
+                hidden = _lower_states(
+                    backbone, batch["input_ids"], batch["attention_mask"], self._layers - self._top_k
+                )
             return self._top_pooled(TokenBatch(hidden, batch["attention_mask"]))
         device = next(self.parameters()).device
         batch = self._tokenize(texts, self.tokenizer).to(device)
@@ -430,8 +474,10 @@ class Student(nn.Module):
         `CachedTokenStates.select` (top layers training)."""
         if isinstance(inputs, torch.Tensor):
             if not self.config.frozen:
-                raise TomclipError("Cached features only serve a frozen backbone; pass texts (or, with the top "
-                                   "layers training, CachedTokenStates.select(rows)) when it trains.")
+                raise TomclipError(
+                    "Cached features only serve a frozen backbone; pass texts (or, with the top "
+                    "layers training, CachedTokenStates.select(rows)) when it trains."
+                )
             return self.head(inputs)
         if isinstance(inputs, tuple) and len(inputs) == 2 and all(isinstance(x, torch.Tensor) for x in inputs):
             self._check_cached_path()
@@ -442,9 +488,11 @@ class Student(nn.Module):
         k = self.config.trainable_layers
         if not self._top_k or self._top_k >= self._layers:
             layers = f" of its {self._layers}" if self._top_k else ""
-            raise TomclipError(f"Cached token states need some but not all backbone layers training "
-                               f"(0 < trainable_layers < the number of layers), but this student trains {k!r}{layers}; "
-                               f"pass texts instead.")
+            raise TomclipError(
+                f"Cached token states need some but not all backbone layers training "
+                f"(0 < trainable_layers < the number of layers), but this student trains {k!r}{layers}; "
+                f"pass texts instead."
+            )
 
     def cached_inputs(self, texts: Sequence[str]) -> CachedTokenStates:
         """The token states that enter the first trainable layer, per text, computed once (no
@@ -456,10 +504,12 @@ class Student(nn.Module):
         backbone, tokenizer = self._frozen
         texts, layers = list(texts), self._layers - self._top_k
         if self._stores_states:
-            return _stored_token_states(self.config.backbone, backbone, tokenizer, texts, layers,
-                                        self.config.max_length)
-        return _compute_token_states(backbone, tokenizer, [self.config.prefix + t for t in texts], layers,
-                                     self.config.max_length)
+            return _stored_token_states(
+                self.config.backbone, backbone, tokenizer, texts, layers, self.config.max_length
+            )
+        return _compute_token_states(
+            backbone, tokenizer, [self.config.prefix + t for t in texts], layers, self.config.max_length
+        )
 
     def cached_features(self, texts: list[str]) -> torch.Tensor:
         """Pooled features of a frozen backbone: from the on-disk cache for assets (computed once)."""
@@ -482,8 +532,12 @@ class Student(nn.Module):
                 # The frozen layers' token states from the store: every run of a grid evaluates the same
                 # texts, so the lower layers run once for all of them (equal to the full path to ~1e-7).
                 states = self.cached_inputs(list(texts))
-                outputs = torch.cat([self(states.select(torch.arange(i, min(i + batch_size, len(texts)))))
-                                     for i in range(0, len(texts), batch_size)])
+                outputs = torch.cat(
+                    [
+                        self(states.select(torch.arange(i, min(i + batch_size, len(texts)))))
+                        for i in range(0, len(texts), batch_size)
+                    ]
+                )
             else:
                 outputs = torch.cat([self(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)])
         finally:

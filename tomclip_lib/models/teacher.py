@@ -12,6 +12,7 @@ reach emoji it never saw), makes the teacher text features a pure function of th
 computed once and cached, and gives the students a target that does not move when the image tower
 is retrained.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,10 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import assets, paths
+from ..encoding import ENCODING_VERSION
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
 from ..topology import toma_loss
-from ..encoding import ENCODING_VERSION
 from .text import TEACHER_TEXT, text_features
 
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
@@ -73,8 +74,13 @@ def build_embedded_teacher(config: TeacherConfig):
     model = CustomTextCLIP(
         embed_dim=384,
         vision_cfg=CLIPVisionCfg(layers=config.layers, width=config.width, image_size=config.image_size),
-        text_cfg=CLIPTextCfg(hf_model_name=folder, hf_tokenizer_name=folder, hf_pooler_type="mean_pooler",
-                             hf_proj_type=None, context_length=64),
+        text_cfg=CLIPTextCfg(
+            hf_model_name=folder,
+            hf_tokenizer_name=folder,
+            hf_pooler_type="mean_pooler",
+            hf_proj_type=None,
+            context_length=64,
+        ),
     )
     model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
     return model
@@ -173,8 +179,9 @@ def _scalar_exp(value: torch.Tensor) -> torch.Tensor:
     return _ScalarExp.apply(value)
 
 
-def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
-                           weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
+def train_embedded_teacher(
+    config: TeacherConfig, images: np.ndarray, captions: list[list[str]], weights: np.ndarray, log=print
+) -> tuple[Teacher, list[dict]]:
     """Train the image tower contrastively against the frozen text tower; return it and its log.
 
     images: (N, H, W, 3) uint8; captions[i]: the captions image i may be paired with (one is drawn
@@ -190,8 +197,10 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     from open_clip.loss import ClipLoss
 
     if not len(images) == len(captions) == len(weights):
-        raise TomclipError(f"The teacher needs one caption list and one weight per image; got "
-                           f"{len(images)} images, {len(captions)} caption lists, {len(weights)} weights.")
+        raise TomclipError(
+            f"The teacher needs one caption list and one weight per image; got "
+            f"{len(images)} images, {len(captions)} caption lists, {len(weights)} weights."
+        )
     model = build_embedded_teacher(config)
     vocabulary = sorted({c for options in captions for c in options})
     index = {caption: i for i, caption in enumerate(vocabulary)}
@@ -206,9 +215,12 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
     epoch_size = int(round(float(weights.sum())))
     steps_per_epoch = max(1, epoch_size // config.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay, fused=True)  # train.py says why
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.1,
-                                                    total_steps=config.epochs * steps_per_epoch)
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )  # train.py says why
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, pct_start=0.1, total_steps=config.epochs * steps_per_epoch
+    )
     loss_fn = ClipLoss()
     generator = torch.Generator().manual_seed(config.seed)
     history = []
@@ -233,10 +245,18 @@ def train_embedded_teacher(config: TeacherConfig, images: np.ndarray, captions: 
             with torch.no_grad():
                 model.logit_scale.clamp_(0, np.log(100))
             total += float(loss.detach())
-        history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch,
-                        "temperature": float(model.logit_scale.detach().exp()), "seconds": time.perf_counter() - start})
-        log(f"teacher epoch {epoch + 1}/{config.epochs}: contrastive loss {history[-1]['loss']:.3f} "
-            f"({history[-1]['seconds']:.0f} s)")
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": total / steps_per_epoch,
+                "temperature": float(model.logit_scale.detach().exp()),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        log(
+            f"teacher epoch {epoch + 1}/{config.epochs}: contrastive loss {history[-1]['loss']:.3f} "
+            f"({history[-1]['seconds']:.0f} s)"
+        )
     return Teacher(model, embedded_text_encoder), history
 
 
@@ -272,16 +292,18 @@ def _load(folder: Path) -> tuple[Teacher, list[dict]]:
     return teacher, json.loads((folder / "history.json").read_text())
 
 
-def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.ndarray, captions: list[list[str]],
-                             weights: np.ndarray, log=print) -> tuple[Teacher, list[dict]]:
+def prepare_embedded_teacher(
+    profile: str, config: TeacherConfig, images: np.ndarray, captions: list[list[str]], weights: np.ndarray, log=print
+) -> tuple[Teacher, list[dict]]:
     """The embedded teacher trained with this configuration on these data: loaded if it exists.
 
     Its folder, artifacts/<profile>/teacher-<key>, is keyed by the configuration and a fingerprint
     of the training data (ablations train other teachers beside it; which one the later notebooks
     load is notebook 02's record, records.save_teacher_pointer).
     """
-    key = hashlib.sha256((config.key() + _training_fingerprint(images, captions, weights)
-                          + f"|encoding {ENCODING_VERSION}").encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        (config.key() + _training_fingerprint(images, captions, weights) + f"|encoding {ENCODING_VERSION}").encode()
+    ).hexdigest()[:12]
     folder = paths.artifacts_dir(profile) / f"teacher-{key}"
     if (folder / "history.json").exists():
         teacher, history = _load(folder)
@@ -292,8 +314,9 @@ def prepare_embedded_teacher(profile: str, config: TeacherConfig, images: np.nda
     return teacher, history
 
 
-def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None,
-                       architecture: str = "ViT-B-32") -> Teacher:
+def load_paper_teacher(
+    device: str = "cpu", pretrained: str | None = "openai", folder: Path | None = None, architecture: str = "ViT-B-32"
+) -> Teacher:
     """OpenAI CLIP via open_clip (`architecture`: ViT-B-32, the paper's, or another open_clip architecture,
     or the path of an open_clip model-config JSON); pretrained=None builds it with random weights (tests).
 
@@ -308,14 +331,18 @@ def load_paper_teacher(device: str = "cpu", pretrained: str | None = "openai", f
         open_clip.add_model_config(architecture)
         name = Path(architecture).stem
     if name not in open_clip.list_models():
-        raise TomclipError(f"teacher_model={architecture!r} is not an open_clip architecture (see open_clip.list_models()), "
-                           "nor an open_clip model-config JSON file.")
+        raise TomclipError(
+            f"teacher_model={architecture!r} is not an open_clip architecture (see open_clip.list_models()), "
+            "nor an open_clip model-config JSON file."
+        )
     model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
     tokenizer = open_clip.get_tokenizer(name)
 
     def encode_texts(texts: list[str]) -> np.ndarray:
-        chunks = [encode_clip_text(model, tokenizer(texts[i : i + 256]).to(device)).float().cpu()
-                  for i in range(0, len(texts), 256)]
+        chunks = [
+            encode_clip_text(model, tokenizer(texts[i : i + 256]).to(device)).float().cpu()
+            for i in range(0, len(texts), 256)
+        ]
         return torch.cat(chunks).numpy()
 
     return Teacher(model, encode_texts, preprocess, device, folder=folder)

@@ -5,6 +5,7 @@ The embedded profile uses two frozen Hugging Face encoders: the teacher's Englis
 tens of thousands of captions takes minutes on two cores, so every text's features are cached in
 $TOMCLIP_CACHE/features/, keyed by the model's files and the prefix.
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,7 +80,9 @@ def text_features(identity: str, texts: list[str], *, normalize: bool = True) ->
     """
     prefix = PREFIXES.get(identity, "")
     environment = numerics.signature()  # other kernels, other last bits: another store
-    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}|{ENCODING_VERSION}|{environment}".encode("utf-8")).hexdigest()[:16]
+    key = hashlib.sha256(f"{_fingerprint(identity)}|{prefix}|{ENCODING_VERSION}|{environment}".encode()).hexdigest()[
+        :16
+    ]
     path = paths.cache_dir() / "features" / f"{identity.replace('/', '--')}-{key}.npz"
     index, features = _read_store(path)
     missing = [t for t in dict.fromkeys(texts) if t not in index]

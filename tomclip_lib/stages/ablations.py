@@ -5,6 +5,7 @@ stages.sweep, is one such ablation; the teacher's own, stages.teacher.teacher_to
 Each ablation's runs are recorded with the knob it varies as columns of its own (model, batch
 size, s, mode, graph-H1 weight), so a table or figure is redrawn from its results file alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,33 +45,73 @@ class AblationContext:
     languages: list[str]
 
     @classmethod
-    def build(cls, profile: str, corpus: pd.DataFrame, teacher: Teacher, student_config: StudentConfig,
-              data: DistillationPairs, seeds: list[int], languages: list[str], zero_shot_limit: int | None = None
-              ) -> AblationContext:
-        return cls(profile, seeds, student_config, data, teacher,
-                   evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit),
-                   evaluation_sets.retrieval_queries(profile, corpus, teacher, "test", languages),
-                   evaluation_sets.retrieval_queries(profile, corpus, teacher, "validation", languages), languages)
+    def build(
+        cls,
+        profile: str,
+        corpus: pd.DataFrame,
+        teacher: Teacher,
+        student_config: StudentConfig,
+        data: DistillationPairs,
+        seeds: list[int],
+        languages: list[str],
+        zero_shot_limit: int | None = None,
+    ) -> AblationContext:
+        return cls(
+            profile,
+            seeds,
+            student_config,
+            data,
+            teacher,
+            evaluation_sets.zero_shot_set(profile, teacher.image_size, zero_shot_limit),
+            evaluation_sets.retrieval_queries(profile, corpus, teacher, "test", languages),
+            evaluation_sets.retrieval_queries(profile, corpus, teacher, "validation", languages),
+            languages,
+        )
 
     @classmethod
-    def from_records(cls, profile: str, seeds: list[int], languages: list[str], zero_shot_limit: int | None = None
-                     ) -> AblationContext:
+    def from_records(
+        cls, profile: str, seeds: list[int], languages: list[str], zero_shot_limit: int | None = None
+    ) -> AblationContext:
         """The context of notebook 05: notebook 03's student and low-resource pairs."""
         corpus = records.load_corpus(profile)
         _, student_config = records.load_runs(profile)
-        return cls.build(profile, corpus, records.load_teacher(profile), student_config,
-                         setting_pairs(profile, corpus, student_config, "low"), seeds, languages, zero_shot_limit)
+        return cls.build(
+            profile,
+            corpus,
+            records.load_teacher(profile),
+            student_config,
+            setting_pairs(profile, corpus, student_config, "low"),
+            seeds,
+            languages,
+            zero_shot_limit,
+        )
 
 
-def summary_scores(student: Student, teacher: Teacher, images: ZeroShotSet, test: RetrievalQueries,
-                   validation: RetrievalQueries, languages: list[str]) -> dict[str, float]:
+def summary_scores(
+    student: Student,
+    teacher: Teacher,
+    images: ZeroShotSet,
+    test: RetrievalQueries,
+    validation: RetrievalQueries,
+    languages: list[str],
+) -> dict[str, float]:
     """One run's headline numbers, averaged over languages: validation and test retrieval R@1
     (text -> gallery) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
     zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
-    return {"validation R@1": validation.recall_at_1(student.encode), "retrieval R@1": test.recall_at_1(student.encode),
-            "zero-shot top-1": float(np.mean([evaluate.zero_shot_accuracy(
-                zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,))["top1"]
-                for lang in languages]))}
+    return {
+        "validation R@1": validation.recall_at_1(student.encode),
+        "retrieval R@1": test.recall_at_1(student.encode),
+        "zero-shot top-1": float(
+            np.mean(
+                [
+                    evaluate.zero_shot_accuracy(
+                        zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,)
+                    )["top1"]
+                    for lang in languages
+                ]
+            )
+        ),
+    }
 
 
 def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd.DataFrame:
@@ -83,13 +124,27 @@ def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd
         for seed in context.seeds:
             config_seed = replace(config, seed=seed)
             student = Student(context.student_config, seed=seed)
-            result = train_student(config_seed, student, train, valid,
-                                   records.run_dir(context.profile, config_seed, context.student_config, data_key))
+            result = train_student(
+                config_seed,
+                student,
+                train,
+                valid,
+                records.run_dir(context.profile, config_seed, context.student_config, data_key),
+            )
             steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
-            rows.append({"ablation": name, "setting": label, **knobs, "seed": seed, "epochs": result.epochs,
-                         "ms per step": 1000 * result.seconds / max(steps, 1),
-                         **summary_scores(student, context.teacher, context.images, context.test, context.validation,
-                                          context.languages)})
+            rows.append(
+                {
+                    "ablation": name,
+                    "setting": label,
+                    **knobs,
+                    "seed": seed,
+                    "epochs": result.epochs,
+                    "ms per step": 1000 * result.seconds / max(steps, 1),
+                    **summary_scores(
+                        student, context.teacher, context.images, context.test, context.validation, context.languages
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,7 +152,7 @@ def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds of each setting's scores (percent) and its cost per step, with the
     setting's knobs as columns."""
     metrics = ["validation R@1", "retrieval R@1", "zero-shot top-1"]
-    knobs = list(runs.columns[runs.columns.get_loc("setting") + 1:runs.columns.get_loc("seed")])
+    knobs = list(runs.columns[runs.columns.get_loc("setting") + 1 : runs.columns.get_loc("seed")])
     grouped = runs.groupby("setting", sort=False)
     table = grouped[knobs].first() if knobs else pd.DataFrame(index=grouped.size().index)
     table["seeds"] = grouped["seed"].count()
@@ -113,41 +168,78 @@ def save_ablation(context: AblationContext, name: str, runs: pd.DataFrame, title
     (ablation_<name>), and return the summary."""
     summary = ablation_summary(runs)
     caption = f"{title} (low-resource, {len(context.seeds)} seeds)."
-    report.save_table(runs, f"ablation_{name}_runs", context.profile, floatfmt=".4f", caption=caption + " One row per run.")
+    report.save_table(
+        runs, f"ablation_{name}_runs", context.profile, floatfmt=".4f", caption=caption + " One row per run."
+    )
     report.save_table(summary, f"ablation_{name}", context.profile, floatfmt=".2f", caption=caption)
     return summary
 
 
 def batch_size(context: AblationContext, base: TrainConfig, factor: float, sizes: list[int]) -> pd.DataFrame:
     """MCLIP and ToMCLIP at the paper-balanced weights, at each batch size (the paper's Figure 5)."""
-    return ablation(context, "batch size", [
-        (f"{model}, batch {size}", {"model": model, "batch size": size},
-         replace(base, variant=model, batch_size=size, weights=scaled_weights(model, factor)))
-        for model in ("MCLIP", "ToMCLIP") for size in sizes])
+    return ablation(
+        context,
+        "batch size",
+        [
+            (
+                f"{model}, batch {size}",
+                {"model": model, "batch size": size},
+                replace(base, variant=model, batch_size=size, weights=scaled_weights(model, factor)),
+            )
+            for model in ("MCLIP", "ToMCLIP")
+            for size in sizes
+        ],
+    )
 
 
-def sparsification(context: AblationContext, base: TrainConfig, weights: dict, scales: list[float | None]
-                   ) -> pd.DataFrame:
+def sparsification(
+    context: AblationContext, base: TrainConfig, weights: dict, scales: list[float | None]
+) -> pd.DataFrame:
     """ToMCLIP at `weights` with each sparsification scale s (None: the complete graph, s empty)."""
-    return ablation(context, "sparsification", [
-        (f"s = {'off' if s is None else s}", {"s": s}, replace(base, variant="ToMCLIP", weights=weights, sparsify=s))
-        for s in scales])
+    return ablation(
+        context,
+        "sparsification",
+        [
+            (
+                f"s = {'off' if s is None else s}",
+                {"s": s},
+                replace(base, variant="ToMCLIP", weights=weights, sparsify=s),
+            )
+            for s in scales
+        ],
+    )
 
 
 def lta_mode(context: AblationContext, base: TrainConfig, weights: dict) -> pd.DataFrame:
     """ToMCLIP(ta) at ToMCLIP's L_ta weight, exact against the reference's sliced estimate."""
-    return ablation(context, "L_ta mode", [
-        (f"mode {mode}", {"mode": mode},
-         replace(base, variant="ToMCLIP(ta)", weights={"topology_h0": weights["topology_h0"]}, mode=mode))
-        for mode in ("exact", "reference")])
+    return ablation(
+        context,
+        "L_ta mode",
+        [
+            (
+                f"mode {mode}",
+                {"mode": mode},
+                replace(base, variant="ToMCLIP(ta)", weights={"topology_h0": weights["topology_h0"]}, mode=mode),
+            )
+            for mode in ("exact", "reference")
+        ],
+    )
 
 
 def graph_h1(context: AblationContext, base: TrainConfig, weights: dict, h1_weight: float) -> pd.DataFrame:
     """ToMCLIP at `weights` without and with the graph-H1 term at `h1_weight`."""
-    return ablation(context, "graph H1", [
-        ("H1 off", {"h1 weight": 0.0}, replace(base, variant="ToMCLIP", weights=weights)),
-        (f"H1 on (gamma {h1_weight:g})", {"h1 weight": h1_weight},
-         replace(base, variant="ToMCLIP", weights={**weights, "topology_h1": h1_weight}))])
+    return ablation(
+        context,
+        "graph H1",
+        [
+            ("H1 off", {"h1 weight": 0.0}, replace(base, variant="ToMCLIP", weights=weights)),
+            (
+                f"H1 on (gamma {h1_weight:g})",
+                {"h1 weight": h1_weight},
+                replace(base, variant="ToMCLIP", weights={**weights, "topology_h1": h1_weight}),
+            ),
+        ],
+    )
 
 
 def best_setting(summary: pd.DataFrame, metric: str = "validation R@1 mean") -> tuple[pd.Series, list[str]]:
@@ -162,4 +254,5 @@ def describe_best(summary: pd.DataFrame, metric: str = "validation R@1 mean") ->
     """'<setting> (validation R@1 10.9)', naming any setting tied with it."""
     row, tied = best_setting(summary, metric)
     return f"{row['setting']} ({metric.removesuffix(' mean')} {row[metric]:.1f}" + (
-        f"; tied with {', '.join(tied)})" if tied else ")")
+        f"; tied with {', '.join(tied)})" if tied else ")"
+    )

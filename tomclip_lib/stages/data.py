@@ -4,6 +4,7 @@ Embedded: the CLDR/Babel corpus (data.corpus). Paper: M-CLIP's pairs with their 
 text embeddings as targets, split as the reference splits them. The result is recorded
 (records.save_corpus, records.save_sources) for every later notebook.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,8 @@ from ..data import datacard
 from ..data.corpus import CorpusConfig, build_corpus
 from ..data.paper_check import check_paper_data
 from ..data.paper_data import PaperData
-from ..io import write_json, write_text
 from ..data.paper_sources import MclipPairs, MclipSplit, load_mclip_pairs, split_mclip
+from ..io import write_json, write_text
 
 
 def prepare_corpus(profile: str, config: CorpusConfig, paper: dict | None = None) -> pd.DataFrame:
@@ -43,18 +44,35 @@ def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray, dict]:
     leaves a gap, it does not move a boundary). Like the reference, it keeps the translations of
     every language among the rows read, not only the 13 evaluated ones. Also returns what was read
     and dropped, for the data card (mclip_rows)."""
-    pairs = load_mclip_pairs(data.translations, data.embeddings, limit=data.rows, korean=data.korean,
-                             allow_fewer_rows=data.allow_fewer_rows, cache_dir=data.datasets_cache)
-    split = split_mclip(pairs, validation_rows=data.validation_rows, low_resource_rows=data.low_resource_rows,
-                        total_rows=None)
+    pairs = load_mclip_pairs(
+        data.translations,
+        data.embeddings,
+        limit=data.rows,
+        korean=data.korean,
+        allow_fewer_rows=data.allow_fewer_rows,
+        cache_dir=data.datasets_cache,
+    )
+    split = split_mclip(
+        pairs, validation_rows=data.validation_rows, low_resource_rows=data.low_resource_rows, total_rows=None
+    )
     parts = []
     for name, part in (("validation", split.validation), ("train", split.train)):
-        parts.append(pd.DataFrame({"item": part.ids.astype(str), "lang": part.languages, "source": "mclip",
-                                   "en": part.english, "text": part.translated, "split": name}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "item": part.ids.astype(str),
+                    "lang": part.languages,
+                    "source": "mclip",
+                    "en": part.english,
+                    "text": part.translated,
+                    "split": name,
+                }
+            )
+        )
     corpus = pd.concat(parts, ignore_index=True)
     corpus["low_resource"] = False
     first_train = len(split.validation)
-    corpus.loc[first_train:first_train + len(split.low_resource_train) - 1, "low_resource"] = True
+    corpus.loc[first_train : first_train + len(split.low_resource_train) - 1, "low_resource"] = True
     corpus["target_row"] = np.arange(len(corpus))
     # Validation then training rows are all the pairs, in order: the targets need no copy.
     return corpus, pairs.embeddings, _row_counts(pairs, split, data)
@@ -63,13 +81,24 @@ def _mclip_corpus(data: PaperData) -> tuple[pd.DataFrame, np.ndarray, dict]:
 def _row_counts(pairs: MclipPairs, split: MclipSplit, data: PaperData) -> dict:
     """Rows asked, read and dropped (and why), and per split the embedding rows against the pairs kept."""
     read = pairs.read
-    bounds = {"validation": data.validation_rows, "train": read.read - data.validation_rows,
-              "low-resource train": data.low_resource_rows}
-    kept = {"validation": len(split.validation), "train": len(split.train),
-            "low-resource train": len(split.low_resource_train)}
-    return {"source": read.source, "asked": read.asked, "read": read.read, "dropped": dict(read.dropped),
-            "kept": read.kept,
-            "splits": [{"split": name, "embedding rows": bounds[name], "pairs kept": kept[name]} for name in bounds]}
+    bounds = {
+        "validation": data.validation_rows,
+        "train": read.read - data.validation_rows,
+        "low-resource train": data.low_resource_rows,
+    }
+    kept = {
+        "validation": len(split.validation),
+        "train": len(split.train),
+        "low-resource train": len(split.low_resource_train),
+    }
+    return {
+        "source": read.source,
+        "asked": read.asked,
+        "read": read.read,
+        "dropped": dict(read.dropped),
+        "kept": read.kept,
+        "splits": [{"split": name, "embedding rows": bounds[name], "pairs kept": kept[name]} for name in bounds],
+    }
 
 
 def asset_table(paper: dict | None = None) -> pd.DataFrame:
@@ -81,14 +110,16 @@ def asset_table(paper: dict | None = None) -> pd.DataFrame:
     if paper is None:
         return datacard.licence_table(record["identity"] for record in assets.prepare_all())
     data = PaperData.from_parameter(paper)
-    rows = [("M-CLIP translations", "English captions and their machine translations", data.translations),
-            ("M-CLIP embeddings", "CLIP ViT-B/32 text embeddings of the English captions", data.embeddings),
-            ("Korean captions", "the ToMCLIP reference's Korean translations", data.korean or "not used"),
-            ("CIFAR-100 test", "10,000 images, 100 classes", data.cifar100_root),
-            ("xFlickr&CO test", "IGLUE annotations, 8 languages", data.xflickrco_annotations),
-            ("COCO val2014 images", "images of xFlickr&CO", data.coco_images or "not given"),
-            ("Flickr30k images", "images of xFlickr&CO", data.flickr30k_images or "not given"),
-            (f"CLIP {data.teacher_model}", "open_clip, the teacher", f"pretrained={data.teacher_weights}")]
+    rows = [
+        ("M-CLIP translations", "English captions and their machine translations", data.translations),
+        ("M-CLIP embeddings", "CLIP ViT-B/32 text embeddings of the English captions", data.embeddings),
+        ("Korean captions", "the ToMCLIP reference's Korean translations", data.korean or "not used"),
+        ("CIFAR-100 test", "10,000 images, 100 classes", data.cifar100_root),
+        ("xFlickr&CO test", "IGLUE annotations, 8 languages", data.xflickrco_annotations),
+        ("COCO val2014 images", "images of xFlickr&CO", data.coco_images or "not given"),
+        ("Flickr30k images", "images of xFlickr&CO", data.flickr30k_images or "not given"),
+        (f"CLIP {data.teacher_model}", "open_clip, the teacher", f"pretrained={data.teacher_weights}"),
+    ]
     return pd.DataFrame([dict(asset=a, what=w, source=str(s), license="see the source's terms") for a, w, s in rows])
 
 
@@ -135,24 +166,26 @@ def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], 
         ]
     folder = paths.results_dir(profile)
     write_json(folder / "data_card.json", card)
-    markdown = "\n".join([
-        f"# Data card: profile `{profile}`",
-        "",
-        "Written by `tomclip_lib.stages.data.write_data_card` (notebook 01_data); do not edit.",
-        "",
-        *mclip_section,
-        "## Caption pairs per language and split",
-        "",
-        report.markdown_table(pairs),
-        "## Items and pairs per source",
-        "",
-        report.markdown_table(sources),
-        "## Images",
-        "",
-        report.markdown_table(image_table),
-        "## Assets, sources and licences",
-        "",
-        report.markdown_table(licences),
-    ])
+    markdown = "\n".join(
+        [
+            f"# Data card: profile `{profile}`",
+            "",
+            "Written by `tomclip_lib.stages.data.write_data_card` (notebook 01_data); do not edit.",
+            "",
+            *mclip_section,
+            "## Caption pairs per language and split",
+            "",
+            report.markdown_table(pairs),
+            "## Items and pairs per source",
+            "",
+            report.markdown_table(sources),
+            "## Images",
+            "",
+            report.markdown_table(image_table),
+            "## Assets, sources and licences",
+            "",
+            report.markdown_table(licences),
+        ]
+    )
     write_text(folder / "data_card.md", markdown)
     return card

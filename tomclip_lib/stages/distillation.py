@@ -4,6 +4,7 @@ Each run is cached under artifacts/<profile>/students/ with a key that covers it
 and data (records.run_dir), so re-running evaluation never retrains and a changed parameter
 retrains only what it changes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,13 @@ def _pairs(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, sett
     splits, digest = [], hashlib.sha256()
     for split in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
         texts, english = list(split["text"]), list(split["en"])
-        inputs = (texts if probe is None else probe.cached_features(texts) if student_config.frozen
-                  else probe.cached_inputs(texts))
+        inputs = (
+            texts
+            if probe is None
+            else probe.cached_features(texts)
+            if student_config.frozen
+            else probe.cached_inputs(texts)
+        )
         targets = torch.from_numpy(np.ascontiguousarray(targets_of(split)))
         groups = torch.from_numpy(pd.factorize(split["en"])[0].astype(np.int64))  # rows of one English caption
         splits.append(DistillationSplit(inputs, targets, groups))
@@ -69,19 +75,30 @@ def _pairs(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, sett
     return DistillationPairs(splits[0], splits[1], digest.hexdigest()[:16])
 
 
-def grid_pairs(profile: str, corpus: pd.DataFrame, student_config: StudentConfig, rows: list[GridRow]
-               ) -> dict[tuple[int | str, str], DistillationPairs]:
+def grid_pairs(
+    profile: str, corpus: pd.DataFrame, student_config: StudentConfig, rows: list[GridRow]
+) -> dict[tuple[int | str, str], DistillationPairs]:
     """The pairs of every (trainable layers, setting) the grid's rows need: the student's inputs
     differ (pooled features of a frozen backbone, token states of its frozen layers otherwise)."""
-    needed = dict.fromkeys((student_of(row, student_config).trainable_layers, setting)
-                           for row in rows for setting in row.settings)
-    return {(layers, setting): setting_pairs(profile, corpus, replace(student_config, trainable_layers=layers), setting)
-            for layers, setting in needed}
+    needed = dict.fromkeys(
+        (student_of(row, student_config).trainable_layers, setting) for row in rows for setting in row.settings
+    )
+    return {
+        (layers, setting): setting_pairs(profile, corpus, replace(student_config, trainable_layers=layers), setting)
+        for layers, setting in needed
+    }
 
 
-def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, rows: list[GridRow],
-               seeds: dict[str, list[int]], data: dict[tuple[int | str, str], DistillationPairs],
-               progress: bool = True, processes: int = 1) -> pd.DataFrame:
+def train_grid(
+    profile: str,
+    base: TrainConfig,
+    student_config: StudentConfig,
+    rows: list[GridRow],
+    seeds: dict[str, list[int]],
+    data: dict[tuple[int | str, str], DistillationPairs],
+    progress: bool = True,
+    processes: int = 1,
+) -> pd.DataFrame:
     """Train (or load) every (setting, model, seed); one row per run with its folder and scores.
 
     `data` holds the pairs of each (trainable layers, setting), as grid_pairs gives them.
@@ -96,15 +113,25 @@ def train_grid(profile: str, base: TrainConfig, student_config: StudentConfig, r
         train, validation, _ = data[student.trainable_layers, config.setting]
         result = train_student(config, Student(student, seed=config.seed), train, validation, folder, progress=progress)
         metrics = json.loads((folder / METRICS).read_text())
-        table.append(dict(variant=row.name, objective=row.variant, trainable_layers=student.trainable_layers,
-                         setting=config.setting, seed=config.seed, best_validation=result.best_validation,
-                         best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds,
-                         ms_per_step=1000 * result.seconds / max(metrics["steps"], 1),
-                         topological_share_start=_topological_share(metrics["balance_start"]),
-                         topological_share_best=_topological_share(metrics["balance_best"]),
-                         topological_gradient_start=_topological_share(metrics["balance_start"], "gradient"),
-                         topological_gradient_best=_topological_share(metrics["balance_best"], "gradient"),
-                         run_dir=str(folder)))
+        table.append(
+            dict(
+                variant=row.name,
+                objective=row.variant,
+                trainable_layers=student.trainable_layers,
+                setting=config.setting,
+                seed=config.seed,
+                best_validation=result.best_validation,
+                best_epoch=result.best_epoch,
+                epochs=result.epochs,
+                seconds=result.seconds,
+                ms_per_step=1000 * result.seconds / max(metrics["steps"], 1),
+                topological_share_start=_topological_share(metrics["balance_start"]),
+                topological_share_best=_topological_share(metrics["balance_best"]),
+                topological_gradient_start=_topological_share(metrics["balance_start"], "gradient"),
+                topological_gradient_best=_topological_share(metrics["balance_best"], "gradient"),
+                run_dir=str(folder),
+            )
+        )
     return pd.DataFrame(table)
 
 
@@ -113,8 +140,14 @@ def _topological_share(balance: dict, kind: str = "loss") -> float:
     return sum(shares[kind] for name, shares in balance.items() if name != "pointwise")
 
 
-def _grid(profile: str, base: TrainConfig, student_config: StudentConfig, rows: list[GridRow],
-          seeds: dict[str, list[int]], data: dict[tuple[int | str, str], DistillationPairs]):
+def _grid(
+    profile: str,
+    base: TrainConfig,
+    student_config: StudentConfig,
+    rows: list[GridRow],
+    seeds: dict[str, list[int]],
+    data: dict[tuple[int | str, str], DistillationPairs],
+):
     """Every run of the grid, (row, configuration, student configuration, folder), in table order."""
     for setting in ("full", "low"):
         for row in rows:
@@ -123,21 +156,32 @@ def _grid(profile: str, base: TrainConfig, student_config: StudentConfig, rows: 
             student = student_of(row, student_config)
             data_key = data[student.trainable_layers, setting][2]
             for seed in seeds[setting]:
-                training = {**row.training, "max_epochs": min(row.training.get("max_epochs", base.max_epochs),
-                                                              base.max_epochs)}  # a smoke run's limit holds for all
+                training = {
+                    **row.training,
+                    "max_epochs": min(row.training.get("max_epochs", base.max_epochs), base.max_epochs),
+                }  # a smoke run's limit holds for all
                 config = replace(base, variant=row.variant, weights=row.weights, setting=setting, seed=seed, **training)
                 yield row, config, student, records.run_dir(profile, config, student, data_key)
 
 
 def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int, processes: int) -> None:
     distributed.check_batch_size(batch_size, processes)
-    pending = [(config, student, folder, f"{student.trainable_layers}-{config.setting}")
-               for _, config, student, folder in grid if not (folder / METRICS).exists()]
+    pending = [
+        (config, student, folder, f"{student.trainable_layers}-{config.setting}")
+        for _, config, student, folder in grid
+        if not (folder / METRICS).exists()
+    ]
     if pending:
         needed = {name for *_, name in pending}
-        path = write_grid(paths.artifacts_dir(profile) / "students" / GRID, pending,
-                          {f"{layers}-{setting}": (train, validation) for (layers, setting), (train, validation, _)
-                           in data.items() if f"{layers}-{setting}" in needed})
+        path = write_grid(
+            paths.artifacts_dir(profile) / "students" / GRID,
+            pending,
+            {
+                f"{layers}-{setting}": (train, validation)
+                for (layers, setting), (train, validation, _) in data.items()
+                if f"{layers}-{setting}" in needed
+            },
+        )
         distributed.launch(["tomclip_lib.train", str(path)], processes)
         path.unlink()  # a copy of the pairs (gigabytes in the paper profile): the runs are in their folders now
 
@@ -145,8 +189,12 @@ def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int,
 def balance_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model and setting: the topological terms' share of the loss and of its gradient norm on
     the first validation batch, at the start and at the best epoch (mean over seeds, percent)."""
-    columns = {"topological_share_start": "loss share at start", "topological_share_best": "loss share at best",
-               "topological_gradient_start": "gradient share at start", "topological_gradient_best": "gradient share at best"}
+    columns = {
+        "topological_share_start": "loss share at start",
+        "topological_share_best": "loss share at best",
+        "topological_gradient_start": "gradient share at start",
+        "topological_gradient_best": "gradient share at best",
+    }
     table = runs.groupby(["variant", "setting"], sort=False)[list(columns)].mean().mul(100).rename(columns=columns)
     table["ms per step"] = runs.groupby(["variant", "setting"], sort=False)["ms_per_step"].median()
     return table.reset_index().rename(columns={"variant": "model"})

@@ -4,6 +4,7 @@ sentences; a pure function of the files in results/<profile>/, so it can be reru
 
     python scripts/findings.py embedded
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -27,86 +28,140 @@ def findings(profile: str) -> str:
     if verdicts is not None and "verdict" in verdicts:
         for label, wanted in (("better than MCLIP", "better than MCLIP"), ("worse than MCLIP", "worse than MCLIP")):
             part = verdicts[verdicts["verdict"] == wanted]
-            lines.append(f"- Paired against MCLIP (95% intervals over test items and seeds), {label}: " + (
-                "; ".join(f"{r.model} ({r.setting}, {r.task}, {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}])"
-                          for r in part.itertuples()) if len(part) else "none") + ".")
+            lines.append(
+                f"- Paired against MCLIP (95% intervals over test items and seeds), {label}: "
+                + (
+                    "; ".join(
+                        f"{r.model} ({r.setting}, {r.task}, {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}])"
+                        for r in part.itertuples()
+                    )
+                    if len(part)
+                    else "none"
+                )
+                + "."
+            )
         low = verdicts[(verdicts["setting"] == "low") & (verdicts["task"].str.startswith("retrieval"))]
         if len(low):
-            lines.append("- Low-resource retrieval R@1, difference to MCLIP in points [95% interval]: " + ", ".join(
-                f"{r.model} {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" for r in low.itertuples())
-                + f"; widest half-width {low['half_width'].max():.1f} points.")
+            lines.append(
+                "- Low-resource retrieval R@1, difference to MCLIP in points [95% interval]: "
+                + ", ".join(
+                    f"{r.model} {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" for r in low.itertuples()
+                )
+                + f"; widest half-width {low['half_width'].max():.1f} points."
+            )
     sweep = read("weight_sweep")
     if sweep is not None and len(sweep):
         tomclip = sweep[sweep["weight"] > 0]
         best, _ = best_setting(tomclip)
         mclip = sweep[sweep["weight"] == 0].iloc[0]
         raw = tomclip[tomclip["weight"] == 0.01]
-        lines.append(f"- Weight sweep (low-resource): validation chose \"{best['setting']}\", test R@1 "
-                     f"{best['retrieval R@1 mean']:.1f} ± {best['retrieval R@1 sd']:.1f} against MCLIP's "
-                     f"{mclip['retrieval R@1 mean']:.1f} ± {mclip['retrieval R@1 sd']:.1f}" + (
-                         f"; the paper's raw 0.01 on our unit-norm targets scores {raw.iloc[0]['retrieval R@1 mean']:.1f}"
-                         if len(raw) else "") + ".")
+        lines.append(
+            f'- Weight sweep (low-resource): validation chose "{best["setting"]}", test R@1 '
+            f"{best['retrieval R@1 mean']:.1f} ± {best['retrieval R@1 sd']:.1f} against MCLIP's "
+            f"{mclip['retrieval R@1 mean']:.1f} ± {mclip['retrieval R@1 sd']:.1f}"
+            + (
+                f"; the paper's raw 0.01 on our unit-norm targets scores {raw.iloc[0]['retrieval R@1 mean']:.1f}"
+                if len(raw)
+                else ""
+            )
+            + "."
+        )
     balance = read("balance")
     if balance is not None:
         row = balance[(balance["model"] == "ToMCLIP") & (balance["setting"] == "low")]
         if len(row):
             r = row.iloc[0]
-            lines.append(f"- Balance of ToMCLIP at the paper-balanced weights (low-resource): the topological terms are "
-                         f"{r['loss share at start']:.1f}% of the loss at the start and {r['loss share at best']:.1f}% at the "
-                         f"best epoch, {r['gradient share at start']:.1f}% and {r['gradient share at best']:.1f}% of the "
-                         "gradient norm.")
+            lines.append(
+                f"- Balance of ToMCLIP at the paper-balanced weights (low-resource): the topological terms are "
+                f"{r['loss share at start']:.1f}% of the loss at the start and {r['loss share at best']:.1f}% at the "
+                f"best epoch, {r['gradient share at start']:.1f}% and {r['gradient share at best']:.1f}% of the "
+                "gradient norm."
+            )
     batch = read("ablation_batch_size")
     if batch is not None and {"model", "batch size"} <= set(batch.columns):
         pivot = batch.pivot(index="batch size", columns="model", values="retrieval R@1 mean")
         if {"MCLIP", "ToMCLIP"} <= set(pivot.columns):
             gaps = (pivot["ToMCLIP"] - pivot["MCLIP"]).round(1)
-            lines.append("- Batch size, ToMCLIP (paper-balanced weights) minus MCLIP in test R@1 points: " + ", ".join(
-                f"{size}: {gap:+.1f}" for size, gap in gaps.items()) + ".")
+            lines.append(
+                "- Batch size, ToMCLIP (paper-balanced weights) minus MCLIP in test R@1 points: "
+                + ", ".join(f"{size}: {gap:+.1f}" for size, gap in gaps.items())
+                + "."
+            )
     mode = read("ablation_mode")
     if mode is not None and len(mode) == 2:
         exact, reference = mode.iloc[0], mode.iloc[1]
-        lines.append(f"- L_ta exact versus the reference's sliced estimate, at the weight the sweep chose "
-                     f"({exact['seeds']} seeds): test R@1 {exact['retrieval R@1 mean']:.1f} ± "
-                     f"{exact['retrieval R@1 sd']:.1f} against {reference['retrieval R@1 mean']:.1f} ± "
-                     f"{reference['retrieval R@1 sd']:.1f}; cost {exact['ms per step']:.0f} against "
-                     f"{reference['ms per step']:.0f} ms per step.")
+        lines.append(
+            f"- L_ta exact versus the reference's sliced estimate, at the weight the sweep chose "
+            f"({exact['seeds']} seeds): test R@1 {exact['retrieval R@1 mean']:.1f} ± "
+            f"{exact['retrieval R@1 sd']:.1f} against {reference['retrieval R@1 mean']:.1f} ± "
+            f"{reference['retrieval R@1 sd']:.1f}; cost {exact['ms per step']:.0f} against "
+            f"{reference['ms per step']:.0f} ms per step."
+        )
     runs = read("training_runs")
     # k top layers, k > 0; not 0 (frozen) nor "all" (the whole backbone, the paper profile's)
-    top = None if runs is None or "trainable_layers" not in runs else runs[
-        pd.to_numeric(runs["trainable_layers"], errors="coerce") > 0]
+    top = (
+        None
+        if runs is None or "trainable_layers" not in runs
+        else runs[pd.to_numeric(runs["trainable_layers"], errors="coerce") > 0]
+    )
     if top is not None and len(top):
         budget = int((top["best_epoch"] == top["epochs"]).sum())
-        lines.append(f"- Students whose top backbone layer trains: {budget} of {len(top)} runs had their best validation "
-                     f"loss at their last epoch ({top['epochs'].max()} at most), so they were still improving when "
-                     f"their epoch budget ended; compare them with each other, not with the frozen students.")
+        lines.append(
+            f"- Students whose top backbone layer trains: {budget} of {len(top)} runs had their best validation "
+            f"loss at their last epoch ({top['epochs'].max()} at most), so they were still improving when "
+            f"their epoch budget ended; compare them with each other, not with the frozen students."
+        )
     teacher = read("ablation_teacher_toma")
     if teacher is not None:
-        lines.append("- ToMA in the teacher's training, English retrieval R@1 of held-out emoji: " + "; ".join(
-            f"{r['setting']} {r['retrieval R@1 mean']:.1f}" for _, r in teacher.iterrows()) + " (%).")
+        lines.append(
+            "- ToMA in the teacher's training, English retrieval R@1 of held-out emoji: "
+            + "; ".join(f"{r['setting']} {r['retrieval R@1 mean']:.1f}" for _, r in teacher.iterrows())
+            + " (%)."
+        )
     spread = read("seed_spread_retrieval")
     if spread is not None and spread["sd"].notna().any():
         steady = spread.sort_values("sd", kind="stable").iloc[0]
-        lines.append(f"- Spread over seeds (low-resource retrieval R@1): smallest for {steady['model']} "
-                     f"(sd {steady['sd']:.2f} points); " + ", ".join(f"{r.model} {r.sd:.2f}" for r in spread.itertuples()) + ".")
+        lines.append(
+            f"- Spread over seeds (low-resource retrieval R@1): smallest for {steady['model']} "
+            f"(sd {steady['sd']:.2f} points); " + ", ".join(f"{r.model} {r.sd:.2f}" for r in spread.itertuples()) + "."
+        )
     geometry = read("geometry_predictiveness")
     if geometry is not None and len(geometry) == 2:
         local, global_ = geometry["median Spearman"]
-        lines.append(f"- Effective dimension and retrieval: median Spearman within spaces, across clusters, {local:.2f}; "
-                     f"across spaces, globally, {global_:.2f}. "
-                     + ("Local predicts retrieval more strongly than global here, as the seed paper found."
-                        if abs(local) > abs(global_) else "Here the global measure is the stronger predictor, unlike the seed paper's finding."))
+        lines.append(
+            f"- Effective dimension and retrieval: median Spearman within spaces, across clusters, {local:.2f}; "
+            f"across spaces, globally, {global_:.2f}. "
+            + (
+                "Local predicts retrieval more strongly than global here, as the seed paper found."
+                if abs(local) > abs(global_)
+                else "Here the global measure is the stronger predictor, unlike the seed paper's finding."
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
 # The paper's method (balanced, then as validation chose it), its two halves, the neighbours, and the
 # students whose top backbone layer trains; each baseline's own score is the row above its models.
 SCORE = "{}: its score (%)"
-ORDER = [SCORE.format("MCLIP"), "ToMCLIP", "ToMCLIP (chosen)", "ToMCLIP(dm)", "ToMCLIP(ta)", "ToMA", "Topo-AE",
-         SCORE.format("MCLIP (top layer)"), "ToMCLIP (top layer)"]
+ORDER = [
+    SCORE.format("MCLIP"),
+    "ToMCLIP",
+    "ToMCLIP (chosen)",
+    "ToMCLIP(dm)",
+    "ToMCLIP(ta)",
+    "ToMA",
+    "Topo-AE",
+    SCORE.format("MCLIP (top layer)"),
+    "ToMCLIP (top layer)",
+]
 NOT_RUN = "—"  # a model trained in one setting only
 
-COLUMNS = {("low", "retrieval text->image R@1"): "retrieval R@1, low", ("full", "retrieval text->image R@1"): "retrieval R@1, full",
-           ("low", "zero-shot top-1"): "zero-shot top-1, low", ("full", "zero-shot top-1"): "zero-shot top-1, full"}
+COLUMNS = {
+    ("low", "retrieval text->image R@1"): "retrieval R@1, low",
+    ("full", "retrieval text->image R@1"): "retrieval R@1, full",
+    ("low", "zero-shot top-1"): "zero-shot top-1, low",
+    ("full", "zero-shot top-1"): "zero-shot top-1, full",
+}
 
 
 def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -119,24 +174,40 @@ def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         part = verdicts[(verdicts["setting"] == setting) & (verdicts["task"] == task)]
         for _, r in part.iterrows():
             rows.setdefault(SCORE.format(r["baseline"]), {})[column] = f"{r['baseline score']:.1f}"
-            rows.setdefault(r["model"], {})[column] = f"{r['difference']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
+            rows.setdefault(r["model"], {})[column] = (
+                f"{r['difference']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
+            )
     rank = {model: i for i, model in enumerate(ORDER)}
     models = sorted(rows, key=lambda model: rank.get(model, len(rank)))
-    table = (pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(COLUMNS.values())).loc[models]
-             .dropna(axis=1, how="all").fillna(NOT_RUN).rename_axis("model").reset_index())
-    claim = verdicts[(verdicts["model"] == "ToMCLIP") & (verdicts["setting"] == "low")
-                     & (verdicts["task"] == "retrieval text->image R@1")]
+    table = (
+        pd.DataFrame.from_dict(rows, orient="index")
+        .reindex(columns=list(COLUMNS.values()))
+        .loc[models]
+        .dropna(axis=1, how="all")
+        .fillna(NOT_RUN)
+        .rename_axis("model")
+        .reset_index()
+    )
+    claim = verdicts[
+        (verdicts["model"] == "ToMCLIP")
+        & (verdicts["setting"] == "low")
+        & (verdicts["task"] == "retrieval text->image R@1")
+    ]
     sentences = []
     if len(claim):
         r = claim.iloc[0]
-        sentences.append(f"ToMCLIP (the paper's weights, balanced for our targets) against MCLIP in low-resource "
-                         f"retrieval: {r['difference']:+.1f} points, 95% interval [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}] "
-                         f"({r['seeds']} seeds, {r['items']} test emoji): {r['verdict']}.")
+        sentences.append(
+            f"ToMCLIP (the paper's weights, balanced for our targets) against MCLIP in low-resource "
+            f"retrieval: {r['difference']:+.1f} points, 95% interval [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}] "
+            f"({r['seeds']} seeds, {r['items']} test emoji): {r['verdict']}."
+        )
     counts = []
     for model, part in sorted(verdicts.groupby("model"), key=lambda item: rank.get(item[0], len(rank))):
         tally = part["verdict"].value_counts()
-        counts.append(f"{model} better in {tally.get('better than MCLIP', 0)}, worse in {tally.get('worse than MCLIP', 0)}, "
-                      f"unresolved in {tally.get('no difference resolved', 0)} of {len(part)}")
+        counts.append(
+            f"{model} better in {tally.get('better than MCLIP', 0)}, worse in {tally.get('worse than MCLIP', 0)}, "
+            f"unresolved in {tally.get('no difference resolved', 0)} of {len(part)}"
+        )
     sentences.append("Comparisons with MCLIP whose interval excludes 0: " + "; ".join(counts) + ".")
     return table, " ".join(sentences)
 
@@ -152,12 +223,15 @@ def write_findings(profile: str) -> str:
     if not path.exists():
         return text
     table, sentence = headline(pd.read_csv(path))
-    caption = (f"Difference to MCLIP in points with its 95% interval (profile {profile}; language average, mean over "
-               f"seeds; paired by seed and test item, bootstrap over both; a model whose top backbone layer trains is "
-               f"compared with the MCLIP that trains it too; {NOT_RUN}: trained low-resource only). {sentence}")
+    caption = (
+        f"Difference to MCLIP in points with its 95% interval (profile {profile}; language average, mean over "
+        f"seeds; paired by seed and test item, bootstrap over both; a model whose top backbone layer trains is "
+        f"compared with the MCLIP that trains it too; {NOT_RUN}: trained low-resource only). {sentence}"
+    )
     # As report.save_table writes tables, but with the cells as written: "+1.0 ± 1.4", "+5.2" stay text.
-    markdown = table.to_markdown(index=False, disable_numparse=True,
-                                 colalign=["left"] + ["right"] * (table.shape[1] - 1))
+    markdown = table.to_markdown(
+        index=False, disable_numparse=True, colalign=["left"] + ["right"] * (table.shape[1] - 1)
+    )
     write_text(folder / "headline.csv", table.to_csv(index=False))
     write_text(folder / "headline.md", caption + "\n\n" + markdown + "\n")
     return text

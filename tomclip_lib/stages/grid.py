@@ -3,6 +3,7 @@
 A row of the main tables is an objective (train.VARIANTS) at the paper's weights balanced for our
 targets (balance_factor), in the settings it is trained in, with the backbone layers that train.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -53,8 +54,10 @@ def balance_factor(targets: torch.Tensor, reference_norm: float | None, referenc
     if reference_norm is None:
         return 1.0
     if not reference_norm > 0:
-        raise TomclipError(f"reference_target_norm must be positive (or None: the targets are the reference's), "
-                           f"got {reference_norm!r}.")
+        raise TomclipError(
+            f"reference_target_norm must be positive (or None: the targets are the reference's), "
+            f"got {reference_norm!r}."
+        )
     return float(targets.double().square().mean()) / (reference_norm**2 / reference_dim)
 
 
@@ -63,20 +66,40 @@ def scaled_weights(variant: str, factor: float) -> dict[str, float]:
     return {name: value if name == "pointwise" else value * factor for name, value in VARIANTS[variant].items()}
 
 
-def main_grid(variants: list[str], full_variants: list[str], factor: float, chosen: dict[str, float] | None,
-                top_layers: int, top_layer_variants: list[str], top_layer_training: dict | None = None) -> list[GridRow]:
+def main_grid(
+    variants: list[str],
+    full_variants: list[str],
+    factor: float,
+    chosen: dict[str, float] | None,
+    top_layers: int,
+    top_layer_variants: list[str],
+    top_layer_training: dict | None = None,
+) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
     only; ToMCLIP at the weights validation chose ("ToMCLIP (chosen)"), in both; and, low-resource,
     `top_layer_variants` with the top `top_layers` backbone layers trained, with the training
     settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)."""
-    rows = [GridRow(name, name, scaled_weights(name, factor), settings=("full", "low") if name in full_variants else ("low",))
-            for name in variants]
+    rows = [
+        GridRow(
+            name, name, scaled_weights(name, factor), settings=("full", "low") if name in full_variants else ("low",)
+        )
+        for name in variants
+    ]
     if chosen is not None:
         rows.append(GridRow("ToMCLIP (chosen)", "ToMCLIP", chosen))
     if top_layers:
-        rows += [GridRow(f"{name} (top layer{'s' if top_layers > 1 else ''})", name, scaled_weights(name, factor),
-                         top_layers, ("low",), dict(top_layer_training or {})) for name in top_layer_variants]
+        rows += [
+            GridRow(
+                f"{name} (top layer{'s' if top_layers > 1 else ''})",
+                name,
+                scaled_weights(name, factor),
+                top_layers,
+                ("low",),
+                dict(top_layer_training or {}),
+            )
+            for name in top_layer_variants
+        ]
     return rows
 
 

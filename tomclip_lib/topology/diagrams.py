@@ -14,6 +14,7 @@ Three ways to compare two H0 diagrams {(0, d_i)} and {(0, e_j)}, all differentia
   sort-and-compare. It is the p-th power that is right in expectation; the estimate, a p-th root
   of a mean over finitely many projections, is below the limit on average (Jensen).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,9 @@ def _with_empty_point(values: torch.Tensor, weights: torch.Tensor) -> tuple[torc
     return values, weights / (total + empty[0])
 
 
-def _transport_1d(values_a: torch.Tensor, weights_a: torch.Tensor, values_b: torch.Tensor,
-                  weights_b: torch.Tensor, p: float) -> torch.Tensor:
+def _transport_1d(
+    values_a: torch.Tensor, weights_a: torch.Tensor, values_b: torch.Tensor, weights_b: torch.Tensor, p: float
+) -> torch.Tensor:
     """W_p^p between two weighted 1-D distributions (weights summing to 1), by quantile functions.
 
     The algorithm of POT's `ot.wasserstein_1d` (the tests check equality), written out for one
@@ -79,17 +81,29 @@ def _transport_1d(values_a: torch.Tensor, weights_a: torch.Tensor, values_b: tor
     return stable_sum(widths * (sorted_a[at_a] - sorted_b[at_b]).abs() ** p)
 
 
-def death_wasserstein(deaths_a: torch.Tensor, deaths_b: torch.Tensor, p: float = 2,
-                      mask_a: torch.Tensor | None = None, mask_b: torch.Tensor | None = None) -> torch.Tensor:
+def death_wasserstein(
+    deaths_a: torch.Tensor,
+    deaths_b: torch.Tensor,
+    p: float = 2,
+    mask_a: torch.Tensor | None = None,
+    mask_b: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Exact W_p between the uniform distributions of two sets of deaths (masks drop entries)."""
     values_a, weights_a = _with_empty_point(deaths_a, _weights(mask_a, deaths_a))
     values_b, weights_b = _with_empty_point(deaths_b, _weights(mask_b, deaths_b))
     return safe_root(_transport_1d(values_a, weights_a, values_b, weights_b, p), p)
 
 
-def sliced_wasserstein(points_a: torch.Tensor, points_b: torch.Tensor, *, n_projections: int = 50,
-                       p: float = 2, seed: int | None = None, mask_a: torch.Tensor | None = None,
-                       mask_b: torch.Tensor | None = None) -> torch.Tensor:
+def sliced_wasserstein(
+    points_a: torch.Tensor,
+    points_b: torch.Tensor,
+    *,
+    n_projections: int = 50,
+    p: float = 2,
+    seed: int | None = None,
+    mask_a: torch.Tensor | None = None,
+    mask_b: torch.Tensor | None = None,
+) -> torch.Tensor:
     """POT's sliced Wasserstein between two diagrams (k, 2) as uniform point clouds, as the reference.
 
     seed=None draws new projections at every call, as the reference does; an int fixes them.
@@ -101,9 +115,16 @@ def sliced_wasserstein(points_a: torch.Tensor, points_b: torch.Tensor, *, n_proj
     points_a, points_b = torch.cat([points_a, origin]), torch.cat([points_b, origin])
     weights_a = torch.cat([weights_a, (weights_a.sum() == 0).to(weights_a.dtype).reshape(1)])
     weights_b = torch.cat([weights_b, (weights_b.sum() == 0).to(weights_b.dtype).reshape(1)])
-    _, log = ot.sliced_wasserstein_distance(points_a, points_b, weights_a / weights_a.sum(),
-                                            weights_b / weights_b.sum(), n_projections=n_projections,
-                                            p=p, seed=seed, log=True)
+    _, log = ot.sliced_wasserstein_distance(
+        points_a,
+        points_b,
+        weights_a / weights_a.sum(),
+        weights_b / weights_b.sum(),
+        n_projections=n_projections,
+        p=p,
+        seed=seed,
+        log=True,
+    )
     # POT returns mean(W_p^p) ** (1/p); taking the root ourselves keeps the gradient finite at 0.
     return safe_root(log["projected_emds"].mean(), p)
 
@@ -140,7 +161,9 @@ def _diagonal_matching(a: np.ndarray, b: np.ndarray, p: float) -> tuple[np.ndarr
     return pairs[:, 0], pairs[:, 1]
 
 
-def wasserstein_h0(deaths_a: torch.Tensor | np.ndarray, deaths_b: torch.Tensor | np.ndarray, p: float = 2) -> torch.Tensor:
+def wasserstein_h0(
+    deaths_a: torch.Tensor | np.ndarray, deaths_b: torch.Tensor | np.ndarray, p: float = 2
+) -> torch.Tensor:
     """Exact p-Wasserstein distance between two H0 diagrams {(0, d)}, diagonal matching allowed.
 
     Agrees with gudhi.wasserstein.wasserstein_distance(order=p, internal_p=inf). Differentiable in
@@ -153,8 +176,7 @@ def wasserstein_h0(deaths_a: torch.Tensor | np.ndarray, deaths_b: torch.Tensor |
         raise TomclipError(f"The Wasserstein order p must be at least 1, got {p}.")
     order_a, order_b = torch.argsort(deaths_a.detach(), stable=True), torch.argsort(deaths_b.detach(), stable=True)
     a, b = deaths_a[order_a], deaths_b[order_b]
-    matched_a, matched_b = _diagonal_matching(a.detach().cpu().double().numpy(),
-                                              b.detach().cpu().double().numpy(), p)
+    matched_a, matched_b = _diagonal_matching(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(), p)
     unmatched_a = torch.ones(len(a), dtype=torch.bool, device=a.device)
     unmatched_b = torch.ones(len(b), dtype=torch.bool, device=b.device)
     unmatched_a[matched_a] = False
@@ -165,9 +187,14 @@ def wasserstein_h0(deaths_a: torch.Tensor | np.ndarray, deaths_b: torch.Tensor |
     return safe_root(cost, p)
 
 
-def persistence_image(diagram: torch.Tensor, *, resolution: tuple[int, int] = (20, 20),
-                      bandwidth: float = 0.05, extent: tuple[float, float, float, float] = (0, 1, 0, 1),
-                      weight_power: float = 1.0) -> torch.Tensor:
+def persistence_image(
+    diagram: torch.Tensor,
+    *,
+    resolution: tuple[int, int] = (20, 20),
+    bandwidth: float = 0.05,
+    extent: tuple[float, float, float, float] = (0, 1, 0, 1),
+    weight_power: float = 1.0,
+) -> torch.Tensor:
     """A differentiable persistence image (Adams et al. 2017) of a diagram (k, 2) of (birth, death).
 
     Points move to (birth, persistence) coordinates, each weighted by persistence ** weight_power,

@@ -23,12 +23,12 @@ on a healthy batch neither changes a bit:
     largest distance is used instead, and 1 when every distance is 0; NORMALIZE_EPS is added in
     every case, as before.
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from .stable import broadcast_scalar, distance_matrix, stable_mean, stable_sqrt,
 
 #: A batch of n points in d dimensions as the public functions take it: an (n, d) tensor (kept on its
 #: device, gradients flowing), or a numpy array or nested list that torch.as_tensor reads.
-PointCloud = Union[torch.Tensor, np.ndarray, list]
+PointCloud = torch.Tensor | np.ndarray | list
 
 #: Added to the normaliser, as the reference code does (an all-zero batch is normalised by 1 + eps: rule (b)).
 NORMALIZE_EPS = 1e-8
@@ -56,12 +56,14 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 def outside_autocast(function):
     """Run a loss with torch.autocast off: inside an autocast region its matrix products would run in
     bfloat16 or float16, whatever the dtype of the points (mixed precision: check_points)."""
+
     @functools.wraps(function)
     def run(*args, **kwargs):
         with contextlib.ExitStack() as stack:
             for device in ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",):
                 stack.enter_context(torch.autocast(device, enabled=False))
             return function(*args, **kwargs)
+
     return run
 
 
@@ -126,8 +128,7 @@ def _off_diagonal(distances: torch.Tensor) -> torch.Tensor:
     return distances.reshape(-1)[1:].reshape(n - 1, n + 1)[:, :n]
 
 
-def sparsity_threshold(distances: torch.Tensor, scale: float,
-                       smallest: torch.Tensor | None = None) -> torch.Tensor:
+def sparsity_threshold(distances: torch.Tensor, scale: float, smallest: torch.Tensor | None = None) -> torch.Tensor:
     """The edge cut-off: the paper's tau = mean - scale * std over all n*n entries (unbiased std),
     floored at the smallest off-diagonal distance (rule (a) of the module docstring), so that the
     shortest edges are always kept. `smallest`, when the caller has it, is that minimum."""
@@ -177,8 +178,9 @@ class BatchGeometry:
     normalized_matrix: torch.Tensor | None = None  # matrix(), when it carries gradient
 
     @classmethod
-    def of(cls, points: torch.Tensor, sparsify: float | None, normalize: bool,
-           differentiable_matrix: bool = False) -> BatchGeometry:
+    def of(
+        cls, points: torch.Tensor, sparsify: float | None, normalize: bool, differentiable_matrix: bool = False
+    ) -> BatchGeometry:
         differentiable = differentiable_matrix and torch.is_grad_enabled() and points.requires_grad
         if differentiable:
             matrix, scale, distances, weight, masked, threshold = _SparsifiedMatrix.apply(points, sparsify, normalize)
@@ -339,8 +341,9 @@ class _EdgeLengths(torch.autograd.Function):
 
 
 @outside_autocast
-def pairwise_distances(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
-                       removed: float = float("inf")) -> torch.Tensor:
+def pairwise_distances(
+    points: PointCloud, *, sparsify: float | None = None, normalize: bool = False, removed: float = float("inf")
+) -> torch.Tensor:
     """Euclidean distances of a batch, optionally sparsified and max-normalised as in the paper.
 
     sparsify: the scale s of the threshold tau = mean(D) - s * std(D), floored at the smallest

@@ -28,6 +28,7 @@ dL/dP = rowsum(S) P - S P (one matrix product); a length measured from the coord
 dL/dlength (p_u - p_v) / length to row u and its opposite to row v. tests/test_fused.py checks
 both batches' gradients against the torch engine and by finite differences.
 """
+
 from __future__ import annotations
 
 import math
@@ -183,8 +184,7 @@ def _matrix_mse(d_a, tau_a, scale_a, d_b, tau_b, scale_b, want_a, want_b):  # pr
                 s_b[i, j] = s_b[j, i] = value
                 rows_b[i] += value
                 rows_b[j] += value
-    return (total / (n * n), s_a, rows_a.astype(d_a.dtype), scale_grad_a,
-            s_b, rows_b.astype(d_b.dtype), scale_grad_b)
+    return (total / (n * n), s_a, rows_a.astype(d_a.dtype), scale_grad_a, s_b, rows_b.astype(d_b.dtype), scale_grad_b)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -202,8 +202,27 @@ def _add_pair_gradients(grad, points, pairs, pair_grads, pair_lengths):  # pragm
 
 
 @numba.njit(cache=True, nogil=True)
-def _toma(gram_x, gram_y, cross, d_x, tau_x, edges_x, kept_x, pairs_x, d_y, tau_y, edges_y, kept_y, pairs_y,
-          h1_weight, absolute, tiny, collapse, want_x, want_y):  # pragma: no cover - compiled; tested through fused_terms
+def _toma(
+    gram_x,
+    gram_y,
+    cross,
+    d_x,
+    tau_x,
+    edges_x,
+    kept_x,
+    pairs_x,
+    d_y,
+    tau_y,
+    edges_y,
+    kept_y,
+    pairs_y,
+    h1_weight,
+    absolute,
+    tiny,
+    collapse,
+    want_x,
+    want_y,
+):  # pragma: no cover - compiled; tested through fused_terms
     """ToMA's term (losses.toma_loss) and, for each batch that wants it, its gradient's dense parts
     at a unit incoming gradient. With C_ij = cos(x_i - x_j, y_i - y_j) from the Gram matrices
     (losses._CosinesOfDifferences, whose conventions for collapsed and clamped pairs it keeps), the
@@ -223,8 +242,9 @@ def _toma(gram_x, gram_y, cross, d_x, tau_x, edges_x, kept_x, pairs_x, d_y, tau_
             forest[min(edges_y[e, 0], edges_y[e, 1]), max(edges_y[e, 0], edges_y[e, 1])] |= 2
     e0_x, e0_y = kept_x.sum(), kept_y.sum()
     e1_x, e1_y = pairs_x - e0_x, pairs_y - e0_y
-    share = np.array([0.5 / max(e0_x, 1), 0.5 / max(e0_y, 1), 0.5 * h1_weight / max(e1_x, 1),
-                      0.5 * h1_weight / max(e1_y, 1)])
+    share = np.array(
+        [0.5 / max(e0_x, 1), 0.5 / max(e0_y, 1), 0.5 * h1_weight / max(e1_x, 1), 0.5 * h1_weight / max(e1_y, 1)]
+    )
     loss = 0.5 * ((e0_x > 0) + (e0_y > 0) + h1_weight * ((e1_x > 0) + (e1_y > 0)))
     want = want_x or want_y
     size = n if want else 0
@@ -247,8 +267,7 @@ def _toma(gram_x, gram_y, cross, d_x, tau_x, edges_x, kept_x, pairs_x, d_y, tau_
                 weight += share[3]
             if weight == 0.0:
                 continue
-            dots = (np.float64(cross[i, i]) + np.float64(cross[j, j]) - np.float64(cross[i, j])
-                    - np.float64(cross[j, i]))
+            dots = np.float64(cross[i, i]) + np.float64(cross[j, j]) - np.float64(cross[i, j]) - np.float64(cross[j, i])
             q_x = max(np.float64(gram_x[i, i]) + np.float64(gram_x[j, j]) - 2.0 * np.float64(gram_x[i, j]), 0.0)
             q_y = max(np.float64(gram_y[i, i]) + np.float64(gram_y[j, j]) - 2.0 * np.float64(gram_y[i, j]), 0.0)
             norm = math.sqrt(max(q_x, tiny) * max(q_y, tiny))
@@ -377,9 +396,12 @@ class _FusedTerms(torch.autograd.Function):
         dm_scale_grads = [0.0, 0.0]
         if spec.distance_matrix:
             dm, s_s, rows_s, dm_scale_grads[0], s_t, rows_t, dm_scale_grads[1] = _matrix_mse(
-                s.distances, s.dm.tau, s.dm.scale, t.distances, t.dm.tau, t.dm.scale, *wants)
-            dense = [(torch.from_numpy(s_s), torch.from_numpy(rows_s)) if wants[0] else None,
-                     (torch.from_numpy(s_t), torch.from_numpy(rows_t)) if wants[1] else None]
+                s.distances, s.dm.tau, s.dm.scale, t.distances, t.dm.tau, t.dm.scale, *wants
+            )
+            dense = [
+                (torch.from_numpy(s_s), torch.from_numpy(rows_s)) if wants[0] else None,
+                (torch.from_numpy(s_t), torch.from_numpy(rows_t)) if wants[1] else None,
+            ]
         k = len(s.edges)
         if spec.topo_ae:
             both = np.concatenate([s.edges, t.edges])
@@ -406,9 +428,25 @@ class _FusedTerms(torch.autograd.Function):
             with torch.no_grad():
                 cross = (student @ teacher.T).numpy()
             toma, *ctx.toma_dense = _toma(
-                s.gram, t.gram, cross, s.distances, s.topo.tau, s.edges, s.kept, s.topo.kept_pairs,
-                t.distances, t.topo.tau, t.edges, t.kept, t.topo.kept_pairs, spec.toma_h1_weight, spec.toma_absolute,
-                float(torch.finfo(student.dtype).eps), collapse_factor(student), *wants)
+                s.gram,
+                t.gram,
+                cross,
+                s.distances,
+                s.topo.tau,
+                s.edges,
+                s.kept,
+                s.topo.kept_pairs,
+                t.distances,
+                t.topo.tau,
+                t.edges,
+                t.kept,
+                t.topo.kept_pairs,
+                spec.toma_h1_weight,
+                spec.toma_absolute,
+                float(torch.finfo(student.dtype).eps),
+                collapse_factor(student),
+                *wants,
+            )
         ctx.batches, ctx.edges, ctx.lengths = (s, t), edges, lengths
         ctx.ta_grads, ctx.ae_grads, ctx.dense, ctx.dm_scale_grads = ta_grads, ae_grads, dense, dm_scale_grads
         ctx.save_for_backward(student, teacher)
@@ -417,8 +455,9 @@ class _FusedTerms(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_dm, grad_ta, grad_ae, grad_toma):
-        scale_dm, scale_ta, scale_ae, scale_toma = (0.0 if g is None else float(g)
-                                                    for g in (grad_dm, grad_ta, grad_ae, grad_toma))
+        scale_dm, scale_ta, scale_ae, scale_toma = (
+            0.0 if g is None else float(g) for g in (grad_dm, grad_ta, grad_ae, grad_toma)
+        )
         grads = []
         for index, points in enumerate(ctx.saved_tensors):
             if not ctx.needs_input_grad[index]:
@@ -436,18 +475,28 @@ class _FusedTerms(torch.autograd.Function):
             lengths = ctx.lengths[index]
             topo, dm = own.topo, own.dm
             pairs = np.concatenate([ctx.edges[index], topo.pair, dm.pair])
-            pair_grads = np.concatenate([per_length / topo.scale,
-                                         [-float(np.dot(per_length, lengths)) / topo.scale][:len(topo.pair)],
-                                         [scale_dm * ctx.dm_scale_grads[index]][:len(dm.pair)]])
-            pair_lengths = np.concatenate([lengths * topo.scale, [topo.length][:len(topo.pair)],
-                                           [dm.length][:len(dm.pair)]])
+            pair_grads = np.concatenate(
+                [
+                    per_length / topo.scale,
+                    [-float(np.dot(per_length, lengths)) / topo.scale][: len(topo.pair)],
+                    [scale_dm * ctx.dm_scale_grads[index]][: len(dm.pair)],
+                ]
+            )
+            pair_lengths = np.concatenate(
+                [lengths * topo.scale, [topo.length][: len(topo.pair)], [dm.length][: len(dm.pair)]]
+            )
             _add_pair_gradients(grad.numpy(), own.coordinates, pairs, pair_grads, pair_lengths)
             if scale_toma and ctx.toma_dense is not None:  # rowsum(H) y - H y + 2 (rowsum(S) x - S x)
                 mixed, mixed_rows, *own_parts = ctx.toma_dense
-                symmetric, symmetric_rows = own_parts[2 * index: 2 * index + 2]
+                symmetric, symmetric_rows = own_parts[2 * index : 2 * index + 2]
                 mine, others = points, ctx.saved_tensors[1 - index]
-                part = torch.addmm(others * torch.from_numpy(mixed_rows)[:, None], torch.from_numpy(mixed), others,
-                                   beta=scale_toma, alpha=-scale_toma)
+                part = torch.addmm(
+                    others * torch.from_numpy(mixed_rows)[:, None],
+                    torch.from_numpy(mixed),
+                    others,
+                    beta=scale_toma,
+                    alpha=-scale_toma,
+                )
                 part.addmm_(torch.from_numpy(symmetric), mine, alpha=-2 * scale_toma)
                 grad += part.add_(mine * torch.from_numpy(symmetric_rows)[:, None], alpha=2 * scale_toma)
             grads.append(grad)

@@ -5,6 +5,7 @@ caption (or, for ToMA, the same image-text pair), and returns a differentiable s
 `AlignmentLoss` combines them with weights and computes each batch's distances and spanning tree
 once per step, whatever the number of terms.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,10 +75,12 @@ def _check_widths(student: torch.Tensor, teacher: torch.Tensor, terms: list[str]
     MSE (point i against point i) and ToMA (cosines between x_i - x_j and y_i - y_j)."""
     if terms and student.shape[1] != teacher.shape[1]:
         several = len(terms) > 1
-        raise TomclipError(f"Student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in width; equal "
-                           f"widths are needed by the {' and '.join(terms)} term{'s' if several else ''}, which compare "
-                           "the two batches coordinate by coordinate: map the student to the teacher's embedding "
-                           f"size, or set {'those weights' if several else 'that weight'} to 0.")
+        raise TomclipError(
+            f"Student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in width; equal "
+            f"widths are needed by the {' and '.join(terms)} term{'s' if several else ''}, which compare "
+            "the two batches coordinate by coordinate: map the student to the teacher's embedding "
+            f"size, or set {'those weights' if several else 'that weight'} to 0."
+        )
 
 
 def _check_mode(mode: str) -> None:
@@ -85,8 +88,17 @@ def _check_mode(mode: str) -> None:
         raise TomclipError(f"Unknown L_ta mode {mode!r}; choose one of {MODES} (see topological_alignment_loss).")
 
 
-def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Tensor, mask_t: torch.Tensor,
-                  dimension: int, mode: str, p: float, n_projections: int, seed: int | None) -> torch.Tensor:
+def _diagram_term(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    mask_s: torch.Tensor,
+    mask_t: torch.Tensor,
+    dimension: int,
+    mode: str,
+    p: float,
+    n_projections: int,
+    seed: int | None,
+) -> torch.Tensor:
     if mode == "exact":
         return sliced_constant(p) * death_wasserstein(student, teacher, p, mask_s, mask_t)
     if mode == "reference":
@@ -96,8 +108,9 @@ def _diagram_term(student: torch.Tensor, teacher: torch.Tensor, mask_s: torch.Te
         # H0 points are (0, death); the reference's graph-H1 points are (birth, 0).
         pairs_s = torch.stack([zeros_s, student] if dimension == 0 else [student, zeros_s], dim=1)
         pairs_t = torch.stack([zeros_t, teacher] if dimension == 0 else [teacher, zeros_t], dim=1)
-        return sliced_wasserstein(pairs_s, pairs_t, n_projections=n_projections, p=p, seed=seed,
-                                  mask_a=mask_s, mask_b=mask_t)
+        return sliced_wasserstein(
+            pairs_s, pairs_t, n_projections=n_projections, p=p, seed=seed, mask_a=mask_s, mask_b=mask_t
+        )
     return wasserstein_h0(student[mask_s], teacher[mask_t], p)
 
 
@@ -106,9 +119,11 @@ def pointwise_loss(student: PointCloud, teacher: PointCloud) -> torch.Tensor:
     """L_pw (MCLIP): mean squared error over all n * d entries."""
     student, teacher = check_pair(student, teacher)
     if student.shape != teacher.shape:
-        raise TomclipError(f"The point-wise loss compares points one to one: student {tuple(student.shape)} and "
-                           f"teacher {tuple(teacher.shape)} must have the same dimension (the student's head "
-                           "maps to the teacher's embedding size).")
+        raise TomclipError(
+            f"The point-wise loss compares points one to one: student {tuple(student.shape)} and "
+            f"teacher {tuple(teacher.shape)} must have the same dimension (the student's head "
+            "maps to the teacher's embedding size)."
+        )
     return stable_mse(student, teacher)
 
 
@@ -122,8 +137,9 @@ def distance_matrix_loss(student: PointCloud, teacher: PointCloud, *, sparsify: 
     student, teacher = check_pair(student, teacher)
     if _fused_path(student, teacher):
         return fused_terms(student, teacher, FusedSpec(True, False, False, distance_matrix_sparsify=sparsify))[0]
-    return _distance_matrix_term(_Side(BatchGeometry.of(student, sparsify, True, True)),
-                                 _Side(BatchGeometry.of(teacher, sparsify, True, True)))
+    return _distance_matrix_term(
+        _Side(BatchGeometry.of(student, sparsify, True, True)), _Side(BatchGeometry.of(teacher, sparsify, True, True))
+    )
 
 
 def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
@@ -131,9 +147,18 @@ def _distance_matrix_term(student: _Side, teacher: _Side) -> torch.Tensor:
 
 
 @outside_autocast
-def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dimension: int = 0, sparsify: float | None = 0.5,
-                               mode: str = "exact", p: float = 2, n_projections: int = 50,
-                               seed: int | None = None, method: str = "auto") -> torch.Tensor:
+def topological_alignment_loss(
+    student: PointCloud,
+    teacher: PointCloud,
+    *,
+    dimension: int = 0,
+    sparsify: float | None = 0.5,
+    mode: str = "exact",
+    p: float = 2,
+    n_projections: int = 50,
+    seed: int | None = None,
+    method: str = "auto",
+) -> torch.Tensor:
     """L_ta: a distance between the persistence diagrams of the two batches.
 
     dimension 0 compares H0 diagrams {(0, death)} of the sparsified, normalised graphs (the
@@ -159,8 +184,9 @@ def topological_alignment_loss(student: PointCloud, teacher: PointCloud, *, dime
     return _alignment_term(*sides, dimension, mode, p, n_projections, seed)
 
 
-def _alignment_term(student: _Side, teacher: _Side, dimension: int, mode: str, p: float,
-                    n_projections: int, seed: int | None) -> torch.Tensor:
+def _alignment_term(
+    student: _Side, teacher: _Side, dimension: int, mode: str, p: float, n_projections: int, seed: int | None
+) -> torch.Tensor:
     values_s, mask_s = student.deaths() if dimension == 0 else student.h1_births()
     values_t, mask_t = teacher.deaths() if dimension == 0 else teacher.h1_births()
     return _diagram_term(values_s, values_t, mask_s, mask_t, dimension, mode, p, n_projections, seed)
@@ -223,7 +249,9 @@ class _CosinesOfDifferences(torch.autograd.Function):
             per_pair = -half / squared  # live pairs have squared > eps
             per_pair = torch.where(live, per_pair, 0.0)
             symmetric = per_pair + per_pair.T
-            return (mixed_rows * other - mixed @ other) + 2 * (symmetric.sum(dim=1, keepdim=True) * own - symmetric @ own)
+            return (mixed_rows * other - mixed @ other) + 2 * (
+                symmetric.sum(dim=1, keepdim=True) * own - symmetric @ own
+            )
 
         grad_x = side(x, y, sq_x) if ctx.needs_input_grad[0] else None
         grad_y = side(y, x, sq_y) if ctx.needs_input_grad[1] else None
@@ -258,8 +286,16 @@ def _toma_term(x: _Side, y: _Side, h1_weight: float, absolute: bool) -> torch.Te
 
 
 @outside_autocast
-def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_weight: float = 1.0, absolute: bool = True,
-              scale: float = 1.0, method: str = "auto") -> torch.Tensor:
+def toma_loss(
+    x: PointCloud,
+    y: PointCloud,
+    *,
+    sparsify: float | None = 0.5,
+    h1_weight: float = 1.0,
+    absolute: bool = True,
+    scale: float = 1.0,
+    method: str = "auto",
+) -> torch.Tensor:
     """ToMA: align the directions of difference vectors along each space's salient edges.
 
     For an edge set E, c(E) = 1 - mean over (i, j) in E of |cos(x_i - x_j, y_i - y_j)|; the
@@ -274,8 +310,12 @@ def toma_loss(x: PointCloud, y: PointCloud, *, sparsify: float | None = 0.5, h1_
     if _fused_path(x, y, method):
         spec = FusedSpec(False, False, False, True, sparsify=sparsify, toma_h1_weight=h1_weight, toma_absolute=absolute)
         return scale * fused_terms(x, y, spec)[3]
-    return scale * _toma_term(_Side(BatchGeometry.of(x, sparsify, False), method),
-                              _Side(BatchGeometry.of(y, sparsify, False), method), h1_weight, absolute)
+    return scale * _toma_term(
+        _Side(BatchGeometry.of(x, sparsify, False), method),
+        _Side(BatchGeometry.of(y, sparsify, False), method),
+        h1_weight,
+        absolute,
+    )
 
 
 def _topo_ae_term(x: _Side, z: _Side) -> torch.Tensor:
@@ -289,8 +329,9 @@ def _topo_ae_term(x: _Side, z: _Side) -> torch.Tensor:
 
 
 @outside_autocast
-def topo_ae_loss(x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
-                 method: str = "auto") -> torch.Tensor:
+def topo_ae_loss(
+    x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True, method: str = "auto"
+) -> torch.Tensor:
     """Topological autoencoder loss (Moor et al. 2020): match distances along pairing edges.
 
     The H0 persistence pairings of each space are its spanning-tree edges; the loss is
@@ -305,8 +346,9 @@ def topo_ae_loss(x: PointCloud, z: PointCloud, *, sparsify: float | None = 0.5, 
     x, z = check_pair(x, z)
     if normalize and _fused_path(x, z, method):
         return fused_terms(x, z, FusedSpec(False, False, True, sparsify=sparsify))[2]
-    return _topo_ae_term(_Side(BatchGeometry.of(x, sparsify, normalize), method),
-                         _Side(BatchGeometry.of(z, sparsify, normalize), method))
+    return _topo_ae_term(
+        _Side(BatchGeometry.of(x, sparsify, normalize), method), _Side(BatchGeometry.of(z, sparsify, normalize), method)
+    )
 
 
 class AlignmentLoss(nn.Module):
@@ -335,20 +377,39 @@ class AlignmentLoss(nn.Module):
     The functional forms (distance_matrix_loss, ...) take the fused kernel on the same terms.
     """
 
-    def __init__(self, pointwise: float = 1.0, distance_matrix: float = 0.0, topology_h0: float = 0.0,
-                 topology_h1: float = 0.0, toma: float = 0.0, topo_ae: float = 0.0, *,
-                 sparsify: float | None = 0.5, distance_matrix_sparsify: float | None = 0.5,
-                 mode: str = "exact", p: float = 2, n_projections: int = 50, seed: int | None = None,
-                 toma_h1_weight: float = 1.0, toma_absolute: bool = True, mst_method: str = "auto",
-                 engine: str = "auto"):
+    def __init__(
+        self,
+        pointwise: float = 1.0,
+        distance_matrix: float = 0.0,
+        topology_h0: float = 0.0,
+        topology_h1: float = 0.0,
+        toma: float = 0.0,
+        topo_ae: float = 0.0,
+        *,
+        sparsify: float | None = 0.5,
+        distance_matrix_sparsify: float | None = 0.5,
+        mode: str = "exact",
+        p: float = 2,
+        n_projections: int = 50,
+        seed: int | None = None,
+        toma_h1_weight: float = 1.0,
+        toma_absolute: bool = True,
+        mst_method: str = "auto",
+        engine: str = "auto",
+    ):
         super().__init__()
         _check_mode(mode)
         if engine not in ENGINES:
             raise TomclipError(f"Unknown engine {engine!r}; choose one of {ENGINES} (see AlignmentLoss).")
         self.engine = engine
-        self.weights = {"pointwise": pointwise, "distance_matrix": distance_matrix,
-                        "topology_h0": topology_h0, "topology_h1": topology_h1, "toma": toma,
-                        "topo_ae": topo_ae}
+        self.weights = {
+            "pointwise": pointwise,
+            "distance_matrix": distance_matrix,
+            "topology_h0": topology_h0,
+            "topology_h1": topology_h1,
+            "toma": toma,
+            "topo_ae": topo_ae,
+        }
         negative = {k: v for k, v in self.weights.items() if v < 0}
         if negative:
             raise TomclipError(f"Loss weights must be non-negative, got {negative}.")
@@ -372,17 +433,29 @@ class AlignmentLoss(nn.Module):
             if sparsify not in sides:
                 sides[sparsify] = tuple(
                     _Side(BatchGeometry.of(x, sparsify, True, needs_matrix), self.mst_method)
-                    for x in (student, teacher))
+                    for x in (student, teacher)
+                )
             return sides[sparsify]
 
         terms: dict[str, torch.Tensor] = {}
         if w["pointwise"]:
             terms["pointwise"] = stable_mse(student, teacher)
         fused = ("distance_matrix", "topology_h0", "topo_ae", "toma")
-        if (self.engine == "auto" and any(w[name] for name in fused) and not w["topology_h1"]
-                and (self.mode == "exact" or not w["topology_h0"]) and _fused_path(student, teacher, self.mst_method)):
-            spec = FusedSpec(*(bool(w[name]) for name in fused), self.distance_matrix_sparsify, self.sparsify,
-                             float(self.p), self.toma_h1_weight, self.toma_absolute)
+        if (
+            self.engine == "auto"
+            and any(w[name] for name in fused)
+            and not w["topology_h1"]
+            and (self.mode == "exact" or not w["topology_h0"])
+            and _fused_path(student, teacher, self.mst_method)
+        ):
+            spec = FusedSpec(
+                *(bool(w[name]) for name in fused),
+                self.distance_matrix_sparsify,
+                self.sparsify,
+                float(self.p),
+                self.toma_h1_weight,
+                self.toma_absolute,
+            )
             values = fused_terms(student, teacher, spec)
             terms.update((name, value) for name, value in zip(fused, values) if w[name])
             w = {**w, **{name: 0.0 for name in fused}}  # done: the general engine below skips them
@@ -390,8 +463,9 @@ class AlignmentLoss(nn.Module):
             terms["distance_matrix"] = _distance_matrix_term(*side_pair(self.distance_matrix_sparsify))
         for dimension, name in ((0, "topology_h0"), (1, "topology_h1")):
             if w[name]:
-                terms[name] = _alignment_term(*side_pair(self.sparsify), dimension, self.mode, self.p,
-                                              self.n_projections, self.seed)
+                terms[name] = _alignment_term(
+                    *side_pair(self.sparsify), dimension, self.mode, self.p, self.n_projections, self.seed
+                )
         if w["toma"]:
             terms["toma"] = _toma_term(*side_pair(self.sparsify), self.toma_h1_weight, self.toma_absolute)
         if w["topo_ae"]:

@@ -11,6 +11,7 @@ MST algorithms (edge selection carries no gradient; lengths do, see BatchGeometr
 - CUDA: Borůvka's algorithm in torch, ceil(log2 n) rounds of fixed-shape tensor operations, so the
   GPU never waits for the host (no device-to-host synchronisation).
 """
+
 from __future__ import annotations
 
 import math
@@ -138,8 +139,9 @@ def forest_edges(geometry: BatchGeometry, method: str = "auto") -> tuple[torch.T
 
 
 @outside_autocast
-def h0_persistence(points: PointCloud, *, sparsify: float | None = None, normalize: bool = False,
-                   method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+def h0_persistence(
+    points: PointCloud, *, sparsify: float | None = None, normalize: bool = False, method: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact 0-dimensional Vietoris-Rips persistence of a point cloud.
 
     Returns (deaths, edges): the finite death times sorted ascending, n - 1 of them (fewer with
@@ -168,8 +170,9 @@ def graph_h1_mask(geometry: BatchGeometry, forest: torch.Tensor, forest_kept: to
 
 
 @outside_autocast
-def graph_h1_births(points: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True,
-                    method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+def graph_h1_births(
+    points: PointCloud, *, sparsify: float | None = 0.5, normalize: bool = True, method: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The "lightweight H1" of the reference code and ToMA: kept edges that close a cycle.
 
     Without triangles nothing ever kills these cycles, so each is a birth at the edge's length and

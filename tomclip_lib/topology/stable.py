@@ -14,6 +14,7 @@ with MKL_CBWR pinned (measured under emulation of both: numerics.env). torch.rsq
 kernel (a correctly rounded square root and a division), so `stable_sqrt` and `distance_matrix`
 are built on it.
 """
+
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,7 @@ and the Wasserstein distance (the best matching, diagonal allowed) is at most th
 derivation of the bound from the paper's statement (the paper's proof was not available to us);
 `sparsification_bound` checks it numerically on any cloud and the tests check it on many.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 reader's typo in a profile, or an unknown profile, stops the run with the names that exist."""
 
 import ast
+import os
 import shutil
 import subprocess
 
@@ -117,7 +118,11 @@ def test_the_cli_prints_the_error_and_fails(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_names_the_profiles_for_an_unknown_one():
-    """make reads the Makefile only (-n: nothing runs) and stops before any target."""
-    done = subprocess.run(["make", "-n", "paper", "PROFILE=bogus"], cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    """make reads the Makefile only (-n: nothing runs) and stops before any target. Run as a new make,
+    not a sub-make of `make test` (whose MAKEFLAGS and MAKELEVEL would add its directory lines)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "-n", "paper", "PROFILE=bogus"], cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env
+    )
     assert done.returncode != 0 and done.stdout == ""
     assert "Unknown profile PROFILE=bogus" in done.stderr and "embedded paper smoke" in done.stderr

@@ -165,3 +165,13 @@ def test_each_stage_module_is_one_job_of_a_readable_size():
         path.name: n for path in stages if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_STAGE_LINES
     }
     assert not long, f"over {MAX_STAGE_LINES} lines: {long}"
+
+
+def test_the_readmes_map_names_every_part_of_the_library():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("tomclip_lib/             the library") : readme.index("\ntests/ ")]
+    parts = [
+        path.name for path in PACKAGE.iterdir() if not path.name.startswith(("_", ".")) and path.name != "py.typed"
+    ]
+    missing = [name for name in parts if (name if name.endswith(".py") else f"{name}/") not in block]
+    assert not missing, f"README.md's 'Where everything lives' map lacks {missing}"

@@ -434,3 +434,21 @@ def write_xflickrco(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[lang]), encoding="utf-8")
     return XflickrcoFixture(folder / "annotations", roots, records, jpegs)
+
+
+def tiny_xlm_roberta(tokenizer):
+    """A random two-layer XLM-RoBERTa (seeded) on `tokenizer`'s vocabulary: the paper profile's
+    student architecture at a size a test can train."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(0)
+    shape = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+    )
+    return XLMRobertaModel(shape, add_pooling_layer=False)

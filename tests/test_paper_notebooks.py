@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 import jupytext
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from tomclip_lib import assets, paths
@@ -67,22 +66,12 @@ def execute(root, name: str, values: dict, env: dict) -> None:
 @pytest.fixture(scope="module")
 def tiny_xlmr(tmp_path_factory):
     """A random two-layer XLM-RoBERTa with XLM-R's own vocabulary, saved as a Hugging Face folder."""
-    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+    from paper_fixtures import tiny_xlm_roberta
+    from transformers import AutoTokenizer
 
     folder = tmp_path_factory.mktemp("tiny-xlmr")
     tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))
-    torch.manual_seed(0)
-    model = XLMRobertaModel(
-        XLMRobertaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=80,
-        ),
-        add_pooling_layer=False,
-    )
+    model = tiny_xlm_roberta(tokenizer)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

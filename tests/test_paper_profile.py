@@ -49,21 +49,11 @@ def test_a_teacher_model_that_open_clip_does_not_know_is_a_clear_error(tmp_path)
 
 @pytest.fixture(scope="module")
 def xlmr_student():
-    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+    from paper_fixtures import tiny_xlm_roberta
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(assets.resolve("intfloat/multilingual-e5-small"))  # XLM-R's vocabulary
-    torch.manual_seed(0)
-    backbone = XLMRobertaModel(
-        XLMRobertaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=80,
-        ),
-        add_pooling_layer=False,
-    )
+    backbone = tiny_xlm_roberta(tokenizer)
     config = StudentConfig(backbone="xlm-roberta-large", out_dim=512, head_hidden=None, trainable_layers="all")
     return Student(config, backbone=backbone, tokenizer=tokenizer)
 

@@ -30,7 +30,7 @@ from .. import assets, paths
 from ..encoding import ENCODING_VERSION
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
-from ..topology import toma_loss
+from ..topology import ENGINE_VERSION, toma_loss
 from .text import TEACHER_TEXT, text_features
 
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
@@ -301,8 +301,11 @@ def prepare_embedded_teacher(
     of the training data (ablations train other teachers beside it; which one the later notebooks
     load is notebook 02's record, records.save_teacher_pointer).
     """
+    engine = f"|topology engine {ENGINE_VERSION}" if config.toma_weight else ""  # ToMA's bits, where it trains
     key = hashlib.sha256(
-        (config.key() + _training_fingerprint(images, captions, weights) + f"|encoding {ENCODING_VERSION}").encode()
+        (
+            config.key() + _training_fingerprint(images, captions, weights) + f"|encoding {ENCODING_VERSION}" + engine
+        ).encode()
     ).hexdigest()[:12]
     folder = paths.artifacts_dir(profile) / f"teacher-{key}"
     if (folder / "history.json").exists():

@@ -25,9 +25,11 @@ MODES = ("exact", "reference", "diagram")
 #: "auto": the fused CPU kernel (fused.py) where it applies, else the torch engine; "torch": always the latter.
 ENGINES = ("auto", "torch")
 
-#: The bits of the topological terms in a CPU training step (2: issue 15's fused kernel). Part of
-#: the cache key of every run with a topological term: a change of bits retrains them.
-ENGINE_VERSION = 2
+#: The bits of the topological terms in a CPU training step (2: issue 15's fused kernel; 3: issue 31's
+#: rules for duplicates, collapsed ToMA pairs and ties, which move the bits of batches that hold an
+#: exact duplicate). Part of the cache key of every run with a topological term: a change of bits
+#: retrains them.
+ENGINE_VERSION = 3
 
 #: The four models of the paper, as weights of AlignmentLoss (paper: lr 1e-5, batch 256).
 PAPER_VARIANTS: dict[str, dict[str, float]] = {

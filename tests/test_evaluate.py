@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tomclip_lib import evaluate
+from tomclip_lib import evaluate, report
 from tomclip_lib.errors import TomclipError
 from tomclip_lib.stages import ablations, findings, grid, tables
 
@@ -409,3 +409,29 @@ def test_a_model_without_its_own_layer_count_trains_what_the_grids_student_train
     main, top = grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 1, ["MCLIP"])
     assert grid.student_of(main, whole).trainable_layers == "all"
     assert grid.student_of(top, whole).trainable_layers == 1
+
+
+def test_an_ablation_summary_keeps_its_knobs_as_columns_and_writes_them_as_given():
+    runs = pd.DataFrame(
+        [
+            {
+                "ablation": "graph H1",
+                "setting": label,
+                "h1 weight": weight,
+                "seed": seed,
+                "epochs": 3,
+                "ms per step": 10.0,
+                "validation R@1": value,
+                "retrieval R@1": value,
+                "zero-shot top-1": value,
+            }
+            for label, weight, values in (("H1 off", 0.0, (0.1, 0.3)), ("H1 on", 0.001, (0.2, 0.2)))
+            for seed, value in zip((0, 1), values)
+        ]
+    )
+    summary = ablations.ablation_summary(runs)
+    assert list(summary.columns[:3]) == ["setting", "h1 weight", "seeds"]
+    assert summary["h1 weight"].tolist() == [0.0, 0.001]
+    assert summary["validation R@1 mean"].tolist() == pytest.approx([20.0, 20.0])
+    table = report.markdown_table(summary, ablations._formats(summary, ".2f"))
+    assert "0.001" in table and "20.00" in table, "a knob as written, the scores in their format"

@@ -72,15 +72,15 @@ def peak_memory_note() -> str:
     return f"{PEAK_MEMORY_LABEL}: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB"
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
-    """A Markdown table; integer columns stay integers (floatfmt applies to floats only)."""
+def markdown_table(frame: pd.DataFrame, floatfmt: str | list[str] = ".2f") -> str:
+    """A Markdown table; integer columns stay integers (floatfmt, one or one per column, applies to floats only)."""
     integers = frame.select_dtypes("integer").columns
     frame = frame.astype({column: object for column in integers})
     return frame.to_markdown(index=False, floatfmt=floatfmt) + "\n"
 
 
 def save_table(
-    frame: pd.DataFrame, name: str, profile: str, floatfmt: str = ".2f", caption: str | None = None
+    frame: pd.DataFrame, name: str, profile: str, floatfmt: str | list[str] = ".2f", caption: str | None = None
 ) -> list[Path]:
     """Write results/<profile>/<name>.csv and .md (the caption, if any, above the table)."""
     folder = paths.results_dir(profile)

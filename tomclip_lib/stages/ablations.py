@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
-from .. import evaluate, evaluation_sets, records, report
-from ..data.classnames import prompts
+from .. import evaluation_sets, records, report
 from ..data.embedded import ZeroShotSet
 from ..evaluate import RetrievalQueries
 from ..models.student import Student, StudentConfig
 from ..models.teacher import Teacher
 from ..train import TrainConfig, train_student
+from . import tables
 from .distillation import DistillationPairs, setting_pairs
 from .grid import scaled_weights
 
@@ -87,33 +86,6 @@ class AblationContext:
         )
 
 
-def summary_scores(
-    student: Student,
-    teacher: Teacher,
-    images: ZeroShotSet,
-    test: RetrievalQueries,
-    validation: RetrievalQueries,
-    languages: list[str],
-) -> dict[str, float]:
-    """One run's headline numbers, averaged over languages: validation and test retrieval R@1
-    (text -> gallery) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
-    zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
-    return {
-        "validation R@1": validation.recall_at_1(student.encode),
-        "retrieval R@1": test.recall_at_1(student.encode),
-        "zero-shot top-1": float(
-            np.mean(
-                [
-                    evaluate.zero_shot_accuracy(
-                        zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,)
-                    )["top1"]
-                    for lang in languages
-                ]
-            )
-        ),
-    }
-
-
 def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd.DataFrame:
     """Train (or load) each configuration with each seed and score it; one row per run, with the
     knobs of its setting as columns. Runs share the cache of notebook 03: a configuration trained
@@ -140,7 +112,7 @@ def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd
                     "seed": seed,
                     "epochs": result.epochs,
                     "ms per step": 1000 * result.seconds / max(steps, 1),
-                    **summary_scores(
+                    **tables.summary_scores(
                         student, context.teacher, context.images, context.test, context.validation, context.languages
                     ),
                 }
@@ -169,10 +141,22 @@ def save_ablation(context: AblationContext, name: str, runs: pd.DataFrame, title
     summary = ablation_summary(runs)
     caption = f"{title} (low-resource, {len(context.seeds)} seeds)."
     report.save_table(
-        runs, f"ablation_{name}_runs", context.profile, floatfmt=".4f", caption=caption + " One row per run."
+        runs,
+        f"ablation_{name}_runs",
+        context.profile,
+        floatfmt=_formats(runs, ".4f"),
+        caption=caption + " One row per run.",
     )
-    report.save_table(summary, f"ablation_{name}", context.profile, floatfmt=".2f", caption=caption)
+    report.save_table(summary, f"ablation_{name}", context.profile, floatfmt=_formats(summary, ".2f"), caption=caption)
     return summary
+
+
+def _formats(table: pd.DataFrame, scores: str) -> list[str]:
+    """Each column's number format: a knob as written (a weight of 0.001 stays 0.001), scores in `scores`."""
+    knobs = table.columns[
+        table.columns.get_loc("setting") + 1 : table.columns.get_loc("seed" if "seed" in table else "seeds")
+    ]
+    return ["g" if column in knobs else scores for column in table.columns]
 
 
 def batch_size(context: AblationContext, base: TrainConfig, factor: float, sizes: list[int]) -> pd.DataFrame:

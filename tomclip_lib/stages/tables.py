@@ -10,6 +10,8 @@ import pandas as pd
 from .. import evaluate, records
 from ..data.classnames import prompts
 from ..data.embedded import RetrievalSet, ZeroShotSet
+from ..evaluate import RetrievalQueries
+from ..models.student import Student
 from ..models.teacher import Teacher
 from .teacher import TEACHER_BASELINE
 
@@ -180,3 +182,30 @@ def seed_spread(table: pd.DataFrame, average: str, metric: str, setting: str = "
     stats = grouped.agg(["mean", "std", "min", "max"]) * 100
     stats["seeds"] = grouped.count()
     return stats.rename(columns={"std": "sd"}).reset_index()
+
+
+def summary_scores(
+    student: Student,
+    teacher: Teacher,
+    images: ZeroShotSet,
+    test: RetrievalQueries,
+    validation: RetrievalQueries,
+    languages: list[str],
+) -> dict[str, float]:
+    """One run's headline numbers, averaged over languages: validation and test retrieval R@1
+    (text -> gallery) and zero-shot top-1. Validation numbers are the only ones to choose settings by."""
+    zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
+    return {
+        "validation R@1": validation.recall_at_1(student.encode),
+        "retrieval R@1": test.recall_at_1(student.encode),
+        "zero-shot top-1": float(
+            np.mean(
+                [
+                    evaluate.zero_shot_accuracy(
+                        zero_shot_images, student.encode(prompts(images.dataset, lang)), images.labels, topk=(1,)
+                    )["top1"]
+                    for lang in languages
+                ]
+            )
+        ),
+    }

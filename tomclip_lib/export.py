@@ -25,7 +25,7 @@ runs them in a clean process. The folder is written atomically: under a temporar
 when complete; an existing folder is never touched.
 
 Notebook 04's scores as CLIP_benchmark results are tomclip_lib/clip_benchmark.py's job
-(`python -m tomclip_lib.clip_benchmark PROFILE`; `--benchmark-json` here does the same).
+(`python -m tomclip_lib.clip_benchmark PROFILE`).
 """
 
 from __future__ import annotations
@@ -595,12 +595,6 @@ def main(argv: list[str] | None = None) -> int:
         "--out", help="the folder to write (default build/export/<profile>/<model>-<setting>-seed<seed>)"
     )
     parser.add_argument("--repoint", metavar="FOLDER", help="only re-point a moved export's open_clip_config.json")
-    parser.add_argument(
-        "--benchmark-json",
-        action="store_true",
-        help="only write results/<profile>/clip_benchmark/*.json from notebook 04's tables "
-        "(as python -m tomclip_lib.clip_benchmark PROFILE)",
-    )
     args = parser.parse_args(argv)
     try:
         if args.repoint:
@@ -608,8 +602,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.profile:
             parser.error("a profile is needed")
-        if args.benchmark_json:
-            return clip_benchmark.main([args.profile])
         run = find_run(args.profile, args.model, args.setting, args.seed)
         out = (
             Path(args.out)

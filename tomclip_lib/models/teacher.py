@@ -3,7 +3,8 @@
 - paper profile: OpenAI CLIP ViT-B/32 through open_clip (internet needed for the weights).
 - embedded profile: an open_clip `CustomTextCLIP` whose text tower is all-MiniLM-L6-v2 with mean
   pooling, locked LiT-style, and whose small image tower (CLIP's modified ResNet, 32 px) is trained
-  here with open_clip's contrastive loss on Fashion-MNIST and rendered emoji.
+  here with open_clip's contrastive loss on Fashion-MNIST and rendered emoji (or, with
+  `TeacherConfig.objective`, with CLOOB's InfoLOOB and Hopfield step: models/cloob.py).
 
 The embedded text tower has no projection (identity, 384-d): the teacher's text embedding of a
 caption *is* its MiniLM sentence embedding. Keeping it fixed keeps MiniLM's semantics (the image
@@ -31,6 +32,7 @@ from ..encoding import ENCODING_VERSION
 from ..errors import TomclipError
 from ..io import atomic_path, write_json
 from ..topology import ENGINE_VERSION, toma_loss
+from .cloob import DEFAULT_OBJECTIVE, INFOLOOB_INVERSE_TEMPERATURE, LOSS_VERSION, ContrastiveLoss, learns_temperature
 from .text import TEACHER_TEXT, text_features
 
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
@@ -38,7 +40,8 @@ IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """The embedded teacher's image tower and its training; every field enters the cache key."""
+    """The embedded teacher's image tower and its training; every field enters the cache key (the
+    objective only when it is not CLIP's, so the teachers trained before it existed keep their keys)."""
 
     image_size: int = 32  # pixels (Fashion-MNIST 28 px and emoji are resized to this)
     width: int = 16  # width of the modified ResNet's stem (channels grow x2 per stage)
@@ -52,9 +55,16 @@ class TeacherConfig:
     caption_fraction: float = 1.0  # the fraction of images that keep their captions (ToMA's 10% setting)
     toma_weight: float = 0.0  # weight of ToMA's edge-direction alignment between image and text batches
     seed: int = 0
+    objective: str = DEFAULT_OBJECTIVE  # infonce (CLIP's), infoloob, infonce+hopfield, infoloob+hopfield (cloob.py)
+
+    def __post_init__(self):
+        learns_temperature(self.objective)  # a TomclipError naming the objectives, for a typo
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        fields = asdict(self)
+        if self.objective == DEFAULT_OBJECTIVE:
+            del fields["objective"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _quiet_transformers():
@@ -188,7 +198,9 @@ def train_embedded_teacher(
     each time it is used); weights[i]: how many times image i is expected per epoch (images are
     drawn with replacement, so small sources can be repeated and large ones subsampled). Texts go
     through the frozen tower once (cached); each step encodes a batch of images and applies
-    open_clip's ClipLoss with the learnable temperature, plus, with toma_weight, ToMA's alignment of
+    open_clip's ClipLoss with the learnable temperature (config.objective "infonce"; the other
+    objectives apply cloob.ContrastiveLoss, InfoLOOB ones with CLOOB's fixed temperature, stored in the
+    model's logit_scale so that the saved teacher carries it), plus, with toma_weight, ToMA's alignment of
     difference directions along each batch's H0-death and H1-birth edges (images and captions
     index-paired). With caption_fraction < 1 only a fixed random fraction of the images keeps its
     captions (the ToMA paper's semi-supervised setting with 10% labelled pairs); the others are
@@ -202,6 +214,10 @@ def train_embedded_teacher(
             f"{len(images)} images, {len(captions)} caption lists, {len(weights)} weights."
         )
     model = build_embedded_teacher(config)
+    if not learns_temperature(config.objective):
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(INFOLOOB_INVERSE_TEMPERATURE))
+        model.logit_scale.requires_grad_(False)
     vocabulary = sorted({c for options in captions for c in options})
     index = {caption: i for i, caption in enumerate(vocabulary)}
     text_bank = torch.from_numpy(embedded_text_encoder(vocabulary))
@@ -221,7 +237,7 @@ def train_embedded_teacher(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, pct_start=0.1, total_steps=config.epochs * steps_per_epoch
     )
-    loss_fn = ClipLoss()
+    loss_fn = ClipLoss() if config.objective == DEFAULT_OBJECTIVE else ContrastiveLoss(config.objective)
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     model.train()
@@ -302,6 +318,8 @@ def prepare_embedded_teacher(
     load is notebook 02's record, records.save_teacher_pointer).
     """
     engine = f"|topology engine {ENGINE_VERSION}" if config.toma_weight else ""  # ToMA's bits, where it trains
+    if config.objective != DEFAULT_OBJECTIVE:  # CLOOB's bits, where it trains
+        engine += f"|loss {LOSS_VERSION}"
     key = hashlib.sha256(
         (
             config.key() + _training_fingerprint(images, captions, weights) + f"|encoding {ENCODING_VERSION}" + engine

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tomclip_lib import cost, paths
+from tomclip_lib.errors import TomclipError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,16 +38,36 @@ def test_a_data_card_that_measured_caption_lengths_replaces_the_assumption(tmp_p
     )
     histogram, source = cost.caption_histogram("paper", 77)
     assert source.startswith("measured") and histogram == {12: 0.75, 77: 0.25}  # cut at max_length
-    assert "caption lengths measured" in cost.markdown("paper")
+    assert "caption lengths measured by notebook 01 (results/paper/data_card.json: 4 training captions)" in (
+        cost.markdown("paper")
+    )
 
 
-def test_the_caption_histogram_helper_counts_token_lengths():
-    class Tokenizer:
-        def __call__(self, texts, truncation, max_length):
-            return {"input_ids": [[0] * min(len(t.split()) + 2, max_length) for t in texts]}
+@pytest.mark.parametrize(
+    "card",
+    [
+        "{not json",
+        json.dumps({"caption_tokens": {"histogram": {"twelve": 3}}}),
+        json.dumps({"caption_tokens": {"histogram": {"0": 3}}}),
+        json.dumps({"caption_tokens": {"histogram": {"12": -1}}}),
+        json.dumps({"caption_tokens": {"tokenizer": "xlm-roberta-large"}}),
+        json.dumps({"caption_tokens": [12, 13]}),
+    ],
+)
+def test_a_data_card_whose_caption_lengths_cannot_be_read_is_a_clear_error(card, tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "results_dir", lambda profile: tmp_path / profile)
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "data_card.json").write_text(card)
+    with pytest.raises(TomclipError, match=r"results/paper/data_card\.json.*make paper PROFILE=paper"):
+        cost.caption_histogram("paper", 77)
 
-    assert cost.caption_token_histogram(["a b", "c d", "e"], Tokenizer(), 3) == {"3": 3}
-    assert cost.caption_token_histogram(["a b", "c d", "e"], Tokenizer(), 77) == {"3": 1, "4": 2}
+
+def test_a_data_card_without_caption_lengths_leaves_the_assumption_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "results_dir", lambda profile: tmp_path / profile)
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "data_card.json").write_text(json.dumps({"profile": "paper"}))
+    _, source = cost.caption_histogram("paper", 77)
+    assert source.startswith("assumed") and "not measured" in source and "notebook 01" in source
 
 
 def test_the_table_in_docs_is_the_one_the_module_writes():

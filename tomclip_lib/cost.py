@@ -5,8 +5,9 @@
 
 Pure functions of the parameter file, the architectures' published sizes, and, where notebook 01
 measured them, the caption lengths of the data card (results/<profile>/data_card.json,
-"caption_tokens": {"histogram": {tokens: captions}}); nothing runs on a GPU. No GPU was available
-to this project, so every figure is an ESTIMATE from these assumptions (ASSUMPTIONS says each one):
+"caption_tokens": {"histogram": {tokens: captions}}, which stages.data.write_data_card measures with
+the student's tokenizer); nothing runs on a GPU. No GPU was available to this project, so every
+figure is an ESTIMATE from these assumptions (ASSUMPTIONS says each one):
 
 - a training step of xlm-roberta-large costs 3 x its forward FLOPs (backward twice the forward) on
   the batch's tokens, padded as the student pads them: each process pads its rows to their longest
@@ -26,6 +27,7 @@ to this project, so every figure is an ESTIMATE from these assumptions (ASSUMPTI
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from . import paths
 from .config import load_profile
+from .errors import TomclipError
 from .io import write_text
 from .report import markdown_table
 
@@ -107,34 +110,52 @@ def image_flops() -> float:
 def caption_histogram(profile: str, max_length: int) -> tuple[dict[int, float], str]:
     """{tokens: share of captions}, and where it comes from: the data card's measurement, else the
     assumed log-normal. Lengths are cut at max_length, as the tokenizer cuts them."""
-    import json
-
-    card_path = paths.results_dir(profile) / "data_card.json"
-    if card_path.is_file():
-        measured = (json.loads(card_path.read_text(encoding="utf-8")).get("caption_tokens") or {}).get("histogram")
-        if measured:
-            counts: dict[int, float] = {}
-            for tokens, n in measured.items():
-                counts[min(int(tokens), max_length)] = counts.get(min(int(tokens), max_length), 0) + float(n)
-            total = sum(counts.values())
-            return {k: v / total for k, v in sorted(counts.items())}, f"measured ({card_path.name})"
+    card = f"results/{profile}/data_card.json"
+    measured = _card_caption_tokens(profile)
+    if measured:
+        counts: dict[int, float] = {}
+        for tokens, n in measured["histogram"].items():
+            counts[min(tokens, max_length)] = counts.get(min(tokens, max_length), 0) + n
+        total = sum(counts.values())
+        tokenizer = f", tokenizer of {measured['tokenizer']}" if measured.get("tokenizer") else ""
+        return (
+            {k: v / total for k, v in sorted(counts.items())},
+            f"measured by notebook 01 ({card}: {total:,.0f} training captions{tokenizer})",
+        )
     cdf = lambda x: 0.5 * (1 + math.erf((math.log(x) - math.log(CAPTION_MEDIAN)) / (CAPTION_SIGMA * math.sqrt(2))))  # noqa: E731
     shares = {k: cdf(k + 0.5) - cdf(k - 0.5) for k in range(3, max_length)}
     shares[max_length] = 1 - cdf(max_length - 0.5)
     total = sum(shares.values())
     return (
         {k: v / total for k, v in shares.items()},
-        f"assumed (log-normal, median {CAPTION_MEDIAN:g} tokens, sigma {CAPTION_SIGMA:g})",
+        f"assumed (log-normal, median {CAPTION_MEDIAN:g} tokens, sigma {CAPTION_SIGMA:g}), not measured: no "
+        f"{card} with caption lengths (notebook 01 of this profile writes them)",
     )
 
 
-def caption_token_histogram(texts, tokenizer, max_length: int = 77) -> dict[str, int]:
-    """What the data card would record as "caption_tokens": {"histogram": ...}: captions per token
-    count (special tokens included, cut at max_length), e.g. of the training split's translations."""
-    counts: dict[int, int] = {}
-    for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]:
-        counts[len(ids)] = counts.get(len(ids), 0) + 1
-    return {str(k): v for k, v in sorted(counts.items())}
+def _card_caption_tokens(profile: str) -> dict | None:
+    """The data card's "caption_tokens" with its histogram as {int tokens: float captions}; None where the
+    card or its measurement is absent, a TomclipError where it is there but unreadable."""
+    path, card = paths.results_dir(profile) / "data_card.json", f"results/{profile}/data_card.json"
+    if not path.is_file():
+        return None
+    remedy = f"run notebook 01 again (make paper PROFILE={profile}), or delete {card}"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")).get("caption_tokens")
+    except (OSError, ValueError, AttributeError) as error:
+        raise TomclipError(f"{card} is not a readable data card ({error}); {remedy}.") from None
+    if not record:
+        return None
+    try:
+        histogram = {int(tokens): float(n) for tokens, n in record["histogram"].items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        histogram = {}
+    if not histogram or min(histogram) < 1 or min(histogram.values()) < 0 or sum(histogram.values()) <= 0:
+        raise TomclipError(
+            f"{card}: caption_tokens.histogram must map token counts (>= 1) to caption counts (>= 0, not all 0), "
+            f"got {str(record)[:200]}; {remedy}."
+        )
+    return {**record, "histogram": histogram}
 
 
 def mean_length(histogram: dict[int, float]) -> float:

@@ -133,6 +133,20 @@ def _tokenizer(source: str):
     return AutoTokenizer.from_pretrained(source)
 
 
+def student_tokenizer(backbone: str):
+    """The tokenizer a student of `backbone` reads its captions with, loaded as the student loads it
+    (an asset's folder, a local folder or a hub id), without its weights: what the data card measures
+    caption lengths with."""
+    source = assets.resolve(backbone) if backbone in assets.ASSETS else backbone
+    try:
+        return _tokenizer(str(source))
+    except OSError as error:
+        raise TomclipError(
+            f"Cannot load the tokenizer of the student backbone {backbone!r}: {str(error).rstrip('.')}. "
+            f"Offline, use an asset identity ({', '.join(assets.ASSETS)}) or a local folder."
+        ) from None
+
+
 def _load_backbone(name: str):
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging

@@ -2,21 +2,30 @@
 
 Embedded: the CLDR/Babel corpus (data.corpus). Paper: M-CLIP's pairs with their precomputed CLIP
 text embeddings as targets, split as the reference splits them. The result is recorded
-(records.save_corpus, records.save_sources) for every later notebook.
+(records.save_corpus, records.save_sources) for every later notebook; the data card also records
+how long the training captions are in the student's tokens, which the paper profile's cost
+estimate (tomclip_lib/cost.py) pads its batches with.
 """
 
 from __future__ import annotations
+
+import os
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from .. import assets, paths, records, report
+from ..config import load_profile
 from ..data import datacard
 from ..data.corpus import CorpusConfig, build_corpus
 from ..data.paper_check import check_paper_data
 from ..data.paper_data import PaperData
 from ..data.paper_sources import MclipPairs, MclipSplit, load_mclip_pairs, split_mclip
+from ..errors import TomclipError
 from ..io import write_json, write_text
+from ..models.student import StudentConfig, student_tokenizer
+from ..models.text import STUDENT_BACKBONE
 
 
 def prepare_corpus(profile: str, config: CorpusConfig, paper: dict | None = None) -> pd.DataFrame:
@@ -132,12 +141,56 @@ def categories(profile: str, corpus: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return corpus[["lang", "split"]].rename(columns={"lang": "category"}), "M-CLIP caption pairs per language and split"
 
 
-def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], licences: pd.DataFrame) -> dict:
+def student_backbone(profile: str) -> str | None:
+    """The student backbone params/<profile>.yaml's 03_train names (notebook 03's default where it names
+    none), or None for a profile without a parameter file (one a test makes up)."""
+    if not (paths.PARAMS_DIR / f"{profile}.yaml").is_file():
+        return None
+    backbone = load_profile(profile).get("03_train", {}).get("backbone", STUDENT_BACKBONE)
+    if not isinstance(backbone, str) or not backbone.strip():
+        raise TomclipError(
+            f"params/{profile}.yaml, 03_train.backbone: an asset identity, hub id or folder, got {backbone!r}."
+        )
+    return backbone
+
+
+def caption_tokens(profile: str, corpus: pd.DataFrame, backbone: str | None = None) -> tuple[dict | None, str]:
+    """The training captions' token lengths as the student reads them (datacard.caption_tokens) with the
+    tokenizer of `backbone` (None: the profile's, student_backbone), or None and why they were not measured.
+
+    Both profiles' students read through a real tokenizer (XLM-R's comes from the hub, a few MB; the
+    embedded multilingual-e5-small's is an asset notebook 01 has resolved), so both cards record it,
+    for a few seconds of notebook 01 (loading the 250k-piece vocabulary); only the paper profile's cost
+    estimate uses it.
+    """
+    where = "the backbone given" if backbone else f"params/{profile}.yaml, 03_train.backbone"
+    backbone = backbone or student_backbone(profile)
+    if backbone is None:
+        return None, f"no params/{profile}.yaml names the student's backbone"
+    try:
+        tokenizer = student_tokenizer(backbone)
+    except TomclipError as error:
+        # tomclip sets HF_HUB_OFFLINE when the hub is unreachable: a hub id that is not cached cannot be
+        # measured here (notebook 03 will say so). Online, a tokenizer that does not load is a wrong backbone.
+        if os.environ.get("HF_HUB_OFFLINE") != "1":
+            raise TomclipError(f"{where}: {error}") from None
+        warnings.warn(f"Caption lengths not measured for the data card: {error}", stacklevel=2)
+        return None, f"the tokenizer of `{backbone}` could not be loaded offline"
+    student = StudentConfig(backbone=backbone)
+    train = corpus.loc[corpus["split"] == "train", "text"]
+    return datacard.caption_tokens(train, backbone, tokenizer, student.max_length, student.prefix), ""
+
+
+def write_data_card(
+    profile: str, corpus: pd.DataFrame, images: dict[str, int], licences: pd.DataFrame, backbone: str | None = None
+) -> dict:
     """Write results/<profile>/data_card.{md,json} and the count tables; return the card as a dict.
 
     `licences` has the columns asset, what, source and license (asset_table). A paper profile's
     card also says how many M-CLIP rows were asked for, read and dropped (and why), since a partial
-    download or empty translations would otherwise change its counts unseen.
+    download or empty translations would otherwise change its counts unseen. "caption_tokens" holds
+    the training captions' token lengths under the tokenizer of `backbone` (None: the profile's
+    student, caption_tokens).
     """
     rows = records.mclip_rows(profile)
     pairs, sources = datacard.pair_counts(corpus), datacard.source_counts(corpus)
@@ -151,6 +204,9 @@ def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], 
         "images": images,
         "assets": licences.to_dict(orient="records"),
     }
+    tokens, not_measured = caption_tokens(profile, corpus, backbone)
+    if tokens is not None:
+        card["caption_tokens"] = tokens
     mclip_section = []
     if rows is not None:
         card["mclip_rows"] = rows
@@ -176,6 +232,10 @@ def write_data_card(profile: str, corpus: pd.DataFrame, images: dict[str, int], 
             "## Caption pairs per language and split",
             "",
             report.markdown_table(pairs),
+            "## Training caption lengths in tokens",
+            "",
+            datacard.caption_tokens_sentence(tokens) if tokens else f"Not measured: {not_measured}.",
+            "",
             "## Items and pairs per source",
             "",
             report.markdown_table(sources),

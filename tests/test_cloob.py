@@ -4,6 +4,7 @@ teacher's choice of objective."""
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import asdict
 
 import numpy as np
@@ -160,6 +161,17 @@ def test_each_objective_has_the_gradient_autograd_checks(objective):
         return loss_fn(F.normalize(image, dim=1), F.normalize(text, dim=1), 5.0)
 
     assert torch.autograd.gradcheck(loss, (image.requires_grad_(), text.requires_grad_()))
+
+
+def test_a_learnt_temperature_gets_its_gradient_quietly():
+    # The teacher passes exp(logit_scale) with its graph: checking it must neither warn nor cut the graph.
+    logit_scale = torch.tensor(math.log(14.3), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cloob.ContrastiveLoss("infonce+hopfield")(
+            unit_rows(13, 8, 4), unit_rows(14, 8, 4), logit_scale.exp()
+        ).backward()
+    assert logit_scale.grad is not None and torch.isfinite(logit_scale.grad)
 
 
 def test_only_infonce_learns_its_temperature():

@@ -158,7 +158,7 @@ def _check_inputs(image_features: torch.Tensor, text_features: torch.Tensor, log
     for name, features in (("image", image_features), ("text", text_features)):
         if not bool(torch.isfinite(features).all()):
             raise TomclipError(f"The {name} features hold non-finite values (NaN or inf): check the tower's output.")
-    scale = torch.as_tensor(logit_scale)
+    scale = torch.as_tensor(logit_scale).detach()
     if scale.numel() != 1 or not (math.isfinite(float(scale)) and float(scale) > 0):
         raise TomclipError(
             f"logit_scale must be one positive finite number (the inverse temperature); got {scale.tolist()}."

@@ -16,6 +16,7 @@ LAYERS = [
     "tomclip_lib.data",
     "tomclip_lib.models",
     "tomclip_lib.train",
+    "tomclip_lib.statistics",
     "tomclip_lib.evaluate",
     "tomclip_lib.analysis",
     "tomclip_lib.records",

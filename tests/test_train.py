@@ -57,6 +57,13 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     assert result.best_epoch == 1 and result.epochs == 3
 
 
+def test_without_patience_every_epoch_runs_and_the_last_is_kept(tmp_path):
+    """lr 0 never lowers the validation loss, so early stopping would keep epoch 1 (test above)."""
+    config = replace(CONFIG, lr=0.0, warmup_steps=1, patience=None, max_epochs=4)
+    result = train_student(config, tiny_student(), *tiny_data(), tmp_path, progress=False)
+    assert result.best_epoch == 4 and result.epochs == 4
+
+
 def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     reference = tmp_path / "uninterrupted"
     result, _ = run(str(reference))

@@ -70,7 +70,7 @@ class TrainConfig:
     batch_size: int = 256
     max_epochs: int = 30
     warmup_steps: int = 100  # linear warm-up, then constant (as the reference)
-    patience: int = 5  # epochs without a better validation loss before stopping
+    patience: int | None = 5  # epochs without a better validation loss before stopping; None: a fixed epoch count
     seed: int = 0
     sparsify: float | None = 0.5  # s of the topological terms
     mode: str = "exact"  # L_ta: "exact", "reference" or "diagram"
@@ -356,7 +356,9 @@ def train_student(
     on_epoch_end: Callable[[dict], None] | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train (or resume, or just load) one student run in `run_dir`; the best epoch's weights win.
+    """Train (or resume, or just load) one student run in `run_dir`; the best epoch's weights win
+    (with patience None every epoch runs and the last one's weights are kept: a fixed epoch count,
+    which early stopping cannot make differ between two objectives).
 
     The folder holds config.json, log.jsonl (one line per step: every loss component),
     checkpoint.pt (after every epoch), and, when done, best.pt and metrics.json. Calling again
@@ -438,7 +440,7 @@ def train_student(
     )
     try:
         for epoch in epochs:
-            if state["bad_epochs"] >= config.patience:
+            if config.patience is not None and state["bad_epochs"] >= config.patience:
                 break
             start = time.perf_counter()
             lines = []
@@ -494,7 +496,7 @@ def train_student(
                 )
             state["epoch"] = epoch + 1
             state["seconds"] += time.perf_counter() - start
-            if scores["total"] < state["best"]:
+            if scores["total"] < state["best"] or config.patience is None:  # None: the last epoch is kept
                 state.update(
                     best=scores["total"],
                     best_epoch=epoch + 1,

@@ -117,6 +117,7 @@ def train_grid(
             dict(
                 variant=row.name,
                 objective=row.variant,
+                baseline=row.baseline,
                 trainable_layers=student.trainable_layers,
                 setting=config.setting,
                 seed=config.seed,
@@ -155,7 +156,7 @@ def _grid(
                 continue
             student = student_of(row, student_config)
             data_key = data[student.trainable_layers, setting][2]
-            for seed in seeds[setting]:
+            for seed in seeds[setting][: row.seeds]:
                 training = {
                     **row.training,
                     "max_epochs": min(row.training.get("max_epochs", base.max_epochs), base.max_epochs),
@@ -188,7 +189,7 @@ def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int,
 
 def balance_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model and setting: the topological terms' share of the loss and of its gradient norm on
-    the first validation batch, at the start and at the best epoch (mean over seeds, percent)."""
+    the largest validation batch, at the start and at the best epoch (mean over seeds, percent)."""
     columns = {
         "topological_share_start": "loss share at start",
         "topological_share_best": "loss share at best",

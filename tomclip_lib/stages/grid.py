@@ -27,8 +27,9 @@ def trained_with_topology(model: str) -> bool:
 class GridRow:
     """One row of the main tables, as the grid trains it: its name, its objective (train.VARIANTS)
     with the weights that replace the objective's own, how many backbone layers of the student train (None: as many as
-    the grid's student configuration says), the settings it is trained in, and the training
-    settings that are its own (e.g. its epochs and learning rates)."""
+    the grid's student configuration says), the settings it is trained in, the training
+    settings that are its own (e.g. its epochs and learning rates), the row it is paired with in
+    notebook 04, and how many seeds it trains (a costly row may train the first few only)."""
 
     name: str
     variant: str
@@ -36,6 +37,8 @@ class GridRow:
     trainable_layers: int | str | None = None
     settings: tuple[str, ...] = ("full", "low")
     training: dict = field(default_factory=dict)  # TrainConfig fields that differ from the grid's
+    baseline: str | None = "MCLIP"  # the row notebook 04 compares it with (None: it is a baseline)
+    seeds: int | None = None  # how many of the setting's seeds it trains (None: all)
 
 
 #: The reference trains on CLIP ViT-B/32 text features, 512-d, not normalised (M-CLIP's targets).
@@ -74,31 +77,56 @@ def main_grid(
     top_layers: int,
     top_layer_variants: list[str],
     top_layer_training: dict | None = None,
+    top_layer_seeds: int | None = None,
+    fixed_epochs: int | None = None,
 ) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
-    only; ToMCLIP at the weights validation chose ("ToMCLIP (chosen)"), in both; and, low-resource,
+    only; ToMCLIP at the weights validation chose ("ToMCLIP (chosen)"), low-resource, where the
+    sweep chose it (make paper's budget); low-resource,
     `top_layer_variants` with the top `top_layers` backbone layers trained, with the training
-    settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)."""
+    settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)
+    on their first `top_layer_seeds` seeds; and, low-resource, MCLIP and ToMCLIP trained for exactly
+    `fixed_epochs` epochs, no early stopping: the primary comparison with both arms stopped alike."""
     rows = [
         GridRow(
-            name, name, scaled_weights(name, factor), settings=("full", "low") if name in full_variants else ("low",)
+            name,
+            name,
+            scaled_weights(name, factor),
+            settings=("full", "low") if name in full_variants else ("low",),
+            baseline=None if name == "MCLIP" else "MCLIP",
         )
         for name in variants
     ]
     if chosen is not None:
-        rows.append(GridRow("ToMCLIP (chosen)", "ToMCLIP", chosen))
+        rows.append(GridRow("ToMCLIP (chosen)", "ToMCLIP", chosen, settings=("low",)))
+    suffix = f"top layer{'s' if top_layers > 1 else ''}"
     if top_layers:
         rows += [
             GridRow(
-                f"{name} (top layer{'s' if top_layers > 1 else ''})",
+                f"{name} ({suffix})",
                 name,
                 scaled_weights(name, factor),
                 top_layers,
                 ("low",),
                 dict(top_layer_training or {}),
+                baseline=None if name == "MCLIP" else f"MCLIP ({suffix})",
+                seeds=top_layer_seeds,
             )
             for name in top_layer_variants
+        ]
+    if fixed_epochs:
+        fixed = {"max_epochs": fixed_epochs, "patience": None}
+        rows += [
+            GridRow("MCLIP (fixed epochs)", "MCLIP", settings=("low",), training=fixed, baseline=None),
+            GridRow(
+                "ToMCLIP (fixed epochs)",
+                "ToMCLIP",
+                scaled_weights("ToMCLIP", factor),
+                settings=("low",),
+                training=fixed,
+                baseline="MCLIP (fixed epochs)",
+            ),
         ]
     return rows
 

@@ -127,40 +127,6 @@ def test_wide_table_shows_mean_and_sd_in_percent():
     assert wide.set_index("model").loc["ToMCLIP", "en"] == "63.0 ± 1.0"
 
 
-def test_each_model_is_compared_with_the_mclip_that_trains_the_same_layers():
-    runs = pd.DataFrame(
-        [
-            dict(variant="MCLIP", objective="MCLIP", trainable_layers=0),
-            dict(variant="ToMCLIP", objective="ToMCLIP", trainable_layers=0),
-            dict(variant="MCLIP (top layer)", objective="MCLIP", trainable_layers=1),
-            dict(variant="ToMCLIP (top layer)", objective="ToMCLIP", trainable_layers=1),
-        ]
-    )
-    assert tables.baseline_of(runs) == {"ToMCLIP": "MCLIP", "ToMCLIP (top layer)": "MCLIP (top layer)"}
-
-
-def test_paired_comparisons_give_the_difference_its_interval_and_verdict():
-    task = tables.RETRIEVAL_TASK
-    ones, zeros = np.ones((2, 10)), np.zeros((2, 10))  # (languages, items)
-    half = np.tile([1.0, 0.0], (2, 5))
-    hits = {
-        (task, "MCLIP", "low", 0): zeros,
-        (task, "MCLIP", "low", 1): zeros,
-        (task, "ToMCLIP", "low", 0): ones,
-        (task, "ToMCLIP", "low", 1): ones,  # always ahead: +100 points
-        (task, "ToMA", "low", 0): half,
-        (task, "ToMA", "low", 1): half - half,  # ahead on one seed only
-        (task, "ToMA", "low", 7): ones,
-    }  # a seed MCLIP lacks: not paired, left out
-    table = tables.paired_comparisons(hits, {"ToMCLIP": "MCLIP", "ToMA": "MCLIP"}, n_boot=2000).set_index("model")
-    assert table.loc["ToMCLIP", ["difference", "ci_low", "ci_high"]].tolist() == [100.0, 100.0, 100.0]
-    assert table.loc["ToMCLIP", "verdict"] == "better than MCLIP" and table.loc["ToMCLIP", "wins"] == 2
-    assert table.loc["ToMA", "difference"] == pytest.approx(25.0) and table.loc["ToMA", "seeds"] == 2
-    assert table.loc["ToMA", "ci_low"] <= 0 < table.loc["ToMA", "ci_high"]
-    assert table.loc["ToMA", "verdict"] == "no difference resolved"
-    assert tables.verdict(-3.0, -0.1) == "worse than MCLIP"
-
-
 def test_findings_state_the_tables_in_words(output_dirs):
     from tomclip_lib import paths
 
@@ -169,6 +135,7 @@ def test_findings_state_the_tables_in_words(output_dirs):
     pd.DataFrame(
         [
             dict(
+                family="primary",
                 setting="low",
                 task="retrieval text->image R@1",
                 model="ToMCLIP",
@@ -176,12 +143,14 @@ def test_findings_state_the_tables_in_words(output_dirs):
                 score=1.0,
                 difference=-9.0,
                 ci_low=-10.2,
-                ci_high=-7.9,
-                half_width=1.15,
+                ci_high=-0.0049,
+                p_holm=0.01,
+                delta=0.25,
+                mde=3.0,
                 seeds=5,
                 items=350,
                 wins=0,
-                verdict="worse than MCLIP",
+                verdict="worse",
                 **{"baseline score": 10.0},
             )
         ]
@@ -199,8 +168,10 @@ def test_findings_state_the_tables_in_words(output_dirs):
     ).to_csv(folder / "training_runs.csv")
     text = findings.write_findings("unit")
     assert "top backbone layer trains: 1 of 2 runs had their best validation loss at their last epoch" in text
-    assert "better than MCLIP: none" in text and "ToMCLIP -9.0 [-10.2, -7.9]" in text
-    assert "worse than MCLIP: ToMCLIP (low, retrieval text->image R@1, -9.0 [-10.2, -7.9])" in text
+    assert "better: none" in text and "ToMCLIP -9.00 [-10.20, -0.005]" in text  # the bound keeps its side of 0
+    assert "worse: ToMCLIP (low, retrieval text->image R@1, -9.00 [-10.20, -0.005])" in text
+    headline = (folder / "headline.md").read_text()
+    assert "primary (1 comparisons): better 0, worse 1, equivalent 0, inconclusive 0" in headline
     assert "Local predicts retrieval more strongly" in text
     assert (folder / "findings.md").read_text() == text
 
@@ -258,118 +229,6 @@ def test_rankings_are_computed_in_float64():
 # Paired comparison with MCLIP: hits of shape (seeds, languages, items).
 
 
-def test_paired_difference_of_identical_models_is_zero():
-    hits = (np.random.default_rng(0).random((3, 2, 50)) < 0.4).astype(float)
-    result = evaluate.paired_difference(hits, hits.copy(), n_boot=500)
-    assert (result["difference"], result["ci_low"], result["ci_high"], result["half_width"]) == (0.0, 0.0, 0.0, 0.0)
-    assert result["wins"] == 0 and (result["seeds"], result["languages"], result["items"]) == (3, 2, 50)
-
-
-def test_paired_difference_of_a_constant_shift_has_a_point_interval():
-    baseline = (np.random.default_rng(1).random((4, 3, 30)) < 0.5).astype(float)
-    result = evaluate.paired_difference(baseline + 0.25, baseline, n_boot=500)  # 0.25 is exact in binary
-    assert (result["difference"], result["ci_low"], result["ci_high"]) == (0.25, 0.25, 0.25)
-    assert result["wins"] == 4
-
-
-def test_one_seed_resamples_items_only():
-    """Two items with differences 0 and 1: a resample's mean is 0, 0.5 or 1 with probabilities
-    1/4, 1/2, 1/4 (both draws the first item, one of each, both the second)."""
-    differences = np.array([[0.0, 1.0]])
-    n_boot = 20_000
-    means = evaluate._paired_bootstrap_means(differences, n_boot, seed=0)
-    assert set(np.unique(means)) == {0.0, 0.5, 1.0}
-    for value, p in ((0.0, 0.25), (0.5, 0.5), (1.0, 0.25)):
-        assert abs((means == value).mean() - p) < 4 * np.sqrt(p * (1 - p) / n_boot)  # 4 binomial standard errors
-    result = evaluate.paired_difference([[[1, 1]]], [[[1, 0]]], n_boot=n_boot)
-    assert (result["difference"], result["ci_low"], result["ci_high"], result["wins"]) == (0.5, 0.0, 1.0, 1)
-
-
-def test_seeds_are_resampled_when_there_are_several():
-    """Two seeds with differences 0 and 1 on a single item: the item never varies, the seeds do,
-    giving the same {0: 1/4, 0.5: 1/2, 1: 1/4} distribution."""
-    n_boot = 20_000
-    means = evaluate._paired_bootstrap_means(np.array([[0.0], [1.0]]), n_boot, seed=0)
-    assert set(np.unique(means)) == {0.0, 0.5, 1.0}
-    for value, p in ((0.0, 0.25), (0.5, 0.5), (1.0, 0.25)):
-        assert abs((means == value).mean() - p) < 4 * np.sqrt(p * (1 - p) / n_boot)
-    result = evaluate.paired_difference([[[1]], [[1]]], [[[1]], [[0]]], n_boot=n_boot)
-    assert (result["ci_low"], result["ci_high"], result["wins"]) == (0.0, 1.0, 1)
-
-
-def test_counts_give_the_mean_of_the_resampled_sub_matrix():
-    rng = np.random.default_rng(2)
-    differences = rng.normal(size=(5, 40))
-    seed_idx, item_idx = rng.integers(0, 5, (3, 5)), rng.integers(0, 40, (3, 40))
-    seed_counts = np.array([np.bincount(row, minlength=5) for row in seed_idx], dtype=float)
-    item_counts = np.array([np.bincount(row, minlength=40) for row in item_idx])
-    explicit = [differences[np.ix_(s, i)].mean() for s, i in zip(seed_idx, item_idx)]
-    assert evaluate._resampled_means(differences, seed_counts, item_counts) == pytest.approx(explicit, rel=1e-12)
-
-
-def test_pairing_removes_the_item_variation_both_models_share():
-    """Per-item scores that vary widely but differ by a constant between the two models: paired,
-    the interval has zero width; bootstrapping each model on its own would give a wide one."""
-    baseline = np.random.default_rng(3).random((3, 2, 400))
-    model = baseline + 0.1
-    paired = evaluate.paired_difference(model, baseline, n_boot=2000)
-    assert paired["difference"] == pytest.approx(0.1) and paired["half_width"] < 1e-12
-    unpaired = [
-        evaluate.bootstrap_interval(hits.mean(axis=(0, 1)), n_boot=2000, seed=seed)
-        for seed, hits in enumerate((model, baseline))
-    ]
-    unpaired_half_width = np.hypot(*[(high - low) / 2 for low, high in unpaired])  # independent resamples
-    assert unpaired_half_width > 0.01  # scores uniform on [0, 1]: about 1.96 * sqrt(2 / 12 / 400) / sqrt(2)
-
-
-def test_languages_are_averaged_and_wins_count_seeds():
-    model = np.array(
-        [
-            [[1, 0], [1, 1]],  # seed 0: language 0, language 1 (items 0, 1)
-            [[1, 0], [0, 1]],
-        ]
-    )  # seed 1
-    baseline = np.array([[[0, 0], [0, 0]], [[1, 0], [1, 1]]])
-    # Differences: seed 0 [1, 0] and [1, 1]; seed 1 [0, 0] and [-1, 0].
-    # Per (seed, item), averaged over languages: seed 0 [(1 + 1) / 2, (0 + 1) / 2] = [1, 0.5],
-    # seed 1 [(0 - 1) / 2, (0 + 0) / 2] = [-0.5, 0].
-    assert evaluate._seed_item_differences(model, baseline).tolist() == [[1.0, 0.5], [-0.5, 0.0]]
-    # Per language (mean over seeds and items): language 0 (0.5 + 0) / 2 = 0.25, language 1 (1 - 0.5) / 2 = 0.25.
-    # Per seed: 0.75 and -0.25, so one win; overall 0.25.
-    result = evaluate.paired_difference(model, baseline, n_boot=2000)
-    assert result["difference"] == 0.25 and result["wins"] == 1
-    assert (result["seeds"], result["languages"], result["items"]) == (2, 2, 2)
-    assert -0.5 <= result["ci_low"] < 0.25 < result["ci_high"] <= 1.0
-
-
-@pytest.mark.parametrize(
-    "model, baseline, message",
-    [
-        (np.ones((2, 3, 4)), np.ones((2, 3, 5)), r"hits_model has shape \(2, 3, 4\), hits_baseline \(2, 3, 5\)"),
-        (np.ones((3, 4)), np.ones((3, 4)), r"hits_model must be a \(seeds, languages, items\) array"),
-        (np.ones((2, 0, 4)), np.ones((2, 0, 4)), "hits_model is empty"),
-        (np.ones((2, 3, 4)), np.full((2, 3, 4), np.nan), "hits_baseline contains NaN"),
-    ],
-)
-def test_paired_difference_refuses_bad_input(model, baseline, message):
-    with pytest.raises(TomclipError, match=message):
-        evaluate.paired_difference(model, baseline, n_boot=10)
-
-
-@pytest.mark.parametrize("kwargs, message", [({"n_boot": 0}, "n_boot"), ({"level": 95}, "level")])
-def test_paired_difference_refuses_bad_settings(kwargs, message):
-    with pytest.raises(TomclipError, match=message):
-        evaluate.paired_difference(np.ones((1, 1, 2)), np.zeros((1, 1, 2)), **kwargs)
-
-
-def test_paired_difference_is_fixed_by_the_seed():
-    rng = np.random.default_rng(4)
-    model, baseline = rng.random((3, 2, 100)), rng.random((3, 2, 100))
-    first = evaluate.paired_difference(model, baseline, n_boot=1000, seed=5)
-    assert first == evaluate.paired_difference(model, baseline, n_boot=1000, seed=5)
-    assert first["ci_low"] != evaluate.paired_difference(model, baseline, n_boot=1000, seed=6)["ci_low"]
-
-
 def test_the_balance_factor_scales_the_topological_weights_to_the_reference_targets():
     unit = torch.nn.functional.normalize(torch.randn(50, 384, generator=torch.Generator().manual_seed(0)), dim=1)
     # unit-norm 384-d targets: mean squared entry 1/384; reference targets of norm 10 in 512-d: 100/512
@@ -395,10 +254,21 @@ def test_the_main_grid_holds_the_variants_balanced_the_chosen_one_and_the_top_la
     by_name = {model.name: model for model in models}
     assert list(by_name) == ["MCLIP", "ToMCLIP", "ToMA", "ToMCLIP (chosen)", "MCLIP (top layer)"]
     assert by_name["ToMA"].settings == ("low",) and by_name["ToMA"].weights["toma"] == pytest.approx(0.001)
-    assert by_name["ToMCLIP (chosen)"].settings == ("full", "low")
+    assert by_name["ToMCLIP (chosen)"].settings == ("low",)
     top = by_name["MCLIP (top layer)"]
     assert (top.trainable_layers, top.settings, top.training) == (1, ("low",), {"max_epochs": 6})
     assert grid.trained_with_topology("ToMCLIP (chosen)") and not grid.trained_with_topology("MCLIP (top layer)")
+    assert [by_name[name].baseline for name in by_name] == [None, "MCLIP", "MCLIP", "MCLIP", None]
+
+
+def test_the_fixed_epoch_rows_pair_with_each_other_and_top_layer_rows_train_fewer_seeds():
+    models = grid.main_grid(["MCLIP", "ToMCLIP"], [], 1.0, None, 1, ["MCLIP", "ToMCLIP"], {}, 2, 20)
+    by_name = {model.name: model for model in models}
+    fixed = by_name["ToMCLIP (fixed epochs)"]
+    assert fixed.baseline == "MCLIP (fixed epochs)" and fixed.training == {"max_epochs": 20, "patience": None}
+    assert by_name["MCLIP (fixed epochs)"].baseline is None and fixed.settings == ("low",)
+    assert by_name["ToMCLIP (top layer)"].baseline == "MCLIP (top layer)" and by_name["ToMCLIP (top layer)"].seeds == 2
+    assert by_name["ToMCLIP"].seeds is None
 
 
 def test_a_model_without_its_own_layer_count_trains_what_the_grids_student_trains():

@@ -1,4 +1,4 @@
-"""Evaluation: zero-shot classification and cross-modal retrieval, with bootstrap intervals.
+"""Evaluation: zero-shot classification and cross-modal retrieval, per item and with bootstrap intervals.
 
 Both take L2-normalised embeddings (numpy arrays), so they serve any pair of encoders: the
 student's text embeddings against the teacher's image embeddings, or the teacher's own. Tables
@@ -40,14 +40,21 @@ def ranks_of_truth(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return (scores > true_scores[:, None]).sum(axis=1) + (scores == true_scores[:, None]).sum(axis=1) - 1
 
 
-def zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk=(1, 5)) -> dict[int, np.ndarray]:
-    """Per image, whether its class is among the k nearest class prompts (cosine), for each k."""
+def zero_shot_ranks(image_embeddings, class_text_embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the 0-based rank of its class among the class prompts (cosine; ties count against
+    the truth) and the predicted class (the first of the best): what a per-item record keeps."""
     images = _check_embeddings("image_embeddings", image_embeddings)
     classes = _check_embeddings("class_text_embeddings", class_text_embeddings, images.shape[1])
     labels = np.asarray(labels)
     if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= len(classes):
         raise TomclipError(f"labels must give one class index in 0..{len(classes) - 1} per image.")
-    ranks = ranks_of_truth(images @ classes.T, labels)
+    scores = images @ classes.T
+    return ranks_of_truth(scores, labels), scores.argmax(axis=1)
+
+
+def zero_shot_hits(image_embeddings, class_text_embeddings, labels, topk=(1, 5)) -> dict[int, np.ndarray]:
+    """Per image, whether its class is among the k nearest class prompts (cosine), for each k."""
+    ranks, _ = zero_shot_ranks(image_embeddings, class_text_embeddings, labels)
     return {k: ranks < k for k in topk}
 
 
@@ -81,8 +88,11 @@ def bootstrap_interval(
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tuple[str, int], np.ndarray]:
-    """Per query, whether its pair is among the k best: text -> image and image -> text.
+DIRECTIONS = ("text_to_image", "image_to_text")
+
+
+def retrieval_ranks(text_embeddings, image_embeddings) -> dict[str, np.ndarray]:
+    """Per query, the 0-based rank of its pair, text -> image and image -> text (DIRECTIONS).
 
     Row i of each side is one pair (one caption per image).
     """
@@ -92,10 +102,28 @@ def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tup
         raise TomclipError(f"{len(texts)} captions for {len(images)} images: retrieval pairs them one to one.")
     truth = np.arange(len(texts))
     scores = texts @ images.T
-    text_to_image, image_to_text = ranks_of_truth(scores, truth), ranks_of_truth(scores.T, truth)
+    return dict(zip(DIRECTIONS, (ranks_of_truth(scores, truth), ranks_of_truth(scores.T, truth))))
+
+
+def clustered_interval(hits, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of a micro average, (languages, items) hits pooled, resampling
+    test items with all their languages: an item's translations share its image and meaning, so
+    they are one cluster, not independent queries. With every language scoring every item the
+    micro mean is the mean of the items' language means, whose resamples these are."""
+    hits = np.asarray(hits, dtype=np.float64)
+    if hits.ndim != 2 or hits.shape[1] < 2 or not np.isfinite(hits).all():
+        raise TomclipError(
+            f"hits must be a finite (languages, items) array with at least two items, got shape {hits.shape} "
+            f"(a language missing an item: score it, or leave the item out in every language)."
+        )
+    return bootstrap_interval(hits.mean(axis=0), n_boot, seed, level)
+
+
+def retrieval_hits(text_embeddings, image_embeddings, ks=(1, 5, 10)) -> dict[tuple[str, int], np.ndarray]:
+    """Per query, whether its pair is among the k best: text -> image and image -> text."""
     return {
         (direction, k): ranks < k
-        for direction, ranks in (("text_to_image", text_to_image), ("image_to_text", image_to_text))
+        for direction, ranks in retrieval_ranks(text_embeddings, image_embeddings).items()
         for k in ks
     }
 
@@ -215,109 +243,3 @@ def language_average(table: pd.DataFrame, name: str = "avg") -> pd.DataFrame:
     average = table.groupby(keys, dropna=False, sort=False)["value"].mean().reset_index()
     average["language"], average["ci_low"], average["ci_high"] = name, np.nan, np.nan
     return pd.concat([table, average[TABLE_COLUMNS]], ignore_index=True)
-
-
-def _seed_item_differences(hits_model, hits_baseline) -> np.ndarray:
-    """The (seeds, items) matrix of model - baseline, averaged over languages: the bootstrap's unit
-    is a (seed, item) cell, so the languages axis is folded first (once, not once per resample)."""
-    model = np.asarray(hits_model, dtype=np.float64)
-    baseline = np.asarray(hits_baseline, dtype=np.float64)
-    for name, array in (("hits_model", model), ("hits_baseline", baseline)):
-        if array.ndim != 3:
-            raise TomclipError(
-                f"{name} must be a (seeds, languages, items) array, got shape {array.shape}: "
-                f"add a length-1 axis for a single seed or language."
-            )
-        if array.size == 0:
-            raise TomclipError(f"{name} is empty (shape {array.shape}): need at least one seed, language and item.")
-        if not np.isfinite(array).all():
-            raise TomclipError(f"{name} contains NaN or inf: score every test item (a miss is 0).")
-    if model.shape != baseline.shape:
-        raise TomclipError(
-            f"hits_model has shape {model.shape}, hits_baseline {baseline.shape}: the comparison is "
-            f"paired, so row s, language j and item i must be the same seed, language and test item "
-            f"in both (ragged languages are not supported: give every language the same items)."
-        )
-    return (model - baseline).mean(axis=1)
-
-
-def _resampled_means(differences: np.ndarray, seed_counts: np.ndarray, item_counts: np.ndarray) -> np.ndarray:
-    """Mean of each resampled (seeds, items) sub-matrix, from how often each seed and item was drawn:
-    resample b's mean is seed_counts[b] @ D @ item_counts[b] / (S * I), exactly the mean of
-    D[seed_idx][:, item_idx], without building the sub-matrix."""
-    seeds, items = differences.shape
-    return ((seed_counts @ differences) * item_counts).sum(axis=1) / (seeds * items)
-
-
-def _paired_bootstrap_means(differences: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """n_boot resampled means of a (seeds, items) difference matrix: seeds and items drawn with
-    replacement, independently (crossed); with one seed, items only. Seed counts are drawn first,
-    then item counts in chunks of rows (bounded memory); the result does not depend on the chunk."""
-    seeds, items = differences.shape
-    rng = np.random.default_rng(seed)
-    seed_counts = (
-        rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=n_boot).astype(np.float64)
-        if seeds > 1
-        else np.ones((n_boot, 1))
-    )
-    chunk = max(1, 2**22 // items)
-    return np.concatenate(
-        [
-            _resampled_means(
-                differences,
-                seed_counts[start : start + chunk],
-                rng.multinomial(items, np.full(items, 1 / items), size=len(seed_counts[start : start + chunk])),
-            )
-            for start in range(0, n_boot, chunk)
-        ]
-    )
-
-
-def paired_difference(hits_model, hits_baseline, *, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
-    """Mean score difference model - baseline (e.g. ToMCLIP - MCLIP) with a paired percentile bootstrap interval.
-
-    Inputs are (seeds, languages, items) arrays of per-item scores (0/1 hits at R@1 or zero-shot
-    top-1, or any finite floats); row s, language j and item i are the same training seed, language
-    and test item in both arrays. The statistic is the mean over seeds of the language-averaged
-    difference, i.e. (hits_model - hits_baseline).mean().
-
-    Design of the interval:
-    - Paired: both models are scored on the same items, so each resample keeps an item's two
-      scores together; item difficulty, shared by both, cancels in the difference instead of
-      widening the interval (two models equal up to a constant shift get a zero-width interval).
-    - Items are clusters: an item's queries in every language are translations of one caption (or
-      one image), and the same item is scored under every seed; their hits are correlated, so an
-      item is drawn with all its languages and seeds, never language by language.
-    - Seeds are resampled too (crossed with items, independently): the claim is about the training
-      method, not one trained network, so seed-to-seed variation belongs in the interval. With
-      one seed only items are resampled, and the interval says nothing about training variation;
-      with 3-5 seeds the seed part is crude. Resampling both ways counts the seed-by-item noise in
-      both, so the interval errs on the wide side (Owen 2007, the "pigeonhole" bootstrap).
-    - Covered: which test items were drawn (from the same test distribution) and which training
-      seeds. Not covered: the choice of test set and languages (another distribution, other
-      translations), zero-shot's prompts for its 10 classes (fixed: other class names or
-      templates move both models), and hyperparameters chosen on validation.
-
-    Each resample is computed from counts (how often each seed and item was drawn) on the
-    (seeds, items) matrix of language-averaged differences: 10,000 resamples of (5, 13, 400) take
-    a fraction of a second. Returns {"difference", "ci_low", "ci_high", "half_width", "seeds",
-    "items", "languages", "wins"}; wins counts the seeds whose own difference is > 0.
-    """
-    if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 1):
-        raise TomclipError(f"n_boot must be a positive integer, got {n_boot!r}.")
-    if not 0 < level < 1:
-        raise TomclipError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
-    differences = _seed_item_differences(hits_model, hits_baseline)
-    means = _paired_bootstrap_means(differences, n_boot, seed)
-    tail = (1 - level) / 2
-    low, high = float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
-    return {
-        "difference": float(differences.mean()),
-        "ci_low": low,
-        "ci_high": high,
-        "half_width": (high - low) / 2,
-        "seeds": differences.shape[0],
-        "items": differences.shape[1],
-        "languages": np.shape(hits_model)[1],
-        "wins": int((differences.mean(axis=1) > 0).sum()),
-    }

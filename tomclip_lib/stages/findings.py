@@ -11,6 +11,7 @@ import pandas as pd
 
 from .. import paths
 from ..io import write_text
+from ..statistics import VERDICTS, format_bound
 from .ablations import best_setting
 
 
@@ -25,30 +26,38 @@ def findings(profile: str) -> str:
 
     lines = []
     verdicts = read("tomclip_vs_mclip")
-    if verdicts is not None and "verdict" in verdicts:
-        for label, wanted in (("better than MCLIP", "better than MCLIP"), ("worse than MCLIP", "worse than MCLIP")):
+    if verdicts is not None and "family" in verdicts:
+        for wanted in ("better", "worse", "equivalent"):
             part = verdicts[verdicts["verdict"] == wanted]
             lines.append(
-                f"- Paired against MCLIP (95% intervals over test items and seeds), {label}: "
-                + (
-                    "; ".join(
-                        f"{r.model} ({r.setting}, {r.task}, {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}])"
-                        for r in part.itertuples()
-                    )
-                    if len(part)
-                    else "none"
-                )
+                f"- Paired against MCLIP (t intervals over seeds and items, Holm within each declared family), "
+                f"{wanted}{' within the smallest effect of interest' if wanted == 'equivalent' else ''}: "
+                + ("; ".join(f"{r.model} ({r.setting}, {r.task}, {_cell(r)})" for r in part.itertuples()) or "none")
                 + "."
             )
         low = verdicts[(verdicts["setting"] == "low") & (verdicts["task"].str.startswith("retrieval"))]
         if len(low):
             lines.append(
                 "- Low-resource retrieval R@1, difference to MCLIP in points [95% interval]: "
-                + ", ".join(
-                    f"{r.model} {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" for r in low.itertuples()
-                )
-                + f"; widest half-width {low['half_width'].max():.1f} points."
+                + ", ".join(f"{r.model} {_cell(r)}" for r in low.itertuples())
+                + f"; largest minimum detectable effect (80% power) {low['mde'].max():.2f} points."
             )
+    stopping = read("early_stopping_check")
+    if stopping is not None and len(stopping):
+        changed = stopping[stopping["differs"]]
+        lines.append(
+            "- Early stopping and the primary verdicts: trained a fixed number of epochs, "
+            + (
+                "every verdict stays the same."
+                if changed.empty
+                else "these change: "
+                + "; ".join(
+                    f"{r['setting']} {r['task']}: {r['verdict']} early-stopped, {r['verdict (fixed epochs)']} at fixed epochs"
+                    for _, r in changed.iterrows()
+                )
+                + "."
+            )
+        )
     sweep = read("weight_sweep")
     if sweep is not None and len(sweep):
         tomclip = sweep[sweep["weight"] > 0]
@@ -153,6 +162,8 @@ ORDER = [
     "Topo-AE",
     SCORE.format("MCLIP (top layer)"),
     "ToMCLIP (top layer)",
+    SCORE.format("MCLIP (fixed epochs)"),
+    "ToMCLIP (fixed epochs)",
 ]
 NOT_RUN = "—"  # a model trained in one setting only
 
@@ -164,19 +175,22 @@ COLUMNS = {
 }
 
 
+def _cell(r) -> str:
+    """A difference and its interval, each bound with the digits that show its side of zero."""
+    return f"{r.difference:+.2f} [{format_bound(r.ci_low)}, {format_bound(r.ci_high)}]"
+
+
 def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """One row per model, one column per (setting, task): its paired difference to its MCLIP (the
-    one whose student trains the same layers) in points with the 95% interval, each MCLIP's own
-    score in the row above its models; and the sentences that say what the intervals resolve,
-    ToMCLIP's low-resource retrieval first (the paper's claim: most gain with little data)."""
+    one whose student trains the same layers and stops alike) in points with the 95% interval and
+    its family-adjusted verdict, each MCLIP's own score in the row above its models; and the
+    sentences of the primary family's verdicts, then the tally of adjusted verdicts per family."""
     rows = {}
     for (setting, task), column in COLUMNS.items():
         part = verdicts[(verdicts["setting"] == setting) & (verdicts["task"] == task)]
         for _, r in part.iterrows():
             rows.setdefault(SCORE.format(r["baseline"]), {})[column] = f"{r['baseline score']:.1f}"
-            rows.setdefault(r["model"], {})[column] = (
-                f"{r['difference']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
-            )
+            rows.setdefault(r["model"], {})[column] = f"{_cell(r)} {r['verdict']}"
     rank = {model: i for i, model in enumerate(ORDER)}
     models = sorted(rows, key=lambda model: rank.get(model, len(rank)))
     table = (
@@ -188,27 +202,18 @@ def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         .rename_axis("model")
         .reset_index()
     )
-    claim = verdicts[
-        (verdicts["model"] == "ToMCLIP")
-        & (verdicts["setting"] == "low")
-        & (verdicts["task"] == "retrieval text->image R@1")
+    sentences = [
+        f"{r.model} against {r.baseline}, {r.setting} {r.task}: {_cell(r)} points "
+        f"({r.seeds} seeds, {r.items} test items; Holm p {r.p_holm:.2g}; delta {r.delta:g}, MDE {r.mde:.2f}): "
+        f"{r.verdict}."
+        for r in verdicts[verdicts["family"] == "primary"].itertuples()
     ]
-    sentences = []
-    if len(claim):
-        r = claim.iloc[0]
-        sentences.append(
-            f"ToMCLIP (the paper's weights, balanced for our targets) against MCLIP in low-resource "
-            f"retrieval: {r['difference']:+.1f} points, 95% interval [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}] "
-            f"({r['seeds']} seeds, {r['items']} test emoji): {r['verdict']}."
-        )
-    counts = []
-    for model, part in sorted(verdicts.groupby("model"), key=lambda item: rank.get(item[0], len(rank))):
-        tally = part["verdict"].value_counts()
-        counts.append(
-            f"{model} better in {tally.get('better than MCLIP', 0)}, worse in {tally.get('worse than MCLIP', 0)}, "
-            f"unresolved in {tally.get('no difference resolved', 0)} of {len(part)}"
-        )
-    sentences.append("Comparisons with MCLIP whose interval excludes 0: " + "; ".join(counts) + ".")
+    tallies = [
+        f"{family} ({len(part)} comparisons): "
+        + ", ".join(f"{name} {int((part['verdict'] == name).sum())}" for name in VERDICTS)
+        for family, part in verdicts.groupby("family", sort=False)
+    ]
+    sentences.append("Verdicts after Holm's correction within each declared family: " + "; ".join(tallies) + ".")
     return table, " ".join(sentences)
 
 
@@ -224,9 +229,10 @@ def write_findings(profile: str) -> str:
         return text
     table, sentence = headline(pd.read_csv(path))
     caption = (
-        f"Difference to MCLIP in points with its 95% interval (profile {profile}; language average, mean over "
-        f"seeds; paired by seed and test item, bootstrap over both; a model whose top backbone layer trains is "
-        f"compared with the MCLIP that trains it too; {NOT_RUN}: trained low-resource only). {sentence}"
+        f"Difference to MCLIP in points with its 95% interval and verdict (profile {profile}; language average, "
+        f"mean over seeds; paired by seed and test item, t interval over both, Holm within each declared family; "
+        f"a model whose top backbone layer trains is compared with the MCLIP that trains it too; {NOT_RUN}: "
+        f"trained low-resource only). {sentence}"
     )
     # As report.save_table writes tables, but with the cells as written: "+1.0 ± 1.4", "+5.2" stay text.
     markdown = table.to_markdown(

@@ -1,5 +1,6 @@
-"""Notebook 04's stage: the paper's two tables (zero-shot, retrieval) per language and seed, and the
-paired verdict of every model against its MCLIP.
+"""Notebook 04's stage: the per-item records of every run (the rank of each query's true partner),
+and the paper's two tables (zero-shot, retrieval) per language and seed computed from them alone;
+stages.verdicts pairs them with MCLIP.
 """
 
 from __future__ import annotations
@@ -24,85 +25,123 @@ def _encoders(profile: str, runs: pd.DataFrame, teacher: Teacher):
 
 
 ZERO_SHOT_TASK, RETRIEVAL_TASK = "zero-shot top-1", "retrieval text->image R@1"
+_RUN = ["model", "setting", "seed", "language"]
 
 
-def zero_shot_table(
-    profile: str,
-    runs: pd.DataFrame,
-    teacher: Teacher,
-    images: ZeroShotSet,
-    image_embeddings: np.ndarray,
-    languages: list[str],
-    n_boot: int = 10_000,
-    hits: dict | None = None,
+def _records(columns: dict[str, list[np.ndarray]], run_keys: list[tuple], lengths: list[int]) -> pd.DataFrame:
+    """A tidy frame from per-(run, language) arrays: the run's keys repeated over its items, the
+    text keys categorical and the numbers small integers (15 million zero-shot rows stay ~100 MB)."""
+    keys = {name: np.repeat(np.array(values, dtype=object), lengths) for name, values in zip(_RUN, zip(*run_keys))}
+    frame = pd.DataFrame(
+        {
+            **{
+                name: pd.Categorical(keys[name], categories=list(dict.fromkeys(keys[name])))
+                for name in _RUN
+                if name != "seed"
+            },
+            "seed": pd.array(keys["seed"], dtype="Int16"),
+            **{
+                name: np.concatenate(arrays).astype(np.int32 if name in ("image", "item") else np.int16)
+                for name, arrays in columns.items()
+            },
+        }
+    )
+    return frame[_RUN + list(columns)]
+
+
+def zero_shot_records(
+    profile: str, runs: pd.DataFrame, teacher: Teacher, images: ZeroShotSet, image_embeddings, languages: list[str]
 ) -> pd.DataFrame:
-    """Zero-shot top-1/top-5 per language for the teacher baseline and every student run, plus the
-    average. `hits`, when given, receives each run's top-1 hits, (languages, images), for the
-    paired comparisons (paired_comparisons)."""
-    rows = []
+    """Per (run, language, test image): its class, the predicted class and the rank of the true
+    class among the prompts (0: correct). Every zero-shot table and interval is a function of it."""
+    columns: dict[str, list[np.ndarray]] = {"image": [], "label": [], "predicted": [], "rank": []}
+    run_keys, lengths = [], []
     for model, setting, seed, encode in _encoders(profile, runs, teacher):
-        per_language = []
         for lang in languages:
-            classes = encode(prompts(images.dataset, lang))
-            rows += evaluate.zero_shot_rows(
-                image_embeddings,
-                classes,
-                images.labels,
-                model=model,
-                setting=setting,
-                language=lang,
-                seed=seed,
-                n_boot=n_boot,
+            ranks, predicted = evaluate.zero_shot_ranks(
+                image_embeddings, encode(prompts(images.dataset, lang)), images.labels
             )
-            per_language.append(evaluate.zero_shot_hits(image_embeddings, classes, images.labels, topk=(1,))[1])
-        if hits is not None and seed is not None:
-            hits[ZERO_SHOT_TASK, model, setting, seed] = np.stack(per_language)
-    return evaluate.language_average(pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS))
+            for name, values in zip(columns, (np.arange(len(ranks)), images.labels, predicted, ranks)):
+                columns[name].append(np.asarray(values))
+            run_keys.append((model, setting, seed, lang))
+            lengths.append(len(ranks))
+    return _records(columns, run_keys, lengths)
 
 
-def retrieval_table(
-    profile: str,
-    runs: pd.DataFrame,
-    teacher: Teacher,
-    items: RetrievalSet,
-    image_embeddings: np.ndarray,
-    languages: list[str],
-    n_boot: int = 10_000,
-    hits: dict | None = None,
+def retrieval_records(
+    profile: str, runs: pd.DataFrame, teacher: Teacher, items: RetrievalSet, image_embeddings, languages: list[str]
 ) -> pd.DataFrame:
-    """Recall@1/5/10 both ways per language, plus macro (mean of languages) and micro (pooled)
-    averages. `hits`, when given, receives each run's text -> image R@1 hits, (languages, items)."""
-    rows = []
+    """Per (run, language, test item, direction): the rank of the true partner (0: found first),
+    text -> image among the test images and image -> text among that language's captions."""
+    columns: dict[str, list[np.ndarray]] = {"item": [], "direction": [], "rank": []}
+    run_keys, lengths = [], []
     for model, setting, seed, encode in _encoders(profile, runs, teacher):
-        pooled: dict[tuple[str, int], list[np.ndarray]] = {}
         for lang in languages:
-            captions = encode(list(items.captions[lang]))
-            rows += evaluate.retrieval_rows(
-                captions, image_embeddings, model=model, setting=setting, language=lang, seed=seed, n_boot=n_boot
-            )
-            for key, query_hits in evaluate.retrieval_hits(captions, image_embeddings).items():
-                pooled.setdefault(key, []).append(query_hits)
-        if hits is not None and seed is not None:
-            hits[RETRIEVAL_TASK, model, setting, seed] = np.stack(pooled["text_to_image", 1])
-        for (direction, k), query_hits in pooled.items():
-            query_hits = np.concatenate(query_hits)
-            low, high = evaluate.bootstrap_interval(query_hits, n_boot)
-            rows.append(
+            for code, ranks in enumerate(
+                evaluate.retrieval_ranks(encode(list(items.captions[lang])), image_embeddings).values()
+            ):
+                columns["item"].append(np.arange(len(ranks)))
+                columns["direction"].append(np.full(len(ranks), code))
+                columns["rank"].append(ranks)
+                run_keys.append((model, setting, seed, lang))
+                lengths.append(len(ranks))
+    frame = _records(columns, run_keys, lengths)
+    frame["direction"] = pd.Categorical.from_codes(frame["direction"], categories=list(evaluate.DIRECTIONS))
+    return frame
+
+
+def _grouped(records: pd.DataFrame, keys: list[str]):
+    return records.groupby(keys, sort=False, observed=True, dropna=False)
+
+
+def zero_shot_table(records: pd.DataFrame, n_boot: int = 10_000, topk=(1, 5)) -> pd.DataFrame:
+    """Top-k accuracy per run and language with its 95% bootstrap interval over test images, plus
+    the language average: a function of zero_shot_records alone."""
+    rows = [
+        dict(zip(_RUN, key), metric=f"top{k}", **_mean_and_interval(group["rank"].to_numpy() < k, n_boot))
+        for key, group in _grouped(records, _RUN)
+        for k in topk
+    ]
+    return evaluate.language_average(pd.DataFrame(rows)[evaluate.TABLE_COLUMNS])
+
+
+def _mean_and_interval(values: np.ndarray, n_boot: int) -> dict:
+    low, high = evaluate.bootstrap_interval(values, n_boot)
+    return {"value": float(values.mean()), "ci_low": low, "ci_high": high}
+
+
+def retrieval_table(records: pd.DataFrame, n_boot: int = 10_000, ks=(1, 5, 10)) -> pd.DataFrame:
+    """Recall@k both ways per run and language (95% bootstrap over items), the macro average (mean
+    of languages) and the micro one (all queries pooled) whose interval resamples test items with
+    all their translations (evaluate.clustered_interval): an item's languages are not independent."""
+    rows = [
+        dict(zip(_RUN, key), metric=f"{direction} R@{k}", **_mean_and_interval(group["rank"].to_numpy() < k, n_boot))
+        for key, by_direction in _grouped(records, _RUN)
+        for direction, group in _grouped(by_direction, ["direction"])
+        for k in ks
+    ]
+    per_language = pd.DataFrame(rows)[evaluate.TABLE_COLUMNS]
+    micro = []
+    for (model, setting, seed, direction), group in _grouped(records, ["model", "setting", "seed", "direction"]):
+        by_item = group.pivot(index="language", columns="item", values="rank").to_numpy()
+        for k in ks:
+            low, high = evaluate.clustered_interval(by_item < k, n_boot)
+            micro.append(
                 dict(
                     model=model,
                     setting=setting,
                     language="micro",
                     metric=f"{direction} R@{k}",
-                    value=float(query_hits.mean()),
+                    value=float((by_item < k).mean()),
                     ci_low=low,
                     ci_high=high,
                     seed=seed,
                 )
             )
-    table = pd.DataFrame(rows, columns=evaluate.TABLE_COLUMNS)
-    per_language = table[table["language"] != "micro"]
-    macro = evaluate.language_average(per_language, "macro")
-    return pd.concat([macro, table[table["language"] == "micro"]], ignore_index=True)
+    return pd.concat(
+        [evaluate.language_average(per_language, "macro"), pd.DataFrame(micro)[evaluate.TABLE_COLUMNS]],
+        ignore_index=True,
+    )
 
 
 def wide_table(table: pd.DataFrame, metric: str, setting: str, languages: list[str], digits: int = 1) -> pd.DataFrame:
@@ -119,59 +158,6 @@ def wide_table(table: pd.DataFrame, metric: str, setting: str, languages: list[s
     order = [m for m in dict.fromkeys(chosen["model"])]
     columns = [c for c in languages + ["avg", "macro", "micro"] if c in wide.columns]
     return wide.loc[order, columns].reset_index()
-
-
-def baseline_of(runs: pd.DataFrame) -> dict[str, str]:
-    """Each model's MCLIP: the MCLIP run set whose student trains the same backbone layers."""
-    mclip = (
-        runs[runs["objective"] == "MCLIP"].drop_duplicates("trainable_layers").set_index("trainable_layers")["variant"]
-    )
-    return {
-        row.variant: mclip[row.trainable_layers]
-        for row in runs.drop_duplicates("variant").itertuples()
-        if row.objective != "MCLIP" and row.trainable_layers in mclip.index
-    }
-
-
-def verdict(low: float, high: float) -> str:
-    """What a 95% interval of a difference to MCLIP says, in words."""
-    return "better than MCLIP" if low > 0 else "worse than MCLIP" if high < 0 else "no difference resolved"
-
-
-def paired_comparisons(hits: dict, baselines: dict[str, str], n_boot: int = 10_000) -> pd.DataFrame:
-    """Every model against its MCLIP, per setting and task: the mean difference of the
-    language-averaged score in points, paired (the same test items and seeds), with a 95% paired
-    bootstrap interval over items and seeds (evaluate.paired_difference), and the verdict it gives."""
-    rows = []
-    for task in (ZERO_SHOT_TASK, RETRIEVAL_TASK):
-        for setting in ("full", "low"):
-            for model, baseline in baselines.items():
-                seeds = sorted(seed for (t, m, s, seed) in hits if (t, m, s) == (task, model, setting))
-                paired = [seed for seed in seeds if (task, baseline, setting, seed) in hits]
-                if not paired:
-                    continue
-                ours = np.stack([hits[task, model, setting, seed] for seed in paired]).astype(np.float64)
-                theirs = np.stack([hits[task, baseline, setting, seed] for seed in paired]).astype(np.float64)
-                result = evaluate.paired_difference(ours, theirs, n_boot=n_boot)
-                rows.append(
-                    {
-                        "setting": setting,
-                        "task": task,
-                        "model": model,
-                        "baseline": baseline,
-                        "score": 100 * ours.mean(),
-                        "baseline score": 100 * theirs.mean(),
-                        "difference": 100 * result["difference"],
-                        "ci_low": 100 * result["ci_low"],
-                        "ci_high": 100 * result["ci_high"],
-                        "half_width": 100 * result["half_width"],
-                        "seeds": result["seeds"],
-                        "items": result["items"],
-                        "wins": result["wins"],
-                        "verdict": verdict(result["ci_low"], result["ci_high"]),
-                    }
-                )
-    return pd.DataFrame(rows)
 
 
 def seed_spread(table: pd.DataFrame, average: str, metric: str, setting: str = "low") -> pd.DataFrame:

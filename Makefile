@@ -33,7 +33,7 @@ VENV_STAMP := $(VENV)/.tomclip-installed
 SYSTEM_STAMP := $(BUILD)/stamps/system-assets
 ASSETS_STAMP := $(BUILD)/stamps/assets
 
-.PHONY: help setup data-check paper site readme benchmark test unit lint format nbval nbval-prepare site-test guard spread cpus nbval-record lab lock \
+.PHONY: help setup data-check paper reproduce site readme benchmark test unit lint format nbval nbval-prepare site-test guard spread cpus nbval-record lab lock \
         clean distclean
 
 help: ## list the targets
@@ -91,6 +91,15 @@ $(BUILD)/executed/$(PROFILE)/%.ipynb: $(BUILD)/notebooks/%.ipynb $(BUILD)/params
 include notebooks/dependencies.mk
 
 paper: $(EXECUTED) $(SITE)/index.html ## run every notebook for PROFILE (default embedded), then build its reader's edition
+
+# The reproduction check: this run's results/PROFILE against the committed ones (git HEAD), cell by cell,
+# timing columns aside; every difference is named and fails the target (docs/testing.md).
+reproduce: paper ## make paper, then compare results/PROFILE with the committed tables cell by cell (timings aside)
+	@git ls-files --error-unmatch results/$(PROFILE) >/dev/null 2>&1 || \
+	    { echo "No committed results/$(PROFILE) to compare with (only results/embedded is kept)."; exit 2; }
+	@committed=$$(mktemp -d) && trap 'rm -rf "$$committed"' EXIT && \
+	git archive HEAD results/$(PROFILE) | tar -x -C "$$committed" && \
+	$(BIN)/python scripts/compare-results.py "$$committed/results/$(PROFILE)" results/$(PROFILE)
 
 # The reader's edition: every executed notebook as a page, a landing page, the engine's API reference,
 # in build/site/PROFILE/ (open index.html from the file system). docs/rendered-edition.md says more.

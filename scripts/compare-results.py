@@ -3,8 +3,8 @@
     python scripts/compare-results.py OLD_DIR NEW_DIR [--ignore NAME ...]
 
 Each file is byte-identical, or (a CSV) has every column of the old file with the same values, to
-the last digit, plus new columns (a table that gained variables), or it differs: then it is listed
-with what differs. Columns that measure time (`--timings`: seconds, ms per step) are wall-clock
+the last digit, plus new columns (a table that gained variables), or (per-item records, .parquet)
+holds the same rows and values, or it differs: then it is listed with what differs. Columns that measure time (`--timings`: seconds, ms per step) are wall-clock
 measurements, never the same twice: a CSV that differs only in them is listed as such, and so is
 its Markdown table. Files in one folder only are listed too. Exit status 1 when anything else
 differs. `notebook_timings` is left out by default: it records how long the run took.
@@ -23,6 +23,12 @@ def compare(old: Path, new: Path, timings: list[str] = TIMINGS) -> str | None:
     """None when `new` keeps every value of `old` (but its timings); else what differs, in words."""
     if old.read_bytes() == new.read_bytes():
         return None
+    if old.suffix == ".parquet":
+        before, after = pd.read_parquet(old), pd.read_parquet(new)
+        if list(before.columns) != list(after.columns) or len(before) != len(after):
+            return f"columns {list(before.columns)} x {len(before)} rows before, {list(after.columns)} x {len(after)} now"
+        changed = [c for c in before.columns if not before[c].astype(str).equals(after[c].astype(str))]
+        return f"other values in {changed}" if changed else None
     if old.suffix != ".csv":
         csv = (old.with_suffix(".csv"), new.with_suffix(".csv"))
         if old.suffix == ".md" and all(path.exists() for path in csv) and compare(*csv, timings) is None:
@@ -64,6 +70,8 @@ def main() -> int:
             problems.append(f"{name}: {difference}")
         elif old.read_bytes() == new.read_bytes():
             same += 1
+        elif old.suffix == ".parquet":
+            kept.append(f"{name}: the same records, other bytes (the writer's metadata)")
         elif old.suffix == ".csv":
             added = [c for c in pd.read_csv(new, nrows=0).columns if c not in pd.read_csv(old, nrows=0).columns]
             kept.append(f"{name}: every old value kept but the timings; new columns {added}")

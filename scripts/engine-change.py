@@ -1,11 +1,12 @@
 """How far a change of arithmetic alone moved the paired comparisons with MCLIP.
 
-    .venv/bin/python scripts/engine-change.py [--before 9c9aa65] [--profile embedded]
+    .venv/bin/python scripts/engine-change.py [--before 9c9aa65] [--after e417a23] [--profile embedded]
 
 0.6.0 computes the topological terms in a fused kernel (CHANGELOG): the same definitions, other
 rounding (float64 sums, lengths from the coordinates), so every topological run trains along a
 slightly different path. Comparing the committed results/<profile>/tomclip_vs_mclip.csv at the
-commit `--before` with the current one shows how much of a difference between models is that
+commit `--before` with the one at `--after` (the last results in the bootstrap format this
+script reads; 0.8.0's verdict tables have other columns) shows how much of a difference between models is that
 spread rather than the method. MCLIP runs kept their bits, so every shift is the topological
 model's. Writes results/<profile>/engine_change.{csv,md}.
 """
@@ -56,9 +57,10 @@ def change_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", default="9c9aa65", help="the commit whose results the engine change replaced")
+    parser.add_argument("--after", default="e417a23", help="the commit whose results came after it (0.7.0)")
     parser.add_argument("--profile", default="embedded")
     args = parser.parse_args()
-    after = pd.read_csv(ROOT / "results" / args.profile / "tomclip_vs_mclip.csv")
+    after = comparisons_at(args.after, args.profile)
     table = change_table(comparisons_at(args.before, args.profile), after)
     flipped = table[table["verdict_before"] != table["verdict_after"]]
     caption = (

@@ -26,7 +26,9 @@ def compare(old: Path, new: Path, timings: list[str] = TIMINGS) -> str | None:
     if old.suffix == ".parquet":
         before, after = pd.read_parquet(old), pd.read_parquet(new)
         if list(before.columns) != list(after.columns) or len(before) != len(after):
-            return f"columns {list(before.columns)} x {len(before)} rows before, {list(after.columns)} x {len(after)} now"
+            return (
+                f"columns {list(before.columns)} x {len(before)} rows before, {list(after.columns)} x {len(after)} now"
+            )
         changed = [c for c in before.columns if not before[c].astype(str).equals(after[c].astype(str))]
         return f"other values in {changed}" if changed else None
     if old.suffix != ".csv":

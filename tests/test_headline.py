@@ -5,8 +5,9 @@ import pandas as pd
 from tomclip_lib.stages import findings
 
 
-def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict):
+def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict, family="secondary"):
     return dict(
+        family=family,
         model=model,
         baseline=baseline,
         setting=setting,
@@ -18,6 +19,9 @@ def verdict_row(model, baseline, setting, task, difference, low, high, baseline_
         **{"baseline score": baseline_score},
         seeds=5,
         items=373,
+        p_holm=0.01,
+        delta=0.25,
+        mde=0.2,
         verdict=verdict,
     )
 
@@ -35,11 +39,11 @@ def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_mar
                 -0.12,
                 0.12,
                 2.45,
-                "no difference resolved",
+                "equivalent",
             ),
-            verdict_row("ToMCLIP", "MCLIP", "low", retrieval, 0.5, 0.1, 0.9, 4.70, "better than MCLIP"),
-            verdict_row("ToMCLIP", "MCLIP", "full", retrieval, -0.2, -0.6, 0.2, 6.94, "no difference resolved"),
-            verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "no difference resolved"),
+            verdict_row("ToMCLIP", "MCLIP", "low", retrieval, 0.5, 0.1, 0.9, 4.70, "better", "primary"),
+            verdict_row("ToMCLIP", "MCLIP", "full", retrieval, -0.2, -0.6, 0.2, 6.94, "inconclusive", "primary"),
+            verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "equivalent"),
         ]
     )
     table, sentence = findings.headline(verdicts)
@@ -52,7 +56,11 @@ def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_mar
     ]
     rows = table.set_index("model")
     assert rows.loc["MCLIP (top layer): its score (%)", "retrieval R@1, low"] == "2.5"
-    assert rows.loc["ToMCLIP", "retrieval R@1, low"] == "+0.5 [+0.1, +0.9]"
+    assert rows.loc["ToMCLIP", "retrieval R@1, low"] == "+0.50 [+0.10, +0.90] better"
     assert rows.loc["ToMA", "retrieval R@1, full"] == findings.NOT_RUN
     assert "zero-shot top-1, low" not in table.columns  # no task of which nothing was measured
-    assert "+0.5 points, 95% interval [+0.1, +0.9] (5 seeds, 373 test emoji): better than MCLIP" in sentence
+    assert "ToMCLIP against MCLIP, low retrieval text->image R@1: +0.50 [+0.10, +0.90] points (5 seeds" in sentence
+    assert sentence.endswith(  # the families in the table's order
+        "secondary (2 comparisons): better 0, worse 0, equivalent 2, inconclusive 0; "
+        "primary (2 comparisons): better 1, worse 0, equivalent 0, inconclusive 1."
+    )

@@ -142,6 +142,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
             sweep_weights=[0.01],
             sweep_seeds=[0],
             top_layers=0,
+            fixed_epochs=None,  # as params/paper.yaml
             languages=EVALUATED,
         ),
         # Three languages, not 13: 13 x 100 prompts through every text tower would take minutes here.

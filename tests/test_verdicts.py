@@ -89,8 +89,10 @@ def test_the_long_tables_are_functions_of_the_records():
     long = tables.zero_shot_table(zero_shot(), n_boot=100).set_index(["model", "seed", "language", "metric"])
     assert long.loc[("ToMCLIP", 0, "en", "top1"), "value"] == pytest.approx(2 / 3)
     assert long.loc[("ToMCLIP", 0, "avg", "top1"), "value"] == pytest.approx(0.5)
-    micro = tables.retrieval_table(retrieval(), n_boot=100)
-    micro = micro[micro["language"] == "micro"].set_index(["model", "seed", "metric"])
+    table = tables.retrieval_table(retrieval(), n_boot=100).set_index(["model", "seed", "language", "metric"])
+    assert table.loc[("ToMCLIP", 1, "ko", "text_to_image R@1"), "value"] == pytest.approx(2 / 3)
+    assert table.loc[("ToMCLIP", 1, "ko", "image_to_text R@10"), "value"] == 1.0
+    micro = table.xs("micro", level="language")
     assert micro.loc[("ToMCLIP", 1, "text_to_image R@1"), "value"] == pytest.approx(5 / 6)
 
 

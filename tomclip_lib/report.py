@@ -81,13 +81,20 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str | list[str] = ".2f") -> st
 
 
 def save_table(
-    frame: pd.DataFrame, name: str, profile: str, floatfmt: str | list[str] = ".2f", caption: str | None = None
+    frame: pd.DataFrame,
+    name: str,
+    profile: str,
+    floatfmt: str | list[str] = ".2f",
+    caption: str | None = None,
+    markdown_columns: list[str] | None = None,
 ) -> list[Path]:
-    """Write results/<profile>/<name>.csv and .md (the caption, if any, above the table)."""
+    """Write results/<profile>/<name>.csv and .md (the caption, if any, above the table). The CSV
+    holds every column; `markdown_columns` picks what a reader's table shows (None: all)."""
     folder = paths.results_dir(profile)
     csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
     write_text(csv_path, frame.to_csv(index=False))
-    write_text(md_path, (caption + "\n\n" if caption else "") + markdown_table(frame, floatfmt))
+    shown = frame if markdown_columns is None else frame[markdown_columns]
+    write_text(md_path, (caption + "\n\n" if caption else "") + markdown_table(shown, floatfmt))
     return [csv_path, md_path]
 
 

@@ -117,7 +117,7 @@ def retrieval_table(records: pd.DataFrame, n_boot: int = 10_000, ks=(1, 5, 10)) 
     rows = [
         dict(zip(_RUN, key), metric=f"{direction} R@{k}", **_mean_and_interval(group["rank"].to_numpy() < k, n_boot))
         for key, by_direction in _grouped(records, _RUN)
-        for direction, group in _grouped(by_direction, ["direction"])
+        for direction, group in by_direction.groupby("direction", sort=False, observed=True)
         for k in ks
     ]
     per_language = pd.DataFrame(rows)[evaluate.TABLE_COLUMNS]

@@ -52,22 +52,7 @@ retrieval_languages = [lang for lang in languages if lang in items.captions]  # 
 # `results/<profile>/items_zero_shot.parquet` and `items_retrieval.parquet`.
 
 # %%
-report.save_records(
-    tables.zero_shot_records(
-        profile, runs, teacher, images, teacher.cached_image_embeddings("zero-shot", images.images), languages
-    ),
-    "items_zero_shot",
-    profile,
-    sort_by=["language", "image"],
-)
-report.save_records(
-    tables.retrieval_records(
-        profile, runs, teacher, items, teacher.cached_image_embeddings("retrieval", items.images), retrieval_languages
-    ),
-    "items_retrieval",
-    profile,
-    sort_by=["language", "direction", "item"],
-)
+tables.write_item_records(profile, runs, teacher, images, items, languages, retrieval_languages)
 
 # %% [markdown]
 # What follows reads the records back from disk: every table and the verdict below are functions

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import evaluate, records
+from .. import evaluate, records, report
 from ..data.classnames import prompts
 from ..data.embedded import RetrievalSet, ZeroShotSet
 from ..evaluate import RetrievalQueries
@@ -88,6 +88,33 @@ def retrieval_records(
     frame = _records(columns, run_keys, lengths)
     frame["direction"] = pd.Categorical.from_codes(frame["direction"], categories=list(evaluate.DIRECTIONS))
     return frame
+
+
+def write_item_records(
+    profile: str,
+    runs: pd.DataFrame,
+    teacher: Teacher,
+    images: ZeroShotSet,
+    items: RetrievalSet,
+    languages: list[str],
+    retrieval_languages: list[str],
+) -> None:
+    """Write results/<profile>/items_zero_shot.parquet and items_retrieval.parquet, each sorted by
+    item so that an item's rows of every run sit side by side (report.save_records)."""
+    zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
+    retrieval_images = teacher.cached_image_embeddings("retrieval", items.images)
+    report.save_records(
+        zero_shot_records(profile, runs, teacher, images, zero_shot_images, languages),
+        "items_zero_shot",
+        profile,
+        sort_by=["language", "image"],
+    )
+    report.save_records(
+        retrieval_records(profile, runs, teacher, items, retrieval_images, retrieval_languages),
+        "items_retrieval",
+        profile,
+        sort_by=["language", "direction", "item"],
+    )
 
 
 def _grouped(records: pd.DataFrame, keys: list[str]):

@@ -100,14 +100,15 @@ def write_item_records(
     retrieval_languages: list[str],
 ) -> None:
     """Write results/<profile>/items_zero_shot.parquet and items_retrieval.parquet, each sorted by
-    item so that an item's rows of every run sit side by side (report.save_records)."""
+    item (zero-shot images by class first) so that an item's rows of every run sit side by side
+    (report.save_records: the order is what makes them small)."""
     zero_shot_images = teacher.cached_image_embeddings("zero-shot", images.images)
     retrieval_images = teacher.cached_image_embeddings("retrieval", items.images)
     report.save_records(
         zero_shot_records(profile, runs, teacher, images, zero_shot_images, languages),
         "items_zero_shot",
         profile,
-        sort_by=["language", "image"],
+        sort_by=["language", "label", "image"],
     )
     report.save_records(
         retrieval_records(profile, runs, teacher, items, retrieval_images, retrieval_languages),

@@ -118,16 +118,16 @@ def write_item_records(
     )
 
 
-def _grouped(records: pd.DataFrame, keys: list[str]):
-    return records.groupby(keys, sort=False, observed=True, dropna=False)
+def _grouped(item_ranks: pd.DataFrame, keys: list[str]):
+    return item_ranks.groupby(keys, sort=False, observed=True, dropna=False)
 
 
-def zero_shot_table(records: pd.DataFrame, n_boot: int = 10_000, topk=(1, 5)) -> pd.DataFrame:
+def zero_shot_table(item_ranks: pd.DataFrame, n_boot: int = 10_000, topk=(1, 5)) -> pd.DataFrame:
     """Top-k accuracy per run and language with its 95% bootstrap interval over test images, plus
     the language average: a function of zero_shot_records alone."""
     rows = [
         dict(zip(_RUN, key), metric=f"top{k}", **_mean_and_interval(group["rank"].to_numpy() < k, n_boot))
-        for key, group in _grouped(records, _RUN)
+        for key, group in _grouped(item_ranks, _RUN)
         for k in topk
     ]
     return evaluate.language_average(pd.DataFrame(rows)[evaluate.TABLE_COLUMNS])
@@ -138,19 +138,19 @@ def _mean_and_interval(values: np.ndarray, n_boot: int) -> dict:
     return {"value": float(values.mean()), "ci_low": low, "ci_high": high}
 
 
-def retrieval_table(records: pd.DataFrame, n_boot: int = 10_000, ks=(1, 5, 10)) -> pd.DataFrame:
+def retrieval_table(item_ranks: pd.DataFrame, n_boot: int = 10_000, ks=(1, 5, 10)) -> pd.DataFrame:
     """Recall@k both ways per run and language (95% bootstrap over items), the macro average (mean
     of languages) and the micro one (all queries pooled) whose interval resamples test items with
     all their translations (evaluate.clustered_interval): an item's languages are not independent."""
     rows = [
         dict(zip(_RUN, key), metric=f"{direction} R@{k}", **_mean_and_interval(group["rank"].to_numpy() < k, n_boot))
-        for key, by_direction in _grouped(records, _RUN)
+        for key, by_direction in _grouped(item_ranks, _RUN)
         for direction, group in by_direction.groupby("direction", sort=False, observed=True)
         for k in ks
     ]
     per_language = pd.DataFrame(rows)[evaluate.TABLE_COLUMNS]
     micro = []
-    for (model, setting, seed, direction), group in _grouped(records, ["model", "setting", "seed", "direction"]):
+    for (model, setting, seed, direction), group in _grouped(item_ranks, ["model", "setting", "seed", "direction"]):
         by_item = group.pivot(index="language", columns="item", values="rank").to_numpy()
         for k in ks:
             low, high = evaluate.clustered_interval(by_item < k, n_boot)

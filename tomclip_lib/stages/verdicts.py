@@ -18,14 +18,14 @@ from ..errors import TomclipError
 from .tables import RETRIEVAL_TASK, ZERO_SHOT_TASK
 
 
-def _cube(records: pd.DataFrame, item: str) -> tuple[list[int], np.ndarray]:
+def _cube(item_ranks: pd.DataFrame, item: str) -> tuple[list[int], np.ndarray]:
     """A run set's top-1 hits as (seeds, languages, items), with its seeds in order."""
-    ordered = records.sort_values(["seed", "language", item], kind="stable")
+    ordered = item_ranks.sort_values(["seed", "language", item], kind="stable")
     seeds = [int(seed) for seed in ordered["seed"].unique()]
     languages, items = ordered["language"].nunique(), ordered[item].nunique()
     if len(ordered) != len(seeds) * languages * items:
         raise TomclipError(
-            f"the records of {records['model'].iloc[0]!r} ({records['setting'].iloc[0]}) are not one score per "
+            f"the records of {item_ranks['model'].iloc[0]!r} ({item_ranks['setting'].iloc[0]}) are not one score per "
             f"(seed, language, item): rerun notebook 04 to rewrite them."
         )
     return seeds, (ordered["rank"].to_numpy() < 1).reshape(len(seeds), languages, items).astype(np.float64)
@@ -34,8 +34,8 @@ def _cube(records: pd.DataFrame, item: str) -> tuple[list[int], np.ndarray]:
 def _task_hits(zero_shot: pd.DataFrame, retrieval: pd.DataFrame):
     """For each task, the records' run sets by (model, setting) and the name of their item column."""
     text_to_image = retrieval[retrieval["direction"] == "text_to_image"]
-    for task, records, item in ((ZERO_SHOT_TASK, zero_shot, "image"), (RETRIEVAL_TASK, text_to_image, "item")):
-        students = records[records["seed"].notna()]
+    for task, item_ranks, item in ((ZERO_SHOT_TASK, zero_shot, "image"), (RETRIEVAL_TASK, text_to_image, "item")):
+        students = item_ranks[item_ranks["seed"].notna()]
         yield task, dict(iter(students.groupby(["model", "setting"], observed=True, sort=False))), item
 
 
@@ -77,11 +77,11 @@ def paired_comparisons(
     family_of = _family_of(families, list(baselines.index))
     rows = []
     for task, hits, item in _task_hits(zero_shot, retrieval):
-        for (model, setting), records in hits.items():
+        for (model, setting), item_ranks in hits.items():
             if model not in baselines.index or (baselines.at[model, "baseline"], setting) not in hits:
                 continue
             baseline = baselines.at[model, "baseline"]
-            seeds, ours = _cube(records, item)
+            seeds, ours = _cube(item_ranks, item)
             baseline_seeds, theirs = _cube(hits[baseline, setting], item)
             paired = [seed for seed in seeds if seed in baseline_seeds]
             ours = ours[[seeds.index(seed) for seed in paired]]

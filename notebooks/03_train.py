@@ -72,6 +72,7 @@ top_layer_variants = ["MCLIP", "ToMCLIP"]
 top_layer_training = {"max_epochs": 6, "warmup_steps": 20, "backbone_lr": 1e-4}
 top_layer_seeds = 3  # the first seeds of seeds_low that the top-layer runs train (each ~30 s on two cores)
 fixed_epochs = 20  # MCLIP and ToMCLIP (low) also trained exactly this long, no early stopping (None: not)
+fixed_epoch_seeds = 5  # the first seeds of seeds_low those two train (None: all; make paper's budget)
 languages = None  # of validation R@1 (None: the paper's 13)
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch
@@ -177,6 +178,7 @@ rows = grid.main_grid(
     top_layer_training,
     top_layer_seeds,
     fixed_epochs,
+    fixed_epoch_seeds,
 )
 data.update(distillation.grid_pairs(profile, corpus, student_config, rows))
 runs = distillation.train_grid(

@@ -268,7 +268,12 @@ def test_the_fixed_epoch_rows_pair_with_each_other_and_top_layer_rows_train_fewe
     assert fixed.baseline == "MCLIP (fixed epochs)" and fixed.training == {"max_epochs": 20, "patience": None}
     assert by_name["MCLIP (fixed epochs)"].baseline is None and fixed.settings == ("low",)
     assert by_name["ToMCLIP (top layer)"].baseline == "MCLIP (top layer)" and by_name["ToMCLIP (top layer)"].seeds == 2
-    assert by_name["ToMCLIP"].seeds is None
+    assert by_name["ToMCLIP"].seeds is None and fixed.seeds is None
+    fewer = grid.main_grid(["MCLIP", "ToMCLIP"], [], 1.0, None, 0, [], {}, None, 20, 5)
+    assert [(row.name, row.seeds) for row in fewer if "fixed" in row.name] == [
+        ("MCLIP (fixed epochs)", 5),
+        ("ToMCLIP (fixed epochs)", 5),
+    ]
 
 
 def test_a_model_without_its_own_layer_count_trains_what_the_grids_student_trains():

@@ -79,6 +79,7 @@ def main_grid(
     top_layer_training: dict | None = None,
     top_layer_seeds: int | None = None,
     fixed_epochs: int | None = None,
+    fixed_epoch_seeds: int | None = None,
 ) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
@@ -87,7 +88,8 @@ def main_grid(
     `top_layer_variants` with the top `top_layers` backbone layers trained, with the training
     settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)
     on their first `top_layer_seeds` seeds; and, low-resource, MCLIP and ToMCLIP trained for exactly
-    `fixed_epochs` epochs, no early stopping: the primary comparison with both arms stopped alike."""
+    `fixed_epochs` epochs, no early stopping, on their first `fixed_epoch_seeds` seeds (None: all):
+    the primary comparison with both arms stopped alike."""
     rows = [
         GridRow(
             name,
@@ -118,7 +120,14 @@ def main_grid(
     if fixed_epochs:
         fixed = {"max_epochs": fixed_epochs, "patience": None}
         rows += [
-            GridRow("MCLIP (fixed epochs)", "MCLIP", settings=("low",), training=fixed, baseline=None),
+            GridRow(
+                "MCLIP (fixed epochs)",
+                "MCLIP",
+                settings=("low",),
+                training=fixed,
+                baseline=None,
+                seeds=fixed_epoch_seeds,
+            ),
             GridRow(
                 "ToMCLIP (fixed epochs)",
                 "ToMCLIP",
@@ -126,6 +135,7 @@ def main_grid(
                 settings=("low",),
                 training=fixed,
                 baseline="MCLIP (fixed epochs)",
+                seeds=fixed_epoch_seeds,
             ),
         ]
     return rows

@@ -1,8 +1,8 @@
-"""The README's headline table (tomclip_lib.stages.findings): each model against its own MCLIP."""
+"""The README's headline table (tomclip_lib.stages.headline): each model against its own MCLIP."""
 
 import pandas as pd
 
-from tomclip_lib.stages import findings
+from tomclip_lib.stages import headline
 
 
 def verdict_row(model, baseline, setting, task, difference, low, high, baseline_score, verdict, family="secondary"):
@@ -46,7 +46,7 @@ def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_mar
             verdict_row("ToMA", "MCLIP", "low", retrieval, 0.04, -0.12, 0.2, 4.70, "equivalent"),
         ]
     )
-    table, sentence = findings.headline(verdicts)
+    table, sentence = headline.headline(verdicts)
     assert list(table["model"]) == [
         "MCLIP: its score (%)",
         "ToMCLIP",
@@ -57,10 +57,23 @@ def test_a_top_layer_model_sits_under_its_own_mclip_and_a_setting_not_run_is_mar
     rows = table.set_index("model")
     assert rows.loc["MCLIP (top layer): its score (%)", "retrieval R@1, low"] == "2.5"
     assert rows.loc["ToMCLIP", "retrieval R@1, low"] == "+0.50 [+0.10, +0.90] better"
-    assert rows.loc["ToMA", "retrieval R@1, full"] == findings.NOT_RUN
+    assert rows.loc["ToMA", "retrieval R@1, full"] == headline.NOT_RUN
     assert "zero-shot top-1, low" not in table.columns  # no task of which nothing was measured
     assert "ToMCLIP against MCLIP, low retrieval text->image R@1: +0.50 [+0.10, +0.90] points (5 seeds" in sentence
     assert sentence.endswith(  # the families in the table's order
         "secondary (2 comparisons): better 0, worse 0, equivalent 2, inconclusive 0; "
         "primary (2 comparisons): better 1, worse 0, equivalent 0, inconclusive 1."
     )
+
+
+def test_the_primary_endpoint_leads_the_sentences_and_the_findings_name_it():
+    reciprocal, r1 = "retrieval text->image reciprocal rank", "retrieval text->image R@1"
+    verdicts = pd.DataFrame(
+        [
+            verdict_row("ToMCLIP", "MCLIP", "low", r1, 0.5, 0.1, 0.9, 4.70, "better", "primary"),
+            verdict_row("ToMCLIP", "MCLIP", "low", reciprocal, -0.1, -0.3, 0.1, 11.5, "equivalent", "primary"),
+        ]
+    ).assign(**{"primary endpoint": [False, True]})
+    table, sentence = headline.headline(verdicts)
+    assert sentence.startswith("ToMCLIP against MCLIP, low retrieval text->image reciprocal rank: -0.10")
+    assert list(table.columns) == ["model", "retrieval reciprocal rank, low", "retrieval R@1, low"]

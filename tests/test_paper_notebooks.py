@@ -146,7 +146,10 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
             languages=EVALUATED,
         ),
         # Three languages, not 13: 13 x 100 prompts through every text tower would take minutes here.
-        "04_evaluate": dict(profile="paper", languages=EVALUATED, n_boot=50),
+        # M-CLIP's pairs have no test split and the fixture 4 validation rows: coherence on its training rows
+        "04_evaluate": dict(
+            profile="paper", languages=EVALUATED, n_boot=50, coherence_split="train", coherence_neighbours=1
+        ),
         "05_ablations": dict(
             profile="paper",
             seeds=[0],
@@ -208,6 +211,8 @@ def test_the_ablations_vary_the_paper_training_and_score_on_mclip_validation_row
     assert (
         set(verdicts["model"]) == {"ToMCLIP", "ToMCLIP (chosen)"} and (verdicts["ci_low"] <= verdicts["ci_high"]).all()
     )
+    shape = pd.read_csv(results / "coherence_vs_mclip.csv")
+    assert set(shape["model"]) == {"ToMCLIP", "ToMCLIP (chosen)"} and shape["difference"].notna().all()
     for name in ("batch_size", "sparsification", "mode", "h1"):
         table = pd.read_csv(results / f"ablation_{name}.csv")
         scores = table[["validation R@1 mean", "retrieval R@1 mean", "zero-shot top-1 mean"]]

@@ -27,7 +27,8 @@ RUNS = pd.DataFrame(
     ]
 )
 FAMILIES = {"primary": ["ToMCLIP"], "secondary": ["ToMA"]}
-DELTA = {tables.ZERO_SHOT_TASK: 1.0, tables.RETRIEVAL_TASK: 30.0}
+DELTA = {tables.ZERO_SHOT_TASK: 1.0, tables.RETRIEVAL_TASK: 30.0, tables.RETRIEVAL_RR_TASK: 30.0}
+ENDPOINT = {"setting": "low", "task": tables.RETRIEVAL_RR_TASK}
 
 
 def records(item: str, extra: dict) -> pd.DataFrame:
@@ -54,7 +55,7 @@ def retrieval():
 
 
 def compare(**overrides):
-    arguments = dict(families=FAMILIES, smallest_effect=DELTA) | overrides
+    arguments = dict(families=FAMILIES, smallest_effect=DELTA, primary_endpoint=ENDPOINT) | overrides
     return verdicts.paired_comparisons(zero_shot(), retrieval(), RUNS, **arguments).set_index(["task", "model"])
 
 
@@ -66,6 +67,34 @@ def test_the_paired_difference_and_its_standard_error_by_hand():
     assert (row["score"], row["baseline score"]) == pytest.approx((8 / 12 * 100, 5 / 12 * 100))
     # the retrieval task reads text -> image only (image -> text is all hits for every model)
     assert table.loc[tables.RETRIEVAL_TASK, "ToMCLIP"]["difference"] == pytest.approx(25.0)
+
+
+def test_the_reciprocal_rank_is_a_continuous_score_of_the_same_records():
+    """A miss at rank 1 scores 1/2, so every difference is half the R@1 one; a true image moved from
+    rank 4 to rank 1 is no hit either way, yet its reciprocal rank rises from 1/5 to 1/2."""
+    table = compare()
+    row = table.loc[tables.RETRIEVAL_RR_TASK, "ToMCLIP"]
+    assert row["difference"] == pytest.approx(12.5) and row["se"] == pytest.approx(100 / 24)
+    worse_misses = retrieval()
+    at = (worse_misses["model"] == "MCLIP") & (worse_misses["rank"] == 1)
+    worse_misses.loc[at, "rank"] = 4
+    moved = verdicts.paired_comparisons(
+        zero_shot(), worse_misses, RUNS, FAMILIES, DELTA, primary_endpoint=ENDPOINT
+    ).set_index(["task", "model"])
+    assert moved.loc[tables.RETRIEVAL_TASK, "ToMCLIP"]["difference"] == pytest.approx(25.0)  # R@1 cannot see it
+    # MCLIP misses 7 of its 12 (seed, language, item) queries, now at rank 4 (1/5); ToMA, MCLIP's own
+    # hits with its misses at rank 1 (1/2), is ahead by (1/2 - 1/5) x 7/12, in points
+    assert moved.loc[tables.RETRIEVAL_RR_TASK, "ToMA"]["difference"] == pytest.approx(100 * 0.3 * 7 / 12)
+
+
+def test_the_primary_endpoint_is_one_marked_row_and_a_malformed_one_is_refused():
+    table = compare().reset_index()
+    marked = table[table["primary endpoint"]]
+    assert marked[["family", "setting", "task", "model"]].values.tolist() == [
+        ["primary", "low", tables.RETRIEVAL_RR_TASK, "ToMCLIP"]
+    ]
+    with pytest.raises(TomclipError, match="primary_endpoint"):
+        compare(primary_endpoint={"setting": "low", "task": "retrieval R@1"})
 
 
 def test_families_are_corrected_apart_and_verdicts_follow_the_adjusted_p_values():
@@ -117,8 +146,28 @@ def test_the_committed_verdict_is_a_function_of_the_committed_records():
         parameters["families"],
         parameters["smallest_effect"],
         parameters["alpha"],
+        primary_endpoint=parameters["primary_endpoint"],
     )
     committed = pd.read_csv(folder / "tomclip_vs_mclip.csv")
     pd.testing.assert_frame_equal(
         recomputed.reset_index(drop=True), committed, check_dtype=False, rtol=1e-12, check_exact=False
     )
+
+
+def test_the_teacher_fraction_divides_each_students_english_score_by_the_teachers():
+    teacher = pd.DataFrame(
+        [
+            dict(model=tables.TEACHER_BASELINE, setting="-", seed=pd.NA, language="en", item=i, rank=r)
+            for i, r in enumerate((0, 0, 1))
+        ]  # the teacher finds 2 of 3
+    ).assign(direction="text_to_image")
+    with_teacher = pd.concat([retrieval(), teacher], ignore_index=True)
+    zero_shot_with_teacher = pd.concat(
+        [zero_shot(), teacher.drop(columns="direction").rename(columns={"item": "image"})]
+    )
+    fraction = tables.teacher_fraction(zero_shot_with_teacher, with_teacher).set_index(["task", "model"])
+    row = fraction.loc[(tables.RETRIEVAL_TASK, "ToMCLIP")]
+    # ToMCLIP's English hits: seed 0 [1, 1, 0], seed 1 [1, 1, 1]: 5/6 against the teacher's 2/3
+    assert (row["student"], row["teacher"], row["seeds"]) == pytest.approx((500 / 6, 200 / 3, 2))
+    assert row["fraction"] == pytest.approx(1.25)
+    assert tables.TEACHER_BASELINE not in fraction.index.get_level_values("model")

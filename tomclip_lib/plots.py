@@ -260,3 +260,50 @@ def scatter_by(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, size: 
     ax.set_title(title)
     ax.legend(fontsize=7)
     return fig
+
+
+#: How the coherence figure names each metric, with the side that is more coherent.
+COHERENCE_LABELS = {
+    "l_ta": "L_ta (lower: more coherent)",
+    "l_dm": "L_dm (lower: more coherent)",
+    "rank_correlation": "rank correlation of distances (higher)",
+    "knn_overlap": "10-NN overlap (higher)",
+    "fidelity": "fidelity, mean cosine to target (higher)",
+}
+
+
+def coherence_differences(paired: pd.DataFrame, setting: str, title: str):
+    """One panel per coherence metric: each model minus its MCLIP with its 95% interval, drawn so that
+    right is always more coherent (lower-is-better metrics as MCLIP minus the model), a zero line
+    between; green where the interval is wholly closer to the teacher, red wholly farther."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    chosen = paired[paired["setting"] == setting]
+    metrics = list(dict.fromkeys(chosen["metric"]))
+    models = list(dict.fromkeys(chosen["model"]))
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(2.6 * len(metrics), 0.45 * len(models) + 1.4), sharey=True, layout="constrained"
+    )
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        rows = chosen[chosen["metric"] == metric].set_index("model").reindex(models)
+        sign = 1.0 if rows["more coherent is"].iloc[0] == "higher" else -1.0
+        centre = sign * rows["difference"].to_numpy()
+        ends = np.sort(sign * rows[["ci_low", "ci_high"]].to_numpy(), axis=1)
+        for row, (value, (low, high)) in enumerate(zip(centre, ends)):
+            colour = "C2" if low > 0 else "C3" if high < 0 else "0.4"
+            ax.errorbar(
+                value, row, xerr=[[value - low], [high - value]], fmt="o", color=colour, markersize=3, capsize=2
+            )
+        ax.axvline(0.0, color="0.2", linewidth=0.8)
+        ax.set_title(COHERENCE_LABELS.get(metric, metric), fontsize=8)
+        ax.set_xlabel(f"{'model − MCLIP' if sign > 0 else 'MCLIP − model'}  (more coherent →)", fontsize=7, labelpad=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.locator_params(axis="x", nbins=4)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        ax.xaxis.get_offset_text().set_fontsize(7)
+    first = np.atleast_1d(axes)[0]
+    first.set_yticks(np.arange(len(models)), models, fontsize=8)
+    first.invert_yaxis()
+    fig.suptitle(title, fontsize=9)
+    return fig

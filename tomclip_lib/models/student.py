@@ -535,8 +535,9 @@ class Student(nn.Module):
         return encode(backbone, tokenizer, list(texts), prefix=self.config.prefix, normalize=False).cpu()
 
     @torch.inference_mode()
-    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
-        """L2-normalised student embeddings of `texts` (numpy), as used for evaluation."""
+    def encode(self, texts: list[str], batch_size: int = 256, normalize: bool = True) -> np.ndarray:
+        """L2-normalised student embeddings of `texts` (numpy), as used for evaluation; with
+        normalize=False the head's raw outputs, as the training loss compares them with its targets."""
         was_training = self.training
         self.eval()
         try:
@@ -556,7 +557,8 @@ class Student(nn.Module):
                 outputs = torch.cat([self(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)])
         finally:
             self.train(was_training)
-        return torch.nn.functional.normalize(outputs.float(), dim=1).cpu().numpy()
+        outputs = outputs.float()
+        return (torch.nn.functional.normalize(outputs, dim=1) if normalize else outputs).cpu().numpy()
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """The parameters that training changes (the head, and the backbone layers that train)."""

@@ -39,12 +39,17 @@ def target_dim(profile: str) -> int:
     return int(records.teacher_targets(profile).shape[1])
 
 
+def targets_of(profile: str, pairs: pd.DataFrame) -> np.ndarray:
+    """The teacher's targets of corpus rows, as training reads them: the embedded teacher's text
+    tower on the English captions, or the paper profile's precomputed CLIP text features."""
+    if records.kind(profile) == records.EMBEDDED:
+        return embedded_text_encoder(list(pairs["en"]))
+    return records.teacher_targets(profile)[pairs["target_row"].to_numpy()]
+
+
 def setting_pairs(profile: str, corpus: pd.DataFrame, student_config: StudentConfig, setting: str) -> DistillationPairs:
     """Training and validation pairs of one setting ('full' or 'low') and a key of their contents."""
-    if records.kind(profile) == records.EMBEDDED:
-        return _pairs(corpus, student_config, lambda pairs: embedded_text_encoder(list(pairs["en"])), setting)
-    targets = records.teacher_targets(profile)
-    return _pairs(corpus, student_config, lambda pairs: targets[pairs["target_row"].to_numpy()], setting)
+    return _pairs(corpus, student_config, lambda pairs: targets_of(profile, pairs), setting)
 
 
 def _pairs(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, setting: str) -> DistillationPairs:

@@ -1,6 +1,7 @@
-"""What a profile's results say, in words: the findings (findings.md) and the headline verdict
-(headline.md, which the README and the reader's edition show). The one place where tables become
-sentences; a pure function of the files in results/<profile>/, so it can be rerun without training.
+"""What a profile's results say, in words: the findings (findings.md), written with the headline
+verdict (headline.md, stages.headline, which the README and the reader's edition show). With
+stages.headline the one place where tables become sentences; a pure function of the files in
+results/<profile>/, so it can be rerun without training.
 
     python scripts/findings.py embedded
 """
@@ -11,8 +12,9 @@ import pandas as pd
 
 from .. import paths
 from ..io import write_text
-from ..statistics import VERDICTS, format_bound
 from .ablations import best_setting
+from .headline import NOT_RUN, cell, headline, primary_endpoint
+from .tables import RETRIEVAL_RR_TASK, RETRIEVAL_TASK
 
 
 def findings(profile: str) -> str:
@@ -28,20 +30,57 @@ def findings(profile: str) -> str:
     lines = []
     verdicts = read("tomclip_vs_mclip")
     if verdicts is not None and "family" in verdicts:
+        for r in primary_endpoint(verdicts).itertuples():
+            lines.append(
+                f"- Primary endpoint (named before the run): {r.model} against {r.baseline}, {r.setting} {r.task}, "
+                f"{cell(r)} points (delta {r.delta:g}, minimum detectable effect {r.mde:.2f} unadjusted, "
+                f"{r.mde_family:.2f} at the family's level): {r.verdict}."
+            )
         for wanted in ("better", "worse", "equivalent"):
             part = verdicts[verdicts["verdict"] == wanted]
             lines.append(
                 f"- Paired against MCLIP (t intervals over seeds and items, Holm within each declared family), "
                 f"{wanted}{' within the smallest effect of interest' if wanted == 'equivalent' else ''}: "
-                + ("; ".join(f"{r.model} ({r.setting}, {r.task}, {_cell(r)})" for r in part.itertuples()) or "none")
+                + ("; ".join(f"{r.model} ({r.setting}, {r.task}, {cell(r)})" for r in part.itertuples()) or "none")
                 + "."
             )
-        low = verdicts[(verdicts["setting"] == "low") & (verdicts["task"].str.startswith("retrieval"))]
-        if len(low):
+        for task, name in ((RETRIEVAL_TASK, "R@1"), (RETRIEVAL_RR_TASK, "reciprocal rank")):
+            low = verdicts[(verdicts["setting"] == "low") & (verdicts["task"] == task)]
+            if len(low):
+                lines.append(
+                    f"- Low-resource retrieval {name}, difference to MCLIP in points [95% interval]: "
+                    + ", ".join(f"{r.model} {cell(r)}" for r in low.itertuples())
+                    + f"; largest minimum detectable effect (80% power) {low['mde'].max():.2f} points."
+                )
+    shape = read("coherence_vs_mclip")
+    if shape is not None and len(shape):
+        primary = shape[(shape["model"] == "ToMCLIP") & (shape["setting"] == "low")]
+        if len(primary):
             lines.append(
-                "- Low-resource retrieval R@1, difference to MCLIP in points [95% interval]: "
-                + ", ".join(f"{r.model} {_cell(r)}" for r in low.itertuples())
-                + f"; largest minimum detectable effect (80% power) {low['mde'].max():.2f} points."
+                "- Structural coherence on held-out captions, ToMCLIP minus MCLIP (low-resource): "
+                + "; ".join(
+                    f"{r.metric} {r.difference:+.3g} [{r.ci_low:+.3g}, {r.ci_high:+.3g}] ({r.verdict})"
+                    for r in primary.itertuples()
+                )
+                + "."
+            )
+        counts = shape["verdict"].value_counts()
+        lines.append(
+            f"- Structural coherence, every model against its MCLIP ({len(shape)} model x setting x metric "
+            f"comparisons, unadjusted 95% intervals): more coherent {int(counts.get('more coherent', 0))}, less "
+            f"coherent {int(counts.get('less coherent', 0))}, no difference resolved "
+            f"{int(counts.get('no difference resolved', 0))}."
+        )
+    fraction = read("teacher_fraction")
+    if fraction is not None and len(fraction):
+        mclip = fraction[(fraction["model"] == "MCLIP") & (fraction["setting"] == "full")]
+        if len(mclip):
+            lines.append(
+                "- How well MCLIP (full setting) learnt its teacher, its English score over the teacher's: "
+                + ", ".join(
+                    f"{r.task} {r.student:.1f} of {r.teacher:.1f} ({r.fraction:.2f})" for r in mclip.itertuples()
+                )
+                + "; issue 29's target is 0.75."
             )
     stopping = read("early_stopping_check")
     if stopping is not None and len(stopping):
@@ -147,74 +186,6 @@ def findings(profile: str) -> str:
             )
         )
     return "\n".join(lines) + "\n"
-
-
-# The paper's method (balanced, then as validation chose it), its two halves, the neighbours, and the
-# students whose top backbone layer trains; each baseline's own score is the row above its models.
-SCORE = "{}: its score (%)"
-ORDER = [
-    SCORE.format("MCLIP"),
-    "ToMCLIP",
-    "ToMCLIP (chosen)",
-    "ToMCLIP(dm)",
-    "ToMCLIP(ta)",
-    "ToMA",
-    "Topo-AE",
-    SCORE.format("MCLIP (top layer)"),
-    "ToMCLIP (top layer)",
-    SCORE.format("MCLIP (fixed epochs)"),
-    "ToMCLIP (fixed epochs)",
-]
-NOT_RUN = "—"  # a model trained in one setting only
-
-COLUMNS = {
-    ("low", "retrieval text->image R@1"): "retrieval R@1, low",
-    ("full", "retrieval text->image R@1"): "retrieval R@1, full",
-    ("low", "zero-shot top-1"): "zero-shot top-1, low",
-    ("full", "zero-shot top-1"): "zero-shot top-1, full",
-}
-
-
-def _cell(r) -> str:
-    """A difference and its interval, each bound with the digits that show its side of zero."""
-    return f"{r.difference:+.2f} [{format_bound(r.ci_low)}, {format_bound(r.ci_high)}]"
-
-
-def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """One row per model, one column per (setting, task): its paired difference to its MCLIP (the
-    one whose student trains the same layers and stops alike) in points with the 95% interval and
-    its family-adjusted verdict, each MCLIP's own score in the row above its models; and the
-    sentences of the primary family's verdicts, then the tally of adjusted verdicts per family."""
-    rows = {}
-    for (setting, task), column in COLUMNS.items():
-        part = verdicts[(verdicts["setting"] == setting) & (verdicts["task"] == task)]
-        for _, r in part.iterrows():
-            rows.setdefault(SCORE.format(r["baseline"]), {})[column] = f"{r['baseline score']:.1f}"
-            rows.setdefault(r["model"], {})[column] = f"{_cell(r)} {r['verdict']}"
-    rank = {model: i for i, model in enumerate(ORDER)}
-    models = sorted(rows, key=lambda model: rank.get(model, len(rank)))
-    table = (
-        pd.DataFrame.from_dict(rows, orient="index")
-        .reindex(columns=list(COLUMNS.values()))
-        .loc[models]
-        .dropna(axis=1, how="all")
-        .fillna(NOT_RUN)
-        .rename_axis("model")
-        .reset_index()
-    )
-    sentences = [
-        f"{r.model} against {r.baseline}, {r.setting} {r.task}: {_cell(r)} points "
-        f"({r.seeds} seeds, {r.items} test items; Holm p {r.p_holm:.2g}; delta {r.delta:g}, MDE {r.mde:.2f}): "
-        f"{r.verdict}."
-        for r in verdicts[verdicts["family"] == "primary"].itertuples()
-    ]
-    tallies = [
-        f"{family} ({len(part)} comparisons): "
-        + ", ".join(f"{name} {int((part['verdict'] == name).sum())}" for name in VERDICTS)
-        for family, part in verdicts.groupby("family", sort=False)
-    ]
-    sentences.append("Verdicts after Holm's correction within each declared family: " + "; ".join(tallies) + ".")
-    return table, " ".join(sentences)
 
 
 def write_findings(profile: str) -> str:

@@ -3,7 +3,9 @@ the per-item records alone (stages.tables), within families declared before the 
 
 A comparison is (model, setting, task). Its family (params 04_evaluate.families) is corrected with
 Holm; its smallest effect of interest (smallest_effect, points per task) separates "equivalent"
-from "inconclusive"; docs/statistics.md gives the reasoning for each declared value.
+from "inconclusive"; one (setting, task) of the primary family is the primary endpoint
+(primary_endpoint), the one the headline leads with; docs/statistics.md gives the reasoning for
+each declared value.
 """
 
 from __future__ import annotations
@@ -15,11 +17,29 @@ import pandas as pd
 
 from .. import statistics
 from ..errors import TomclipError
-from .tables import RETRIEVAL_TASK, ZERO_SHOT_TASK
+from .tables import RETRIEVAL_RR_TASK, RETRIEVAL_TASK, ZERO_SHOT_TASK
 
 
-def _cube(item_ranks: pd.DataFrame, item: str) -> tuple[list[int], np.ndarray]:
-    """A run set's top-1 hits as (seeds, languages, items), with its seeds in order."""
+def _hit(ranks: np.ndarray) -> np.ndarray:
+    return (ranks < 1).astype(np.float64)
+
+
+def _reciprocal(ranks: np.ndarray) -> np.ndarray:
+    return 1.0 / (ranks.astype(np.float64) + 1.0)
+
+
+#: Each task: its records ("zero-shot" or "retrieval", text -> image), its item column and the per-item
+#: score of a rank (0 is the true partner first), in the units the difference is reported in / 100.
+TASKS = {
+    ZERO_SHOT_TASK: ("zero-shot", "image", _hit),
+    RETRIEVAL_TASK: ("retrieval", "item", _hit),
+    RETRIEVAL_RR_TASK: ("retrieval", "item", _reciprocal),
+}
+PRIMARY = "primary"  # the family whose model the primary endpoint belongs to
+
+
+def _cube(item_ranks: pd.DataFrame, item: str, score=_hit) -> tuple[list[int], np.ndarray]:
+    """A run set's per-item scores as (seeds, languages, items), with its seeds in order."""
     ordered = item_ranks.sort_values(["seed", "language", item], kind="stable")
     seeds = [int(seed) for seed in ordered["seed"].unique()]
     languages, items = ordered["language"].nunique(), ordered[item].nunique()
@@ -28,15 +48,15 @@ def _cube(item_ranks: pd.DataFrame, item: str) -> tuple[list[int], np.ndarray]:
             f"the records of {item_ranks['model'].iloc[0]!r} ({item_ranks['setting'].iloc[0]}) are not one score per "
             f"(seed, language, item): rerun notebook 04 to rewrite them."
         )
-    return seeds, (ordered["rank"].to_numpy() < 1).reshape(len(seeds), languages, items).astype(np.float64)
+    return seeds, score(ordered["rank"].to_numpy()).reshape(len(seeds), languages, items)
 
 
-def _task_hits(zero_shot: pd.DataFrame, retrieval: pd.DataFrame):
-    """For each task, the records' run sets by (model, setting) and the name of their item column."""
-    text_to_image = retrieval[retrieval["direction"] == "text_to_image"]
-    for task, item_ranks, item in ((ZERO_SHOT_TASK, zero_shot, "image"), (RETRIEVAL_TASK, text_to_image, "item")):
-        students = item_ranks[item_ranks["seed"].notna()]
-        yield task, dict(iter(students.groupby(["model", "setting"], observed=True, sort=False))), item
+def _task_scores(zero_shot: pd.DataFrame, retrieval: pd.DataFrame):
+    """For each task, the records' run sets by (model, setting), their item column and the item score."""
+    records = {"zero-shot": zero_shot, "retrieval": retrieval[retrieval["direction"] == "text_to_image"]}
+    for task, (source, item, score) in TASKS.items():
+        students = records[source][records[source]["seed"].notna()]
+        yield task, dict(iter(students.groupby(["model", "setting"], observed=True, sort=False))), item, score
 
 
 def _family_of(families: dict[str, list[str]], compared: list[str]) -> dict[str, str]:
@@ -63,26 +83,30 @@ def paired_comparisons(
     smallest_effect: dict[str, float],
     alpha: float = 0.05,
     power: float = 0.8,
+    primary_endpoint: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every trained model with a baseline (runs' `baseline` column) against it, per setting and
     task, in points: the mean over seeds of the language-averaged difference with its t interval
     over seeds and items (statistics.paired_difference), the unadjusted and Holm-adjusted p-values
     of the difference and of equivalence within +-delta, the minimum detectable effect at `power`
     (unadjusted, and at the Bonferroni level of the family: Holm's first step), the verdict, and the
-    interval's simulated coverage at the variance components this comparison estimates."""
-    missing = {ZERO_SHOT_TASK, RETRIEVAL_TASK} - set(smallest_effect)
+    interval's simulated coverage at the variance components this comparison estimates.
+    `primary_endpoint` ({"setting", "task"}) marks the primary family's row that the headline leads
+    with (column `primary endpoint`)."""
+    missing = set(TASKS) - set(smallest_effect)
     if missing:
         raise TomclipError(f"params 04_evaluate.smallest_effect needs a value in points for {sorted(missing)}.")
+    _check_endpoint(primary_endpoint)
     baselines = runs.dropna(subset=["baseline"]).drop_duplicates("variant").set_index("variant")
     family_of = _family_of(families, list(baselines.index))
     rows = []
-    for task, hits, item in _task_hits(zero_shot, retrieval):
-        for (model, setting), item_ranks in hits.items():
-            if model not in baselines.index or (baselines.at[model, "baseline"], setting) not in hits:
+    for task, run_sets, item, score in _task_scores(zero_shot, retrieval):
+        for (model, setting), item_ranks in run_sets.items():
+            if model not in baselines.index or (baselines.at[model, "baseline"], setting) not in run_sets:
                 continue
             baseline = baselines.at[model, "baseline"]
-            seeds, ours = _cube(item_ranks, item)
-            baseline_seeds, theirs = _cube(hits[baseline, setting], item)
+            seeds, ours = _cube(item_ranks, item, score)
+            baseline_seeds, theirs = _cube(run_sets[baseline, setting], item, score)
             paired = [seed for seed in seeds if seed in baseline_seeds]
             ours = ours[[seeds.index(seed) for seed in paired]]
             theirs = theirs[[baseline_seeds.index(seed) for seed in paired]]
@@ -120,7 +144,23 @@ def paired_comparisons(
     table = pd.DataFrame(rows)
     order = {family: i for i, family in enumerate(families)}
     table = table.sort_values("family", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
+    table["primary endpoint"] = (
+        (table["family"] == PRIMARY)
+        & (table["setting"] == (primary_endpoint or {}).get("setting"))
+        & (table["task"] == (primary_endpoint or {}).get("task"))
+    )
     return _adjust(table, alpha, power)
+
+
+def _check_endpoint(primary_endpoint: dict[str, str] | None) -> None:
+    """A declared primary endpoint names a setting and one of TASKS."""
+    if primary_endpoint is None:
+        return
+    if set(primary_endpoint) != {"setting", "task"} or primary_endpoint["task"] not in TASKS:
+        raise TomclipError(
+            f"params 04_evaluate.primary_endpoint must be {{setting: low or full, task: one of {sorted(TASKS)}}}, "
+            f"got {primary_endpoint!r}."
+        )
 
 
 def _adjust(table: pd.DataFrame, alpha: float, power: float) -> pd.DataFrame:

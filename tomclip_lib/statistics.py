@@ -16,6 +16,7 @@ normal quantiles: 72% coverage with 3 seeds, tests/test_statistics.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,16 +60,33 @@ def _difference_matrix(differences) -> np.ndarray:
     return matrix
 
 
+def exact_mean(values, axis: int | None = None):
+    """The mean from exactly rounded sums (math.fsum), whole or along `axis` of a 2-D array. numpy's
+    SIMD sums of a small array depend on where its data sits in memory, so the same numbers could
+    average to another last bit in another process; these cannot."""
+    array = np.asarray(values, dtype=np.float64)
+    if axis is None:
+        return math.fsum(array.ravel()) / array.size
+    rows = array if axis == 1 else array.T
+    return np.array([math.fsum(row) for row in rows]) / rows.shape[1]
+
+
+def _exact_variance(values: np.ndarray) -> float:
+    """Sample variance (ddof 1) of a 1-D array, from exactly rounded sums."""
+    return math.fsum((values - exact_mean(values)) ** 2) / (len(values) - 1)
+
+
 def mean_squares(differences) -> tuple[float, float, float]:
-    """The two-way ANOVA's mean squares of a (seeds, items) matrix: (MS_seed, MS_item, MS_residual)."""
+    """The two-way ANOVA's mean squares of a (seeds, items) matrix: (MS_seed, MS_item, MS_residual),
+    from exactly rounded sums (exact_mean), so a table repeats to its last bit in any process."""
     matrix = _difference_matrix(differences)
     seeds, items = matrix.shape
-    seed_means, item_means = matrix.mean(axis=1), matrix.mean(axis=0)
-    residual = matrix - seed_means[:, None] - item_means[None, :] + matrix.mean()
+    seed_means, item_means = exact_mean(matrix, axis=1), exact_mean(matrix, axis=0)
+    residual = matrix - seed_means[:, None] - item_means[None, :] + exact_mean(matrix)
     return (
-        float(items * seed_means.var(ddof=1)),
-        float(seeds * item_means.var(ddof=1)),
-        float((residual**2).sum() / ((seeds - 1) * (items - 1))),
+        float(items * _exact_variance(seed_means)),
+        float(seeds * _exact_variance(item_means)),
+        math.fsum((residual**2).ravel()) / ((seeds - 1) * (items - 1)),
     )
 
 
@@ -93,7 +111,7 @@ def crossed_variance(differences) -> tuple[float, float, float]:
     matrix = _difference_matrix(differences)
     seeds, items = matrix.shape
     if seeds == 1:
-        return float(matrix.var(ddof=1) / items), float(items - 1), 0.0
+        return _exact_variance(matrix[0]) / items, float(items - 1), 0.0
     ms_seed, ms_item, ms_residual = mean_squares(matrix)
     variance, df = _combine(ms_seed, ms_item, ms_residual, seeds, items)
     between_seeds = max(ms_seed - ms_residual, 0.0) / (seeds * items)
@@ -144,7 +162,7 @@ def paired_difference(differences, level: float = 0.95) -> PairedDifference:
         raise TomclipError(f"level must lie strictly between 0 and 1 (0.95 for a 95% interval), got {level!r}.")
     matrix = _difference_matrix(differences)
     variance, df, seed_share = crossed_variance(matrix)
-    difference, se = float(matrix.mean()), float(np.sqrt(variance))
+    difference, se = exact_mean(matrix), float(np.sqrt(variance))
     half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     if se > 0:
         p_value = float(2 * stats.t.sf(abs(difference) / se, df))
@@ -159,7 +177,7 @@ def paired_difference(differences, level: float = 0.95) -> PairedDifference:
         p_value=p_value,
         seeds=matrix.shape[0],
         items=matrix.shape[1],
-        wins=int((matrix.mean(axis=1) > 0).sum()),
+        wins=int((exact_mean(matrix, axis=1) > 0).sum()),
         seed_share=seed_share,
     )
 

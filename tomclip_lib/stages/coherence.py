@@ -43,7 +43,8 @@ def held_out_pairs(
         rows = chosen[chosen["lang"] == language]
         kept = metrics.training_sized_batches(len(rows), batch_size)[:batches]
         parts.append(rows.iloc[np.concatenate(kept)])
-    return pd.concat(parts, ignore_index=True)[["lang", "text", "en", *([c for c in ["target_row"] if c in corpus])]]
+    targets = ["target_row"] if "target_row" in corpus else []  # the paper profile's rows of its CLIP features
+    return pd.concat(parts, ignore_index=True)[["lang", "text", "en", *targets]]
 
 
 def coherence_records(

@@ -95,6 +95,10 @@ def test_the_primary_endpoint_is_one_marked_row_and_a_malformed_one_is_refused()
     ]
     with pytest.raises(TomclipError, match="primary_endpoint"):
         compare(primary_endpoint={"setting": "low", "task": "retrieval R@1"})
+    with pytest.raises(TomclipError, match="primary_endpoint"):
+        compare(primary_endpoint={"setting": "medium", "task": tables.RETRIEVAL_RR_TASK})
+    with pytest.raises(TomclipError, match="matches no comparison"):  # every record here is low-resource
+        compare(primary_endpoint={"setting": "full", "task": tables.RETRIEVAL_RR_TASK})
 
 
 def test_families_are_corrected_apart_and_verdicts_follow_the_adjusted_p_values():

@@ -149,6 +149,11 @@ def paired_comparisons(
         & (table["setting"] == (primary_endpoint or {}).get("setting"))
         & (table["task"] == (primary_endpoint or {}).get("task"))
     )
+    if primary_endpoint is not None and not table["primary endpoint"].any():
+        raise TomclipError(
+            f"the declared primary endpoint {primary_endpoint!r} matches no comparison of the {PRIMARY!r} family: "
+            "train its model in that setting, or declare an endpoint this run has."
+        )
     return _adjust(table, alpha, power)
 
 
@@ -156,7 +161,11 @@ def _check_endpoint(primary_endpoint: dict[str, str] | None) -> None:
     """A declared primary endpoint names a setting and one of TASKS."""
     if primary_endpoint is None:
         return
-    if set(primary_endpoint) != {"setting", "task"} or primary_endpoint["task"] not in TASKS:
+    if (
+        set(primary_endpoint) != {"setting", "task"}
+        or primary_endpoint["setting"] not in ("low", "full")
+        or primary_endpoint["task"] not in TASKS
+    ):
         raise TomclipError(
             f"params 04_evaluate.primary_endpoint must be {{setting: low or full, task: one of {sorted(TASKS)}}}, "
             f"got {primary_endpoint!r}."

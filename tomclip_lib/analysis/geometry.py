@@ -189,3 +189,87 @@ def predictiveness(global_table: pd.DataFrame, local_table: pd.DataFrame) -> pd.
         },
     ]
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------- intervals (notebook 08's comparison of spaces)
+
+
+def bootstrap_counts(n: int, resamples: int, seed: int = 0) -> np.ndarray:
+    """(resamples, n) float counts: how often each of n items is drawn in each bootstrap resample."""
+    if n < 2 or resamples < 1:
+        raise TomclipError(f"A bootstrap over items needs at least 2 items and 1 resample; got {n} and {resamples}.")
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples).astype(np.float64)
+
+
+def percentile_interval(draws, level: float = 0.95) -> tuple[float, float]:
+    """The central `level` interval of bootstrap draws (NaN, NaN without any finite draw)."""
+    draws = np.asarray(draws, dtype=np.float64)
+    if not 0 < level < 1:
+        raise TomclipError(f"level={level}: an interval's level is a probability strictly between 0 and 1.")
+    if len(draws) == 0 or not np.isfinite(draws).all():
+        return float("nan"), float("nan")
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def gap_draws(a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The modality gap of each bootstrap resample (a row of `counts`) of the paired items (a[i], b[i])."""
+    a, b, counts = np.asarray(a), np.asarray(b), np.asarray(counts)
+    if a.ndim != 2 or a.shape != b.shape or counts.ndim != 2 or counts.shape[1] != len(a):
+        raise TomclipError(
+            f"The modality gap pairs item i of one modality with item i of the other: got {a.shape} and "
+            f"{b.shape}, bootstrap counts {counts.shape} (resamples x items)."
+        )
+    return np.linalg.norm(counts @ (normalize(a) - normalize(b)), axis=1) / len(a)
+
+
+def out_of_fold_correct(a: np.ndarray, b: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Per item i, the share of its two points (a[i], b[i]) that linear_separability's probe, fitted on
+    the other folds, assigns to the right modality: their mean is the pooled cross-validated accuracy."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if len(a) != len(b):
+        raise TomclipError(f"Paired items need as many points in each modality; got {len(a)} and {len(b)}.")
+    features = np.concatenate([normalize(a), normalize(b)])
+    labels = np.repeat([0, 1], len(a))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    correct = cross_val_predict(LogisticRegression(max_iter=2000), features, labels, cv=splitter) == labels
+    return (correct[: len(a)] + correct[len(a) :].astype(np.float64)) / 2
+
+
+def planar_view(x: np.ndarray, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """(N, 2) UMAP coordinates of the L2-normalised points (cosine metric, seeded; not bit-stable
+    across CPUs, as sphere_clusters)."""
+    umap = _umap_with_cached_kernels()
+    if len(x) < n_neighbors + 2:
+        raise TomclipError(f"{len(x)} points are too few for a UMAP view (n_neighbors={n_neighbors}).")
+    reducer = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1)
+    return reducer.fit_transform(normalize(x))
+
+
+def local_against_global(
+    clusters, local, global_, retrieval, resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, float]:
+    """Which effective dimension predicts per-cluster retrieval better, over rows (a space's cluster):
+    Spearman of `retrieval` with `local` and with `global_` effective rank, and |rho local| - |rho
+    global| with its percentile interval from a bootstrap over cluster labels (every row of a drawn
+    cluster comes with it); NaN interval with fewer than 3 clusters."""
+    clusters, local, global_, retrieval = (np.asarray(v) for v in (clusters, local, global_, retrieval))
+    if not len(clusters) == len(local) == len(global_) == len(retrieval):
+        raise TomclipError("Each row needs its cluster, local and global effective rank and retrieval score.")
+    members = {c: np.flatnonzero(clusters == c) for c in np.unique(clusters)}
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(resamples if len(members) >= 3 else 0):
+        pick = np.concatenate([members[c] for c in rng.choice(list(members), len(members))])
+        differences.append(abs(spearman(local[pick], retrieval[pick])) - abs(spearman(global_[pick], retrieval[pick])))
+    rho_local, rho_global = spearman(local, retrieval), spearman(global_, retrieval)
+    low, high = percentile_interval(differences, level)
+    return {
+        "rho local": rho_local,
+        "rho global": rho_global,
+        "difference": abs(rho_local) - abs(rho_global),
+        "ci_low": low,
+        "ci_high": high,
+    }

@@ -163,6 +163,16 @@ class Teacher:
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim), dtype=np.float32)
 
 
+def shares_text_tower(a: Teacher, b: Teacher) -> bool:
+    """Whether two teachers' text towers hold the same weights (every tensor but the image tower's and
+    the temperature's), so that they embed every text alike: an embedded teacher trained with any
+    objective keeps notebook 02's locked MiniLM (its text tower has no projection to train)."""
+    first, second = (
+        {k: v for k, v in t.model.state_dict().items() if not k.startswith(("visual.", "logit_"))} for t in (a, b)
+    )
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
 def embedded_text_encoder(texts: list[str]) -> np.ndarray:
     """The embedded teacher's text tower: MiniLM sentence embeddings (cached), L2-normalised."""
     return text_features(TEACHER_TEXT, list(texts))

@@ -141,6 +141,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
             reference_target_norm=None,
             sweep_weights=[0.01],
             sweep_seeds=[0],
+            sweep_models=["ToMCLIP"],
             top_layers=0,
             fixed_epochs=None,  # as params/paper.yaml
             languages=EVALUATED,
@@ -164,7 +165,11 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
         "06_figures": dict(profile="paper", catalogue_size=24, batch_size=24, diagram_points=16, perplexity=5.0),
         "07_topology": dict(profile="paper", batch_size=24, eps_grid=[0.0, 0.5, 1.0], reference_calls=10, h1_points=16),
         "08_embedding_geometry": dict(
-            profile="paper", languages=EVALUATED, students=["MCLIP", "ToMCLIP"], min_cluster_size=5
+            profile="paper",
+            languages=EVALUATED,
+            students=["MCLIP", "ToMCLIP"],
+            min_cluster_size=5,
+            cloob_checkpoint="no-such-cloob-checkpoint.pt",  # named but missing: skipped with a message
         ),
     }
     # Each notebook in its own papermill process, as `make paper` runs them, in dependency order
@@ -205,8 +210,11 @@ def test_the_paper_tables_cover_the_languages_and_xflickrco(paper_run):
 
 def test_the_ablations_vary_the_paper_training_and_score_on_mclip_validation_rows(paper_run):
     results = paper_run / "results" / "paper"
-    sweep = pd.read_csv(results / "weight_sweep.csv")  # notebook 03: the paper's 0.01 is the balanced weight there
-    assert sweep["weight"].tolist() == [0.0, 0.01] and "paper-balanced" in sweep["setting"].iloc[1]
+    sweep = pd.read_csv(results / "sweep_scores.csv")  # notebook 03: the paper's 0.01 is the balanced weight there
+    assert sweep["weight"].tolist() == [0.0, 0.01] and sweep["paper-balanced"].tolist() == [False, True]
+    # The fixture's 4 validation rows make no coherence batch of 3 captions: retrieval alone is paired.
+    response = pd.read_csv(results / "dose_response.csv")
+    assert set(response["endpoint"]) == {"reciprocal rank"} and set(response["split"]) == {"validation", "test"}
     verdicts = pd.read_csv(results / "tomclip_vs_mclip.csv")
     assert (
         set(verdicts["model"]) == {"ToMCLIP", "ToMCLIP (chosen)"} and (verdicts["ci_low"] <= verdicts["ci_high"]).all()
@@ -248,3 +256,11 @@ def test_the_figures_and_the_geometry_study_run_on_the_paper_models(paper_run):
     assert set(geometry["language"]) == {"en", "ja"}, "xFlickr&CO has no Korean: 08 keeps the captioned languages"
     assert set(geometry["model"]) == {"CLIP (teacher text tower)", "MCLIP", "ToMCLIP"}
     assert geometry["R@1"].between(0, 1).all()
+    # CLIP's space against CLOOB's: the named CLOOB checkpoint is missing, so CLIP alone, with a message
+    spaces = pd.read_csv(paper_run / "results" / "paper" / "spaces_global.csv")
+    assert set(spaces["objective"]) == {"infonce"} and spaces["modality gap low"].le(spaces["modality gap high"]).all()
+    assert pd.read_csv(paper_run / "results" / "paper" / "spaces_differences.csv").empty
+    verdicts = pd.read_csv(paper_run / "results" / "paper" / "spaces_verdicts.csv").set_index("finding")
+    assert verdicts.loc["b", "verdict"] == "inconclusive" and pd.isna(verdicts.loc["b", "estimate"])
+    assert "does not exist: CLOOB is skipped" in (paper_run / "08_embedding_geometry.out.ipynb").read_text()
+    assert (figures / "spaces_clip_vs_cloob.png").stat().st_size > 1000

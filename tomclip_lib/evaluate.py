@@ -150,23 +150,21 @@ class RetrievalQueries:
                     f"per caption ({len(texts)} captions, truth of shape {truth.shape})."
                 )
 
+    def ranks(self, encode) -> dict[str, np.ndarray]:
+        """Per language, the 0-based rank of each caption's true gallery row (text -> gallery) under
+        a text encoder (texts -> normalised embeddings): what R@1 and reciprocal rank are read from."""
+        gallery = _check_embeddings("gallery", self.gallery)
+        return {
+            lang: ranks_of_truth(
+                _check_embeddings(f"{lang} captions", encode(texts), gallery.shape[1]) @ gallery.T,
+                np.asarray(self.truth[lang]),
+            )
+            for lang, texts in self.captions.items()
+        }
+
     def recall_at_1(self, encode) -> float:
         """Text -> gallery R@1 of a text encoder (texts -> normalised embeddings), averaged over languages."""
-        gallery = _check_embeddings("gallery", self.gallery)
-        return float(
-            np.mean(
-                [
-                    (
-                        ranks_of_truth(
-                            _check_embeddings(f"{lang} captions", encode(texts), gallery.shape[1]) @ gallery.T,
-                            np.asarray(self.truth[lang]),
-                        )
-                        < 1
-                    ).mean()
-                    for lang, texts in self.captions.items()
-                ]
-            )
-        )
+        return float(np.mean([(ranks < 1).mean() for ranks in self.ranks(encode).values()]))
 
 
 def retrieval_recall(

@@ -307,3 +307,89 @@ def coherence_differences(paired: pd.DataFrame, setting: str, title: str):
     first.invert_yaxis()
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+#: How the dose-response figure names each endpoint (the sweep's, stages.sweep.dose_response).
+DOSE_LABELS = {
+    ("l_ta", "validation"): "L_ta, held-out batches",
+    ("fidelity", "validation"): "fidelity, held-out captions",
+    ("reciprocal rank", "validation"): "retrieval reciprocal rank, validation",
+    ("reciprocal rank", "test"): "retrieval reciprocal rank, test",
+}
+
+
+def dose_response(table: pd.DataFrame, title: str):
+    """One panel per endpoint of DOSE_LABELS: each model's difference to MCLIP (95% interval) against
+    the topological terms' share of the loss at the best epoch (log axis), turned so that up is always
+    closer to the teacher or better (lower-is-better endpoints as MCLIP minus the model); each point
+    is labelled with its weight."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), layout="constrained")
+    for ax, ((endpoint, split), label) in zip(axes.flat, DOSE_LABELS.items()):
+        rows = table[(table["endpoint"] == endpoint) & (table["split"] == split)]
+        for colour, (model, part) in zip(("C0", "C1", "C2"), rows.groupby("model", sort=False)):
+            part = part.sort_values("weight")
+            sign = 1.0 if part["better is"].iloc[0] == "higher" else -1.0
+            centre = sign * part["difference"].to_numpy()
+            ends = np.sort(sign * part[["ci_low", "ci_high"]].to_numpy(), axis=1)
+            share = 100 * part["loss share"].to_numpy()
+            ax.errorbar(
+                share,
+                centre,
+                yerr=[centre - ends[:, 0], ends[:, 1] - centre],
+                fmt="o-",
+                color=colour,
+                markersize=3,
+                capsize=2,
+                label=model,
+            )
+            for x, y, weight in zip(share, centre, part["weight"]):
+                ax.annotate(f"{weight:.2g}", (x, y), fontsize=5, xytext=(2, 3), textcoords="offset points")
+        ax.axhline(0.0, color="0.2", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("topological share of the loss at the best epoch (%)", fontsize=7)
+        higher = rows.empty or rows["better is"].iloc[0] == "higher"
+        ax.set_ylabel(f"{'model − MCLIP' if higher else 'MCLIP − model'} (up: better)", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def spaces_overview(views: pd.DataFrame, spaces: pd.DataFrame, title: str):
+    """CLIP's space against CLOOB's at a glance: a 2-D UMAP of each main teacher's images and English
+    captions (one panel each, coloured by modality), then the modality gap and the linear separability
+    of every teacher's English space with their intervals (stages/spaces.py's tables)."""
+    import matplotlib.pyplot as plt
+
+    report.use_style()
+    teachers = list(dict.fromkeys(views["teacher"]))
+    english = spaces[(spaces["model"] == "teacher text tower") & (spaces["language"] == "en")]
+    fig, axes = plt.subplots(
+        1, len(teachers) + 2, figsize=(3.1 * (len(teachers) + 2), 3.2), layout="constrained", squeeze=False
+    )
+    for ax, name in zip(axes[0], teachers):
+        for (modality, part), colour in zip(views[views["teacher"] == name].groupby("modality"), ["C0", "C1"]):
+            ax.scatter(part["x"], part["y"], s=3, alpha=0.5, color=colour, label=modality, linewidths=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}: UMAP of images and texts", fontsize=8)
+        ax.legend(fontsize=7, markerscale=3, loc="best")
+    positions = np.arange(len(english))
+    for ax, measure, bounds in zip(
+        axes[0][len(teachers) :],
+        ("modality gap", "linear separability"),
+        (("modality gap low", "modality gap high"), ("separability low", "separability high")),
+    ):
+        values = english[measure].to_numpy()
+        errors = [values - english[bounds[0]].to_numpy(), english[bounds[1]].to_numpy() - values]
+        ax.errorbar(values, positions, xerr=errors, fmt="o", capsize=3)
+        ax.set_yticks(positions, english["teacher"])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{measure} (95% interval)")
+        ax.set_title(f"{measure}, English", fontsize=8)
+    fig.suptitle(title)
+    return fig

@@ -18,7 +18,7 @@ from ..data.embedded import ZeroShotSet
 from ..evaluate import RetrievalQueries
 from ..models.student import Student, StudentConfig
 from ..models.teacher import Teacher
-from ..train import TrainConfig, train_student
+from ..train import METRICS, TrainConfig, TrainResult, train_student
 from . import tables
 from .distillation import DistillationPairs, setting_pairs
 from .grid import scaled_weights
@@ -86,24 +86,31 @@ class AblationContext:
         )
 
 
+def train_run(context: AblationContext, config: TrainConfig, seed: int) -> tuple[Student, TrainResult, dict]:
+    """Train (or load) one configuration with one seed on the context's pairs: the student, the
+    run's result and its metrics.json (steps, the terms' balance). Runs share the cache of notebook
+    03: a configuration trained there is not trained again."""
+    train, valid, data_key = context.data
+    config_seed = replace(config, seed=seed)
+    student = Student(context.student_config, seed=seed)
+    result = train_student(
+        config_seed,
+        student,
+        train,
+        valid,
+        records.run_dir(context.profile, config_seed, context.student_config, data_key),
+    )
+    return student, result, json.loads((result.run_dir / METRICS).read_text())
+
+
 def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd.DataFrame:
     """Train (or load) each configuration with each seed and score it; one row per run, with the
     knobs of its setting as columns. Runs share the cache of notebook 03: a configuration trained
     there is not trained again."""
-    train, valid, data_key = context.data
     rows = []
     for label, knobs, config in settings:
         for seed in context.seeds:
-            config_seed = replace(config, seed=seed)
-            student = Student(context.student_config, seed=seed)
-            result = train_student(
-                config_seed,
-                student,
-                train,
-                valid,
-                records.run_dir(context.profile, config_seed, context.student_config, data_key),
-            )
-            steps = json.loads((result.run_dir / "metrics.json").read_text())["steps"]
+            student, result, metrics = train_run(context, config, seed)
             rows.append(
                 {
                     "ablation": name,
@@ -111,7 +118,7 @@ def ablation(context: AblationContext, name: str, settings: list[Setting]) -> pd
                     **knobs,
                     "seed": seed,
                     "epochs": result.epochs,
-                    "ms per step": 1000 * result.seconds / max(steps, 1),
+                    "ms per step": 1000 * result.seconds / max(metrics["steps"], 1),
                     **tables.summary_scores(
                         student, context.teacher, context.images, context.test, context.validation, context.languages
                     ),

@@ -131,17 +131,17 @@ def train_grid(
                 epochs=result.epochs,
                 seconds=result.seconds,
                 ms_per_step=1000 * result.seconds / max(metrics["steps"], 1),
-                topological_share_start=_topological_share(metrics["balance_start"]),
-                topological_share_best=_topological_share(metrics["balance_best"]),
-                topological_gradient_start=_topological_share(metrics["balance_start"], "gradient"),
-                topological_gradient_best=_topological_share(metrics["balance_best"], "gradient"),
+                topological_share_start=topological_share(metrics["balance_start"]),
+                topological_share_best=topological_share(metrics["balance_best"]),
+                topological_gradient_start=topological_share(metrics["balance_start"], "gradient"),
+                topological_gradient_best=topological_share(metrics["balance_best"], "gradient"),
                 run_dir=str(folder),
             )
         )
     return pd.DataFrame(table)
 
 
-def _topological_share(balance: dict, kind: str = "loss") -> float:
+def topological_share(balance: dict, kind: str = "loss") -> float:
     """The share of every term but the point-wise one (train.term_balance)."""
     return sum(shares[kind] for name, shares in balance.items() if name != "pointwise")
 

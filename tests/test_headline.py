@@ -77,3 +77,37 @@ def test_the_primary_endpoint_leads_the_sentences_and_the_findings_name_it():
     table, sentence = headline.headline(verdicts)
     assert sentence.startswith("ToMCLIP against MCLIP, low retrieval text->image reciprocal rank: -0.10")
     assert list(table.columns) == ["model", "retrieval reciprocal rank, low", "retrieval R@1, low"]
+    # Whether the shape moved comes right after the answer, before the other primary sentences.
+    _, with_shape = headline.headline(verdicts, "Did the terms change the geometry? Barely.")
+    order = [with_shape.index(part) for part in ("reciprocal rank: -0.10", "Barely", "text->image R@1: +0.50")]
+    assert order == sorted(order)
+
+
+def test_the_geometry_sentence_gives_each_shape_change_relative_to_mclip_and_the_dose_at_its_largest():
+    shape = pd.DataFrame(
+        [
+            dict(model="ToMCLIP", setting="low", metric="l_ta", difference=-0.0005, ci_low=-0.0007, ci_high=-0.0003)
+            | {"baseline value": 0.05, "verdict": "more coherent"},
+            dict(model="ToMCLIP", setting="full", metric="l_ta", difference=-0.1, ci_low=-0.2, ci_high=0.0)
+            | {"baseline value": 0.05, "verdict": "no difference resolved"},  # not the low-resource row: left out
+        ]
+    )
+    response = pd.DataFrame(
+        [
+            dict(model="ToMA", weight=w, endpoint=e, split=s, difference=d, ci_low=d - 0.01, ci_high=d + 0.01)
+            | {"loss share": share, "MCLIP value": 0.05 if e == "l_ta" else 0.1}
+            for w, share, ta, rr in ((1e-3, 0.02, -0.001, 0.0), (1e-2, 0.5, 0.004, -0.02))
+            for e, s, d in (
+                ("l_ta", "validation", ta),
+                ("reciprocal rank", "test", rr),
+                ("reciprocal rank", "validation", 9),
+            )
+        ]
+    )
+    text = headline.geometry_sentence(shape, response)
+    assert "L_ta -0.0005 [-0.0007, -0.0003] (-1.00% of MCLIP's 0.05; more coherent)." in text
+    assert "-0.2" not in text
+    # ToMA's L_ta moved most (+8% of MCLIP's level) at 0.01, where the test reciprocal rank fell 2 points.
+    assert "ToMA's held-out L_ta moves most at weight 0.01 (the terms 50% of the loss): +8.0% of MCLIP's" in text
+    assert "test reciprocal rank moves -2.00 [-3.00, -1.00] points" in text
+    assert headline.geometry_sentence(None, None) == ""

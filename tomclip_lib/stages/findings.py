@@ -12,8 +12,7 @@ import pandas as pd
 
 from .. import paths
 from ..io import write_text
-from .ablations import best_setting
-from .headline import NOT_RUN, cell, headline, primary_endpoint
+from .headline import NOT_RUN, cell, geometry_sentence, headline, primary_endpoint
 from .tables import RETRIEVAL_RR_TASK, RETRIEVAL_TASK
 
 
@@ -24,8 +23,7 @@ def findings(profile: str) -> str:
     folder = paths.results_dir(profile)
 
     def read(name: str) -> pd.DataFrame | None:
-        path = folder / f"{name}.csv"
-        return pd.read_csv(path) if path.exists() else None
+        return _optional(folder / f"{name}.csv")
 
     lines = []
     verdicts = read("tomclip_vs_mclip")
@@ -98,23 +96,21 @@ def findings(profile: str) -> str:
                 + "."
             )
         )
-    sweep = read("weight_sweep")
+    sweep = read("sweep_scores")
     if sweep is not None and len(sweep):
-        tomclip = sweep[sweep["weight"] > 0]
-        best, _ = best_setting(tomclip)
-        mclip = sweep[sweep["weight"] == 0].iloc[0]
-        raw = tomclip[tomclip["weight"] == 0.01]
-        lines.append(
-            f'- Weight sweep (low-resource): validation chose "{best["setting"]}", test R@1 '
-            f"{best['retrieval R@1 mean']:.1f} ± {best['retrieval R@1 sd']:.1f} against MCLIP's "
-            f"{mclip['retrieval R@1 mean']:.1f} ± {mclip['retrieval R@1 sd']:.1f}"
-            + (
-                f"; the paper's raw 0.01 on our unit-norm targets scores {raw.iloc[0]['retrieval R@1 mean']:.1f}"
-                if len(raw)
+        mclip = sweep[sweep["model"] == "MCLIP"].iloc[0]
+        for _, r in sweep[sweep["chosen"].astype(bool)].iterrows():
+            same = (
+                "; the paper-balanced weight, so 'ToMCLIP (chosen)' is ToMCLIP's students"
+                if r["paper-balanced"]
                 else ""
             )
-            + "."
-        )
+            lines.append(
+                f"- Weight sweep (low-resource, {r['seeds']} seeds of its own): validation reciprocal rank chose "
+                f"ToMCLIP at {r['weight']:.2g} (the terms {r['loss share (%)']:.1f}% of the loss at the best epoch"
+                f"{same}); test R@1 {r['retrieval R@1 mean']:.1f} ± {r['retrieval R@1 sd']:.1f} against MCLIP's "
+                f"{mclip['retrieval R@1 mean']:.1f} ± {mclip['retrieval R@1 sd']:.1f}."
+            )
     balance = read("balance")
     if balance is not None:
         row = balance[(balance["model"] == "ToMCLIP") & (balance["setting"] == "low")]
@@ -185,6 +181,18 @@ def findings(profile: str) -> str:
                 else "Here the global measure is the stronger predictor, unlike the seed paper's finding."
             )
         )
+    spaces = read("spaces_verdicts")
+    if spaces is not None and len(spaces):
+        lines.append(
+            "- CLIP's space against CLOOB's, the seed paper's three findings (rules declared before the run, "
+            "docs/spaces.md): "
+            + "; ".join(
+                f"({r['finding']}) {r['claim']}: {r['verdict']} ({r['statistic']} {r['estimate']:.3f} "
+                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}])"
+                for _, r in spaces.iterrows()
+            )
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -198,13 +206,17 @@ def write_findings(profile: str) -> str:
     path = folder / "tomclip_vs_mclip.csv"
     if not path.exists():
         return text
-    table, sentence = headline(pd.read_csv(path))
-    caption = (
-        f"Difference to MCLIP in points with its 95% interval and verdict (profile {profile}; language average, "
-        f"mean over seeds; paired by seed and test item, t interval over both, Holm within each declared family; "
-        f"a model whose top backbone layer trains is compared with the MCLIP that trains it too; {NOT_RUN}: "
-        f"trained low-resource only). {sentence}"
+    table, sentence = headline(
+        pd.read_csv(path),
+        geometry_sentence(_optional(folder / "coherence_vs_mclip.csv"), _optional(folder / "dose_response.csv")),
     )
+    method = (
+        f"The table: each model's difference to MCLIP in points with its 95% interval and verdict (profile "
+        f"{profile}; language average, mean over seeds; paired by seed and test item, t interval over both, Holm "
+        f"within each declared family; a model whose top backbone layer trains is compared with the MCLIP that "
+        f"trains it too; {NOT_RUN}: trained low-resource only)."
+    )
+    caption = f"{sentence}\n\n{method}"  # the answer first
     # As report.save_table writes tables, but with the cells as written: "+1.0 ± 1.4", "+5.2" stay text.
     markdown = table.to_markdown(
         index=False, disable_numparse=True, colalign=["left"] + ["right"] * (table.shape[1] - 1)
@@ -212,3 +224,10 @@ def write_findings(profile: str) -> str:
     write_text(folder / "headline.csv", table.to_csv(index=False))
     write_text(folder / "headline.md", caption + "\n\n" + markdown + "\n")
     return text
+
+
+def _optional(path) -> pd.DataFrame | None:
+    """A result table, or None where its notebook has not written it (or wrote it empty)."""
+    if not path.exists() or path.stat().st_size <= 1:
+        return None
+    return pd.read_csv(path)

@@ -50,12 +50,12 @@ def cell(r) -> str:
     return f"{r.difference:+.2f} [{format_bound(r.ci_low)}, {format_bound(r.ci_high)}]"
 
 
-def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def headline(verdicts: pd.DataFrame, shape_sentence: str = "") -> tuple[pd.DataFrame, str]:
     """One row per model, one column per (setting, task): its paired difference to its MCLIP (the
     one whose student trains the same layers and stops alike) in points with the 95% interval and
     its family-adjusted verdict, each MCLIP's own score in the row above its models; and the
-    sentences of the primary family's verdicts (the primary endpoint first), then the tally of
-    adjusted verdicts per family."""
+    sentences of the primary family's verdicts (the primary endpoint first, then `shape_sentence`:
+    whether the terms changed the geometry, `geometry_sentence`), then the tally of adjusted verdicts per family."""
     rows = {}
     for (setting, task), column in COLUMNS.items():
         part = verdicts[(verdicts["setting"] == setting) & (verdicts["task"] == task)]
@@ -79,6 +79,8 @@ def headline(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         f"{r.verdict}."
         for r in _primary_first(verdicts[verdicts["family"] == "primary"]).itertuples()
     ]
+    if shape_sentence:  # right after the primary endpoint's sentence: the answer, then whether the shape moved
+        sentences.insert(len(primary_endpoint(verdicts[verdicts["family"] == "primary"])), shape_sentence)
     tallies = [
         f"{family} ({len(part)} comparisons): "
         + ", ".join(f"{name} {int((part['verdict'] == name).sum())}" for name in VERDICTS)
@@ -92,3 +94,44 @@ def _primary_first(rows: pd.DataFrame) -> pd.DataFrame:
     if "primary endpoint" not in rows:
         return rows
     return rows.sort_values("primary endpoint", ascending=False, kind="stable")
+
+
+#: How the geometry sentence names the coherence metrics it quotes (analysis.coherence).
+SHAPE_NAMES = {"l_ta": "L_ta", "l_dm": "L_dm", "fidelity": "fidelity"}
+
+
+def geometry_sentence(shape: pd.DataFrame | None, response: pd.DataFrame | None) -> str:
+    """Did the terms change the geometry at all? ToMCLIP's held-out coherence against MCLIP's
+    (low-resource, stages.coherence: each difference with its interval, its size relative to MCLIP's
+    level and its direction), then, per model of the dose-response (stages.sweep), the weight where
+    held-out L_ta moved most relative to MCLIP's level, its share of the loss and what test
+    reciprocal rank did there. Empty where neither table exists."""
+    sentences = []
+    if shape is not None and len(shape):
+        rows = shape[(shape["model"] == "ToMCLIP") & (shape["setting"] == "low") & shape["metric"].isin(SHAPE_NAMES)]
+        if len(rows):
+            sentences.append(
+                "Did the terms change the geometry? On held-out captions, ToMCLIP against MCLIP (low-resource): "
+                + "; ".join(
+                    f"{SHAPE_NAMES[r['metric']]} {r['difference']:+.2g} [{r['ci_low']:+.2g}, {r['ci_high']:+.2g}] "
+                    f"({100 * r['difference'] / r['baseline value']:+.2f}% of MCLIP's {r['baseline value']:.3g}; "
+                    f"{r['verdict']})"
+                    for _, r in rows.iterrows()
+                )
+                + "."
+            )
+    if response is not None and len(response):
+        ta = response[response["endpoint"] == "l_ta"].assign(
+            relative=lambda t: 100 * t["difference"] / t["MCLIP value"]
+        )
+        rr = response[(response["endpoint"] == "reciprocal rank") & (response["split"] == "test")]
+        for model, part in ta.groupby("model", sort=False):
+            top = part.loc[part["relative"].abs().idxmax()]
+            score = rr[(rr["model"] == model) & (rr["weight"] == top["weight"])].iloc[0]
+            sentences.append(
+                f"Over the dose-response, {model}'s held-out L_ta moves most at weight {top['weight']:.2g} (the "
+                f"terms {100 * top['loss share']:.0f}% of the loss): {top['relative']:+.1f}% of MCLIP's, where test "
+                f"reciprocal rank moves {100 * score['difference']:+.2f} [{100 * score['ci_low']:+.2f}, "
+                f"{100 * score['ci_high']:+.2f}] points."
+            )
+    return " ".join(sentences)

@@ -246,12 +246,15 @@ def test_the_main_grid_holds_the_variants_balanced_the_chosen_one_and_the_top_la
         ["MCLIP", "ToMCLIP", "ToMA"],
         ["MCLIP", "ToMCLIP"],
         0.1,
-        {"pointwise": 1.0, "distance_matrix": 1e-3, "topology_h0": 1e-3},
+        {"pointwise": 1.0, "distance_matrix": 2e-3, "topology_h0": 2e-3},
         1,
         ["MCLIP"],
         {"max_epochs": 6},
     )
     by_name = {model.name: model for model in models}
+    # Validation choosing the paper-balanced weights (0.01 x 0.1) adds no row: it would repeat ToMCLIP's students.
+    balanced = grid.main_grid(["MCLIP", "ToMCLIP"], [], 0.1, grid.scaled_weights("ToMCLIP", 0.1), 0, [])
+    assert [row.name for row in balanced] == ["MCLIP", "ToMCLIP"]
     assert list(by_name) == ["MCLIP", "ToMCLIP", "ToMA", "ToMCLIP (chosen)", "MCLIP (top layer)"]
     assert by_name["ToMA"].settings == ("low",) and by_name["ToMA"].weights["toma"] == pytest.approx(0.001)
     assert by_name["ToMCLIP (chosen)"].settings == ("low",)

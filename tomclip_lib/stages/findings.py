@@ -100,11 +100,7 @@ def findings(profile: str) -> str:
     if sweep is not None and len(sweep):
         mclip = sweep[sweep["model"] == "MCLIP"].iloc[0]
         for _, r in sweep[sweep["chosen"].astype(bool)].iterrows():
-            same = (
-                "; the paper-balanced weight, so 'ToMCLIP (chosen)' is ToMCLIP's students"
-                if r["paper-balanced"]
-                else ""
-            )
+            same = "; the paper-balanced weight, so no separate 'ToMCLIP (chosen)' row" if r["paper-balanced"] else ""
             lines.append(
                 f"- Weight sweep (low-resource, {r['seeds']} seeds of its own): validation reciprocal rank chose "
                 f"ToMCLIP at {r['weight']:.2g} (the terms {r['loss share (%)']:.1f}% of the loss at the best epoch"

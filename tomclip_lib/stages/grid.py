@@ -100,7 +100,7 @@ def main_grid(
         )
         for name in variants
     ]
-    if chosen is not None:
+    if chosen is not None and chosen != scaled_weights("ToMCLIP", factor):  # else the same students as "ToMCLIP"
         rows.append(GridRow("ToMCLIP (chosen)", "ToMCLIP", chosen, settings=("low",)))
     suffix = f"top layer{'s' if top_layers > 1 else ''}"
     if top_layers:

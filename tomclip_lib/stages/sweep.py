@@ -27,8 +27,7 @@ from .distillation import targets_of, topological_share
 #: Coherence endpoints of the dose-response (analysis.coherence) and the retrieval one, per split.
 COHERENCE_ENDPOINTS = ["l_ta", "l_dm", "fidelity"]
 RECIPROCAL_RANK, RANK_SPLITS = "reciprocal rank", ["validation", "test"]
-#: The fewest held-out captions a coherence batch needs (a point, a neighbour, three distance pairs).
-MIN_COHERENCE_BATCH = 3
+MIN_COHERENCE_BATCH = 3  # the fewest held-out captions of a coherence batch (a neighbour, three distance pairs)
 _RUN = ["model", "weight", "seed"]
 
 
@@ -68,23 +67,24 @@ def run_sweep(
     neighbours: int = metrics.DEFAULT_NEIGHBOURS,
 ) -> SweepRecords:
     """Train (or load) every setting of sweep_grid with every seed of the context, low-resource, and
-    measure it: scores (tables.summary_scores and validation reciprocal rank), the topological terms'
+    measure it: scores (validation and test R@1 and reciprocal rank, zero-shot top-1), the topological terms'
     share of the loss and of the gradient norm at the best epoch, every query's rank, and the coherence
     of `held_out` captions (stages.coherence.held_out_pairs of the validation split) against `targets`."""
     if not weights:  # no sweep (the paper profile trains the paper's own weights)
         return SweepRecords(pd.DataFrame(columns=_RUN), pd.DataFrame(columns=_RUN), pd.DataFrame(columns=_RUN))
     base = replace(base, setting="low")
     run_rows, rank_frames, coherence_frames = [], [], []
+    splits = (context.validation, context.test)  # in RANK_SPLITS' order
     for model, weight in sweep_grid(models, weights, factor):
         config = replace(base, variant=model, weights=swept_weights(model, weight))
         for seed in context.seeds:
             student, result, run_metrics = train_run(context, config, seed)
             keys = {"model": model, "weight": weight, "seed": seed}
-            split_ranks = {
-                "validation": context.validation.ranks(student.encode),
-                "test": context.test.ranks(student.encode),
-            }
-            validation_rr = float(np.mean([np.mean(1.0 / (r + 1)) for r in split_ranks["validation"].values()]))
+            split_ranks = {split: queries.ranks(student.encode) for split, queries in zip(RANK_SPLITS, splits)}
+            recall = {split: np.mean([(r < 1).mean() for r in by.values()]) for split, by in split_ranks.items()}
+            per_language = [statistics.exact_mean(1 / (r + 1.0)) for r in split_ranks["validation"].values()]
+            rr = statistics.exact_mean(per_language)  # exact sums: it chooses a weight, its bits must not move
+            zero_shot = tables.zero_shot_top1(student, context.teacher, context.images, context.languages)
             run_rows.append(
                 {
                     **keys,
@@ -93,10 +93,10 @@ def run_sweep(
                     "ms per step": 1000 * result.seconds / max(run_metrics["steps"], 1),
                     "loss share": topological_share(run_metrics["balance_best"]),
                     "gradient share": topological_share(run_metrics["balance_best"], "gradient"),
-                    "validation reciprocal rank": validation_rr,
-                    **tables.summary_scores(
-                        student, context.teacher, context.images, context.test, context.validation, context.languages
-                    ),
+                    "validation reciprocal rank": rr,
+                    "validation R@1": recall["validation"],
+                    "retrieval R@1": recall["test"],
+                    "zero-shot top-1": zero_shot,
                 }
             )
             rank_frames += [
@@ -175,7 +175,7 @@ def chosen_weight(runs: pd.DataFrame) -> float | None:
     tomclip = runs[runs["model"] == "ToMCLIP"]
     if tomclip.empty:
         return None
-    means = tomclip.groupby("weight")["validation reciprocal rank"].mean().sort_index()
+    means = tomclip.groupby("weight")["validation reciprocal rank"].agg(statistics.exact_mean).sort_index()
     return float(means.index[np.argmax(means.to_numpy())])
 
 
@@ -203,8 +203,7 @@ def dose_response(records: SweepRecords, level: float = 0.95) -> pd.DataFrame:
     """Each swept (model, weight) minus MCLIP, per endpoint: coherence of held-out validation batches
     (L_ta, L_dm, fidelity; units (language, batch)) and reciprocal rank of retrieval (validation and
     test; units (language, query)), paired by seed and unit, with the t interval of
-    statistics.paired_difference; beside it the setting's mean loss and gradient shares. A unit where
-    an endpoint is undefined in any run (a collapsed cloud) is left out (`units` counts the rest)."""
+    statistics.paired_difference, beside the mean shares; a unit undefined in any run (a collapsed cloud) is left out."""
     runs = records.runs
     if runs.empty:
         return pd.DataFrame()

@@ -164,7 +164,12 @@ class RetrievalQueries:
 
     def recall_at_1(self, encode) -> float:
         """Text -> gallery R@1 of a text encoder (texts -> normalised embeddings), averaged over languages."""
-        return float(np.mean([(ranks < 1).mean() for ranks in self.ranks(encode).values()]))
+        return language_recall_at_1(self.ranks(encode))
+
+
+def language_recall_at_1(ranks_by_language: dict[str, np.ndarray]) -> float:
+    """R@1 averaged over languages from each language's ranks (RetrievalQueries.ranks)."""
+    return float(np.mean([(ranks < 1).mean() for ranks in ranks_by_language.values()]))
 
 
 def retrieval_recall(

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import report, statistics
 from ..analysis import coherence as metrics
 from ..errors import TomclipError
+from ..evaluate import language_recall_at_1
 from ..train import VARIANTS, TrainConfig
 from . import tables
 from .ablations import AblationContext, train_run
@@ -81,7 +82,7 @@ def run_sweep(
             student, result, run_metrics = train_run(context, config, seed)
             keys = {"model": model, "weight": weight, "seed": seed}
             split_ranks = {split: queries.ranks(student.encode) for split, queries in zip(RANK_SPLITS, splits)}
-            recall = {split: np.mean([(r < 1).mean() for r in by.values()]) for split, by in split_ranks.items()}
+            recall = {split: language_recall_at_1(by_language) for split, by_language in split_ranks.items()}
             per_language = [statistics.exact_mean(1 / (r + 1.0)) for r in split_ranks["validation"].values()]
             rr = statistics.exact_mean(per_language)  # exact sums: it chooses a weight, its bits must not move
             zero_shot = tables.zero_shot_top1(student, context.teacher, context.images, context.languages)

@@ -236,9 +236,9 @@ def seed_spread(table: pd.DataFrame, average: str, metric: str, setting: str = "
 def zero_shot_top1(student: Student, teacher: Teacher, images: ZeroShotSet, languages: list[str]) -> float:
     """Zero-shot top-1 of a student's class prompts against the teacher's images, averaged over languages."""
     embedded = teacher.cached_image_embeddings("zero-shot", images.images)
-    top1 = [evaluate.zero_shot_hits(embedded, student.encode(prompts(images.dataset, lang)), images.labels, (1,))[1]
+    hits = [evaluate.zero_shot_hits(embedded, student.encode(prompts(images.dataset, lang)), images.labels, (1,))[1]
             for lang in languages]  # fmt: skip
-    return float(np.mean([hits.mean() for hits in top1]))
+    return float(np.mean([language_hits.mean() for language_hits in hits]))
 
 
 def summary_scores(

@@ -51,6 +51,30 @@ def test_runs_are_deterministic_on_the_cpu(tmp_path):
     assert all(torch.equal(v, student_two.trainable_state()[k]) for k, v in student_one.trainable_state().items())
 
 
+def test_the_cosine_schedule_warms_up_then_decays_to_zero():
+    config = TrainConfig(lr_schedule="cosine", warmup_steps=10)
+    factors = [train.lr_factor(config, 110, step) for step in (0, 9, 10, 60, 110, 500)]
+    # warm-up 1/10 .. 10/10; then cos over the 100 steps after it: 1 at its start, 1/2 halfway, 0 at the end
+    assert factors == pytest.approx([0.1, 1.0, 1.0, 0.5, 0.0, 0.0])
+    constant = replace(config, lr_schedule="constant")
+    assert [train.lr_factor(constant, 110, step) for step in (0, 9, 60, 500)] == pytest.approx([0.1, 1.0, 1.0, 1.0])
+
+
+def test_a_cosine_run_ends_at_a_rate_near_zero(tmp_path):
+    config = replace(CONFIG, max_epochs=3, lr_schedule="cosine")
+    train_student(config, tiny_student(), *tiny_data(), tmp_path, progress=False)
+    rates = [line["lr"] for line in train.read_log(tmp_path)]
+    assert max(rates) == pytest.approx(config.lr)
+    assert rates[-1] < 0.01 * config.lr and all(a >= b for a, b in zip(rates[5:], rates[6:]))
+
+
+def test_runs_cached_before_the_schedule_existed_keep_their_keys():
+    """The key of a default configuration as commit 588ae4f computed it, before lr_schedule was a field:
+    a changed key would retrain every cached run for nothing."""
+    assert TrainConfig().key("x") == "eb1b7577d829"
+    assert TrainConfig(lr_schedule="cosine").key("x") != TrainConfig().key("x")
+
+
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
     config = replace(CONFIG, lr=0.0, warmup_steps=1, patience=2, max_epochs=10)
     result = train_student(config, tiny_student(), *tiny_data(), tmp_path, progress=False)
@@ -124,6 +148,7 @@ def test_only_the_chosen_layers_train(tmp_path):
         (dict(variant="CLIP-only"), "Unknown variant"),
         (dict(setting="tiny"), "Unknown setting"),
         (dict(batch_size=1), "at least 2"),
+        (dict(lr_schedule="linear"), "Unknown lr_schedule"),
     ],
 )
 def test_bad_configurations_are_refused(kwargs, message):

@@ -156,22 +156,3 @@ def test_the_committed_verdict_is_a_function_of_the_committed_records():
     pd.testing.assert_frame_equal(
         recomputed.reset_index(drop=True), committed, check_dtype=False, rtol=1e-12, check_exact=False
     )
-
-
-def test_the_teacher_fraction_divides_each_students_english_score_by_the_teachers():
-    teacher = pd.DataFrame(
-        [
-            dict(model=tables.TEACHER_BASELINE, setting="-", seed=pd.NA, language="en", item=i, rank=r)
-            for i, r in enumerate((0, 0, 1))
-        ]  # the teacher finds 2 of 3
-    ).assign(direction="text_to_image")
-    with_teacher = pd.concat([retrieval(), teacher], ignore_index=True)
-    zero_shot_with_teacher = pd.concat(
-        [zero_shot(), teacher.drop(columns="direction").rename(columns={"item": "image"})]
-    )
-    fraction = tables.teacher_fraction(zero_shot_with_teacher, with_teacher).set_index(["task", "model"])
-    row = fraction.loc[(tables.RETRIEVAL_TASK, "ToMCLIP")]
-    # ToMCLIP's English hits: seed 0 [1, 1, 0], seed 1 [1, 1, 1]: 5/6 against the teacher's 2/3
-    assert (row["student"], row["teacher"], row["seeds"]) == pytest.approx((500 / 6, 200 / 3, 2))
-    assert row["fraction"] == pytest.approx(1.25)
-    assert tables.TEACHER_BASELINE not in fraction.index.get_level_values("model")

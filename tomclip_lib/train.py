@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
+import math
 import random
 import sys
 import time
@@ -51,6 +53,7 @@ VARIANTS: dict[str, dict[str, float]] = {
     "Topo-AE": {"pointwise": 1.0, "topo_ae": 0.01},
 }
 CHECKPOINT, BEST, METRICS, LOG = "checkpoint.pt", "best.pt", "metrics.json", "log.jsonl"
+LR_SCHEDULES = ("constant", "cosine")
 GRID = "grid.pt"  # a grid of runs for the processes of torchrun (write_grid, run_grid)
 #: Part of every run's cache key: changes whenever the same configuration would train differently
 #: (2: batches of distinct English captions, validation batches drawn alike, the term balance logged;
@@ -70,6 +73,7 @@ class TrainConfig:
     batch_size: int = 256
     max_epochs: int = 30
     warmup_steps: int = 100  # linear warm-up, then constant (as the reference)
+    lr_schedule: str = "constant"  # after the warm-up: "constant" (the reference) or "cosine" (to 0 at max_epochs)
     patience: int | None = 5  # epochs without a better validation loss before stopping; None: a fixed epoch count
     seed: int = 0
     sparsify: float | None = 0.5  # s of the topological terms
@@ -82,6 +86,8 @@ class TrainConfig:
             raise TomclipError(f"Unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}.")
         if self.setting not in ("full", "low"):
             raise TomclipError(f"Unknown setting {self.setting!r}; use 'full' or 'low'.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise TomclipError(f"Unknown lr_schedule {self.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}.")
         if self.batch_size < 2:
             raise TomclipError(f"batch_size must be at least 2 (topology needs pairs), got {self.batch_size}.")
 
@@ -90,8 +96,12 @@ class TrainConfig:
         return {**VARIANTS[self.variant], **self.weights}
 
     def key(self, *extra: str) -> str:
-        """A short hash of everything that changes the result (plus data or model fingerprints)."""
-        payload = json.dumps([asdict(self), *extra], sort_keys=True, default=str)
+        """A short hash of everything that changes the result (plus data or model fingerprints). The
+        constant schedule is left out, so runs cached before the schedule could change keep their keys."""
+        fields = asdict(self)
+        if fields["lr_schedule"] == "constant":
+            del fields["lr_schedule"]
+        payload = json.dumps([fields, *extra], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -130,6 +140,18 @@ class DistillationSplit:
         else:
             inputs = [self.inputs[i] for i in rows.tolist()]
         return inputs, self.targets[rows]
+
+
+def lr_factor(config: TrainConfig, steps: int, step: int) -> float:
+    """The learning rate at `step` as a fraction of config.lr: a linear warm-up, then constant (the
+    reference's) or a cosine decay that reaches 0 after `steps` (a run trained to convergence: a
+    constant rate leaves the validation loss wandering, and early stopping then ends it early).
+    Python's math, not torch's: one scalar per step, the same bits on every CPU."""
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    if config.lr_schedule == "constant" or step < config.warmup_steps:
+        return warm
+    progress = min(1.0, (step - config.warmup_steps) / max(1, steps - config.warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def epoch_batches(groups: torch.Tensor, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -403,9 +425,8 @@ def train_student(
     # fused: PyTorch's own AdamW kernel; the unfused one takes its square root from MKL's vector math,
     # whose bits differ between Intel and AMD processors (topology/stable.py).
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps))
-    )
+    steps = config.max_epochs * len(epoch_batches(train.groups, config.batch_size, config.seed, 0))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config, steps))
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()
     # The balance is measured on the largest validation batch (the first of them): a late round of a few

@@ -162,10 +162,8 @@ def _grid(
             student = student_of(row, student_config)
             data_key = data[student.trainable_layers, setting][2]
             for seed in seeds[setting][: row.seeds]:
-                training = {
-                    **row.training,
-                    "max_epochs": min(row.training.get("max_epochs", base.max_epochs), base.max_epochs),
-                }  # a smoke run's limit holds for all
+                epochs = row.training.get("max_epochs", base.max_epochs)
+                training = {**row.training, "max_epochs": min(epochs, base.max_epochs) if row.capped else epochs}
                 config = replace(base, variant=row.variant, weights=row.weights, setting=setting, seed=seed, **training)
                 yield row, config, student, records.run_dir(profile, config, student, data_key)
 

@@ -39,6 +39,9 @@ class GridRow:
     training: dict = field(default_factory=dict)  # TrainConfig fields that differ from the grid's
     baseline: str | None = "MCLIP"  # the row notebook 04 compares it with (None: it is a baseline)
     seeds: int | None = None  # how many of the setting's seeds it trains (None: all)
+    # Whether the grid's max_epochs caps the row's own (a smoke run's limit holds for all); False for a
+    # row whose length is the point of it (trained to convergence: its epochs exceed the grid's).
+    capped: bool = True
 
 
 #: The reference trains on CLIP ViT-B/32 text features, 512-d, not normalised (M-CLIP's targets).
@@ -80,6 +83,8 @@ def main_grid(
     top_layer_seeds: int | None = None,
     fixed_epochs: int | None = None,
     fixed_epoch_seeds: int | None = None,
+    converged_epochs: int | None = None,
+    converged_seeds: int | None = None,
 ) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
@@ -89,7 +94,9 @@ def main_grid(
     settings `top_layer_training` (TrainConfig fields: epochs, warm-up, the backbone's learning rate)
     on their first `top_layer_seeds` seeds; and, low-resource, MCLIP and ToMCLIP trained for exactly
     `fixed_epochs` epochs, no early stopping, on their first `fixed_epoch_seeds` seeds (None: all):
-    the primary comparison with both arms stopped alike."""
+    the primary comparison with both arms stopped alike; and, in the full setting, MCLIP and ToMCLIP
+    trained to convergence (`converged_epochs` epochs, a cosine decay of the rate, the last epoch
+    kept) on their first `converged_seeds` seeds: the student that learns its teacher (docs/fidelity.md)."""
     rows = [
         GridRow(
             name,
@@ -137,6 +144,21 @@ def main_grid(
                 baseline="MCLIP (fixed epochs)",
                 seeds=fixed_epoch_seeds,
             ),
+        ]
+    if converged_epochs:
+        converged = {"max_epochs": converged_epochs, "patience": None, "lr_schedule": "cosine"}
+        rows += [
+            GridRow(
+                f"{name} (converged)",
+                name,
+                scaled_weights(name, factor),
+                settings=("full",),
+                training=converged,
+                baseline=None if name == "MCLIP" else "MCLIP (converged)",
+                seeds=converged_seeds,
+                capped=False,
+            )
+            for name in ("MCLIP", "ToMCLIP")
         ]
     return rows
 

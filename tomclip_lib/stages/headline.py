@@ -10,8 +10,9 @@ import pandas as pd
 
 from ..statistics import VERDICTS, format_bound
 
-# The paper's method (balanced, then as validation chose it), its two halves, the neighbours, and the
-# students whose top backbone layer trains; each baseline's own score is the row above its models.
+# The paper's method (balanced, then as validation chose it), its two halves, the neighbours, the
+# students whose top backbone layer trains, those stopped alike and those trained to convergence;
+# each baseline's own score is the row above its models.
 SCORE = "{}: its score (%)"
 ORDER = [
     SCORE.format("MCLIP"),
@@ -25,6 +26,8 @@ ORDER = [
     "ToMCLIP (top layer)",
     SCORE.format("MCLIP (fixed epochs)"),
     "ToMCLIP (fixed epochs)",
+    SCORE.format("MCLIP (converged)"),
+    "ToMCLIP (converged)",
 ]
 NOT_RUN = "—"  # a model trained in one setting only
 

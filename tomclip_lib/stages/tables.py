@@ -175,38 +175,6 @@ def retrieval_table(item_ranks: pd.DataFrame, n_boot: int = 10_000, ks=(1, 5, 10
     )
 
 
-def teacher_fraction(zero_shot: pd.DataFrame, retrieval: pd.DataFrame, language: str = "en") -> pd.DataFrame:
-    """Each student's score in `language` as a fraction of the teacher's own English score, per model,
-    setting and task (zero-shot top-1, text -> image R@1): in English student and teacher read the
-    same caption, so the fraction is how well the student learnt its teacher (issue 29 asks 0.75 of
-    MCLIP in the full setting). Student scores are means over seeds; a function of the records alone."""
-    rows = []
-    for task, item_ranks in (
-        (ZERO_SHOT_TASK, zero_shot),
-        (RETRIEVAL_TASK, retrieval[retrieval["direction"] == "text_to_image"]),
-    ):
-        chosen = item_ranks[item_ranks["language"] == language]
-        chosen = chosen.assign(hit=(chosen["rank"].to_numpy() < 1).astype(float))
-        is_teacher = (chosen["model"] == TEACHER_BASELINE).to_numpy()
-        teacher = float(chosen["hit"].to_numpy()[is_teacher].mean())
-        students = chosen[~is_teacher]
-        per_seed = students.groupby(["model", "setting", "seed"], observed=True, sort=False)["hit"].mean()
-        for (model, setting), scores in per_seed.groupby(level=["model", "setting"], sort=False):
-            rows.append(
-                {
-                    "model": model,
-                    "setting": setting,
-                    "task": task,
-                    "language": language,
-                    "seeds": len(scores),
-                    "student": 100 * float(scores.mean()),
-                    "teacher": 100 * teacher,
-                    "fraction": float(scores.mean()) / teacher if teacher > 0 else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 def wide_table(table: pd.DataFrame, metric: str, setting: str, languages: list[str], digits: int = 1) -> pd.DataFrame:
     """Models x languages for one metric and setting, in percent; mean +- sd where there are seeds."""
     chosen = table[(table["metric"] == metric) & (table["setting"].isin([setting, "-"]))]

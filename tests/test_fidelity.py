@@ -1,0 +1,78 @@
+"""How well a student learnt its teacher (stages.fidelity): English scores over the teacher's, per
+zero-shot class, and pooled over the class names a student read in training, on hand-made records."""
+
+import pandas as pd
+import pytest
+from test_verdicts import retrieval, zero_shot
+
+from tomclip_lib.stages import fidelity
+from tomclip_lib.stages.tables import RETRIEVAL_TASK
+from tomclip_lib.stages.teacher import TEACHER_BASELINE
+
+
+def test_the_teacher_fraction_divides_each_students_english_score_by_the_teachers():
+    teacher = pd.DataFrame(
+        [
+            dict(model=TEACHER_BASELINE, setting="-", seed=pd.NA, language="en", item=i, rank=r)
+            for i, r in enumerate((0, 0, 1))
+        ]  # the teacher finds 2 of 3
+    ).assign(direction="text_to_image")
+    with_teacher = pd.concat([retrieval(), teacher], ignore_index=True)
+    zero_shot_with_teacher = pd.concat(
+        [zero_shot(), teacher.drop(columns="direction").rename(columns={"item": "image"})]
+    )
+    fraction = fidelity.teacher_fraction(zero_shot_with_teacher, with_teacher).set_index(["task", "model"])
+    row = fraction.loc[(RETRIEVAL_TASK, "ToMCLIP")]
+    # ToMCLIP's English hits: seed 0 [1, 1, 0], seed 1 [1, 1, 1]: 5/6 against the teacher's 2/3
+    assert (row["student"], row["teacher"], row["seeds"]) == pytest.approx((500 / 6, 200 / 3, 2))
+    assert row["fraction"] == pytest.approx(1.25)
+    assert TEACHER_BASELINE not in fraction.index.get_level_values("model")
+
+
+def _zero_shot_records() -> pd.DataFrame:
+    """Two classes of two images each (Fashion-MNIST's labels 0 and 2). The teacher gets all four; the
+    student, seed 0: class 0 both, class 2 none; seed 1: class 0 one, class 2 one."""
+    rows = [dict(model=TEACHER_BASELINE, setting="-", seed=pd.NA, image=i, label=i // 2, rank=0) for i in range(4)]
+    hits = {0: [1, 1, 0, 0], 1: [1, 0, 1, 0]}
+    rows += [
+        dict(model="MCLIP", setting="full", seed=seed, image=i, label=i // 2, rank=0 if hit else 3)
+        for seed, by_image in hits.items()
+        for i, hit in enumerate(by_image)
+    ]
+    frame = pd.DataFrame(rows).assign(language="en")
+    frame["label"] = frame["label"].map({0: 0, 1: 2})  # T-shirt/top and Pullover
+    frame["seed"] = frame["seed"].astype("Int16")
+    return pd.concat([frame, frame.assign(language="ko", rank=0)], ignore_index=True)  # Korean must not count
+
+
+def test_class_accuracy_is_the_mean_over_seeds_per_class_with_its_name_and_whether_training_read_it():
+    table = fidelity.class_accuracy(_zero_shot_records(), "fashion-mnist", {0: True, 2: False})
+    student = table[table["model"] == "MCLIP"].set_index("class")
+    # T-shirt/top: seed 0 100%, seed 1 50%; Pullover: 0% and 50%
+    assert student["accuracy"].to_dict() == pytest.approx({"T-shirt/top": 75.0, "Pullover": 25.0})
+    assert student.loc["T-shirt/top", "sd"] == pytest.approx(35.3553, rel=1e-4)
+    assert list(student["name in training"]) == [True, False] and set(student["seeds"]) == {2}
+    teacher = table[table["model"] == TEACHER_BASELINE]
+    assert list(teacher["accuracy"]) == [100.0, 100.0] and set(table["language"]) == {"en"}
+    wide = fidelity.wide_by_class(table).set_index("model")
+    assert list(wide.columns) == ["setting", "T-shirt/top", "Pullover"] and wide.loc["MCLIP", "Pullover"] == 25.0
+
+
+def test_the_fraction_by_vocabulary_pools_seen_and_unseen_class_names_against_the_teacher():
+    table = fidelity.class_accuracy(_zero_shot_records(), "fashion-mnist", {0: True, 2: False})
+    pooled = fidelity.fraction_by_vocabulary(table).set_index("name in training")
+    assert pooled.loc[True, ["classes", "student", "teacher", "fraction"]].tolist() == pytest.approx([1, 75, 100, 0.75])
+    assert pooled.loc[False, "fraction"] == pytest.approx(0.25)
+
+
+def test_a_class_name_counts_as_read_only_as_whole_words_of_a_training_caption():
+    corpus = pd.DataFrame(
+        {
+            "en": ["clothing, shirt, t-shirt", "running shoe", "sandals", "ankle boot"],
+            "split": ["train", "train", "train", "test"],
+            "low_resource": False,
+        }
+    )
+    seen = fidelity.names_in_training("fashion-mnist", corpus)
+    # "T-shirt" and "shirt" are there; "sandal" is not a whole word of "sandals"; "ankle boot" only in test
+    assert seen[0] and seen[6] and not seen[5] and not seen[9] and not seen[7]

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jupytext
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tomclip_lib import assets, paths
@@ -95,7 +96,23 @@ def tiny_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip):
+def tiny_cloob(tmp_path_factory, tiny_clip):
+    """tiny_clip's architecture with random weights of its own, saved as the CLOOB authors save theirs
+    (tests/test_cloob_checkpoint.py: the layout; the notebook's teacher registers the architecture)."""
+    import open_clip
+    from test_cloob_checkpoint import _as_cloob
+
+    open_clip.add_model_config(tiny_clip)
+    torch.manual_seed(1)
+    model = open_clip.create_model(tiny_clip.stem, pretrained=None)
+    path = tmp_path_factory.mktemp("cloob") / "cloob_tiny_epoch_1.pt"
+    state = {_as_cloob(key): value for key, value in model.state_dict().items()}
+    torch.save({"epoch": 1, "model_config_file": tiny_clip.name, "state_dict": state}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip, tiny_cloob):
     from paper_fixtures import write_xflickrco
 
     root = tmp_path_factory.mktemp("repo")
@@ -169,7 +186,7 @@ def paper_run(tmp_path_factory, mclip_files, cifar100_root, tiny_xlmr, tiny_clip
             languages=EVALUATED,
             students=["MCLIP", "ToMCLIP"],
             min_cluster_size=5,
-            cloob_checkpoint="no-such-cloob-checkpoint.pt",  # named but missing: skipped with a message
+            cloob_checkpoint=str(tiny_cloob),  # a published checkpoint's layout, random weights
         ),
     }
     # Each notebook in its own papermill process, as `make paper` runs them, in dependency order
@@ -256,11 +273,14 @@ def test_the_figures_and_the_geometry_study_run_on_the_paper_models(paper_run):
     assert set(geometry["language"]) == {"en", "ja"}, "xFlickr&CO has no Korean: 08 keeps the captioned languages"
     assert set(geometry["model"]) == {"CLIP (teacher text tower)", "MCLIP", "ToMCLIP"}
     assert geometry["R@1"].between(0, 1).all()
-    # CLIP's space against CLOOB's: the named CLOOB checkpoint is missing, so CLIP alone, with a message
+    # CLIP's space against CLOOB's: the named checkpoint loads beside OpenAI's CLIP (here both random)
     spaces = pd.read_csv(paper_run / "results" / "paper" / "spaces_global.csv")
-    assert set(spaces["objective"]) == {"infonce"} and spaces["modality gap low"].le(spaces["modality gap high"]).all()
-    assert pd.read_csv(paper_run / "results" / "paper" / "spaces_differences.csv").empty
+    assert set(spaces["objective"]) == {"infonce", "infoloob+hopfield"}
+    assert spaces["modality gap low"].le(spaces["modality gap high"]).all()
+    cloob = spaces[spaces["objective"] == "infoloob+hopfield"]
+    assert list(cloob["model"]) == ["teacher text tower"]  # its own text tower: the students are CLIP's, not measured
+    assert not pd.read_csv(paper_run / "results" / "paper" / "spaces_differences.csv").empty
     verdicts = pd.read_csv(paper_run / "results" / "paper" / "spaces_verdicts.csv").set_index("finding")
-    assert verdicts.loc["b", "verdict"] == "inconclusive" and pd.isna(verdicts.loc["b", "estimate"])
-    assert "does not exist: CLOOB is skipped" in (paper_run / "08_embedding_geometry.out.ipynb").read_text()
+    assert pd.notna(verdicts.loc["b", "estimate"])
+    assert "cloob_tiny_epoch_1.pt beside OpenAI's CLIP" in (paper_run / "08_embedding_geometry.out.ipynb").read_text()
     assert (figures / "spaces_clip_vs_cloob.png").stat().st_size > 1000

@@ -137,6 +137,7 @@ def test_teachers_of_two_objectives_share_the_text_tower_and_differ_in_images(sm
 
 class PublishedTeacher:
     config = None  # a teacher loaded as published (the paper profile's CLIP)
+    device = "cpu"
 
 
 def test_the_paper_profile_skips_a_missing_cloob_checkpoint_with_a_message(tmp_path):
@@ -147,6 +148,6 @@ def test_the_paper_profile_skips_a_missing_cloob_checkpoint_with_a_message(tmp_p
     missing = tmp_path / "cloob-vit-b16.pt"
     assert list(spaces.objective_teachers("paper", teacher, None, ["infonce"], missing, said.append)) == ["infonce"]
     assert "No CLOOB checkpoint named" in said[0] and "does not exist: CLOOB is skipped" in said[1]
-    missing.write_bytes(b"weights")
-    with pytest.raises(TomclipError, match="loading CLOOB checkpoints is not implemented yet"):
+    missing.write_bytes(b"weights")  # there, but not a checkpoint: a clear error, not a silent skip
+    with pytest.raises(TomclipError, match="not a checkpoint torch can read"):
         spaces.objective_teachers("paper", teacher, None, ["infonce"], missing, said.append)

@@ -367,6 +367,13 @@ def load_paper_teacher(
             "nor an open_clip model-config JSON file."
         )
     model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+    return _open_clip_teacher(model, name, preprocess, device, folder)
+
+
+def _open_clip_teacher(model, name: str, preprocess, device: str, folder: Path | None) -> Teacher:
+    """A Teacher around an open_clip CLIP model of architecture `name`, its texts through its own tokenizer."""
+    import open_clip
+
     tokenizer = open_clip.get_tokenizer(name)
 
     def encode_texts(texts: list[str]) -> np.ndarray:
@@ -377,6 +384,81 @@ def load_paper_teacher(
         return torch.cat(chunks).numpy()
 
     return Teacher(model, encode_texts, preprocess, device, folder=folder)
+
+
+#: The CLOOB authors' text tower (ml-jku/cloob, CLIPGeneral's TextTransformer) sits under `transformer.`;
+#: open_clip's CLIP keeps the same parts at the top level. Their visual towers share open_clip's names.
+_CLOOB_TEXT_PARTS = ("token_embedding", "positional_embedding", "ln_final", "text_projection")
+#: Published CLOOB checkpoints carry these besides the towers: the learnt log inverse temperature (open_clip's
+#: logit_scale, the same quantity) and the Hopfield step's scale, which a frozen encoder does not use.
+_CLOOB_SCALARS = {"logit_inv_tau": "logit_scale", "logit_scale_hopfield": None}
+
+
+def cloob_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A CLOOB checkpoint's `state_dict` (DistributedDataParallel's `module.` prefix or not) with open_clip's
+    CLIP names: `transformer.transformer.*` -> `transformer.*`, `transformer.token_embedding.*` ->
+    `token_embedding.*` (and the other text parts), `logit_inv_tau` -> `logit_scale`."""
+    renamed = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.")
+        if key in _CLOOB_SCALARS:
+            if _CLOOB_SCALARS[key] is not None:
+                renamed[_CLOOB_SCALARS[key]] = value
+            continue
+        if key.startswith("transformer."):
+            inner = key.removeprefix("transformer.")
+            if inner.startswith("transformer.") or inner.split(".")[0] in _CLOOB_TEXT_PARTS:
+                key = inner
+        renamed[key] = value
+    return renamed
+
+
+def load_cloob_checkpoint(
+    path: str | Path, architecture: str | None = None, device: str = "cpu", folder: Path | None = None
+) -> Teacher:
+    """A CLOOB model as its authors publish it (ml-jku/cloob: torch.save of {"state_dict", "epoch",
+    "model_config_file", ...}, e.g. cloob_rn50_yfcc_epoch_28.pt), as an open_clip CLIP teacher.
+
+    `architecture`: the open_clip model name; None reads it from the checkpoint's `model_config_file`
+    ("RN50.json" -> RN50), the authors' name for the same configuration.
+    """
+    import open_clip
+
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a pickle of other objects, a truncated download, not a torch file
+        raise TomclipError(
+            f"cloob_checkpoint={str(path)!r} is not a checkpoint torch can read as tensors ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}). Name a CLOOB checkpoint of ml-jku/cloob (a .pt file)."
+        ) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        found = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise TomclipError(
+            f"cloob_checkpoint={str(path)!r} holds no 'state_dict' (found {found}): the CLOOB authors' "
+            "checkpoints are dicts with the model under 'state_dict'."
+        )
+    name = architecture or Path(str(checkpoint.get("model_config_file", ""))).stem
+    if name not in open_clip.list_models():
+        raise TomclipError(
+            f"cloob_checkpoint={str(path)!r}: its architecture {name or '(not recorded)'!r} (the checkpoint's "
+            "model_config_file, or `architecture`) is not an open_clip model name such as RN50 or ViT-B-16; "
+            "load it with tomclip_lib.models.teacher.load_cloob_checkpoint(path, architecture=...)."
+        )
+    model = open_clip.create_model(name, pretrained=None)
+    try:
+        result = model.load_state_dict(cloob_state_dict(checkpoint["state_dict"]), strict=False)
+        problems = [f"missing {result.missing_keys[:4]}"] * bool(result.missing_keys)
+        problems += [f"unexpected {result.unexpected_keys[:4]}"] * bool(result.unexpected_keys)
+    except RuntimeError as error:  # tensors of other shapes
+        problems = [line.strip() for line in str(error).splitlines()[1:3]]
+    if problems:
+        raise TomclipError(
+            f"cloob_checkpoint={str(path)!r} does not fit open_clip's {name} ({'; '.join(problems)}): "
+            f"is {name} the checkpoint's architecture?"
+        )
+    preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
+    return _open_clip_teacher(model, name, preprocess, device, folder)
 
 
 @torch.inference_mode()

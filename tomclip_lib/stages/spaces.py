@@ -33,7 +33,7 @@ from ..data import embedded
 from ..errors import TomclipError
 from ..evaluate import retrieval_hits
 from ..models.cloob import OBJECTIVES
-from ..models.teacher import Teacher, prepare_embedded_teacher, shares_text_tower
+from ..models.teacher import Teacher, load_cloob_checkpoint, prepare_embedded_teacher, shares_text_tower
 
 CLIP, CLOOB = "infonce", "infoloob+hopfield"  # the two main teachers
 LABELS = {"infonce": "CLIP", "infoloob": "InfoLOOB", "infonce+hopfield": "InfoNCE + Hopfield", CLOOB: "CLOOB"}
@@ -57,7 +57,7 @@ def objective_teachers(
     profile: str, teacher: Teacher, corpus: pd.DataFrame, objectives: list[str], cloob_checkpoint=None, log=print
 ) -> dict[str, Teacher]:
     """One teacher per objective: notebook 02's `teacher` for its own, the others trained alike (cached);
-    for a teacher loaded as published (paper), CLIP alone and a message while no CLOOB checkpoint loads."""
+    for a teacher loaded as published (paper), CLIP and the CLOOB checkpoint named, or a message without one."""
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
         raise TomclipError(
@@ -66,10 +66,8 @@ def objective_teachers(
         )
     if teacher.config is None:
         if cloob_checkpoint is not None and Path(cloob_checkpoint).is_file():
-            raise TomclipError(
-                f"loading CLOOB checkpoints is not implemented yet: cloob_checkpoint={str(cloob_checkpoint)!r} "
-                "exists, but tomclip cannot read the CLOOB authors' format (ml-jku/cloob) yet; set it to null."
-            )
+            log(f"CLOOB: the published checkpoint {Path(cloob_checkpoint).name} beside OpenAI's CLIP.")
+            return {CLIP: teacher, CLOOB: load_cloob_checkpoint(cloob_checkpoint, device=teacher.device)}
         missing = f"cloob_checkpoint={str(cloob_checkpoint)!r} does not exist" if cloob_checkpoint else None
         log(
             f"{missing or 'No CLOOB checkpoint named (cloob_checkpoint: null)'}: CLOOB is skipped, the tables hold CLIP only."

@@ -78,7 +78,7 @@ fixed_epochs = 20  # MCLIP and ToMCLIP (low) also trained exactly this long, no 
 fixed_epoch_seeds = 5  # the first seeds of seeds_low those two train (None: all; make paper's budget)
 # MCLIP and ToMCLIP (full) also trained this long, cosine rate, no early stopping (0: not; docs/fidelity.md)
 converged_epochs = 0
-converged_seeds = 2  # the first seeds of seeds_full those two train (80 epochs: ~4.5 min a seed, both models, two cores)
+converged_seeds = 2  # the first seeds of seeds_full those two train (80 epochs: ~4.5 min a seed on two cores)
 languages = None  # of validation R@1 (None: the paper's 13)
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch

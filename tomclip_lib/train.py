@@ -425,7 +425,9 @@ def train_student(
     # fused: PyTorch's own AdamW kernel; the unfused one takes its square root from MKL's vector math,
     # whose bits differ between Intel and AMD processors (topology/stable.py).
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    steps = config.max_epochs * len(epoch_batches(train.groups, config.batch_size, config.seed, 0))
+    # Only the cosine schedule needs the run's length (an epoch's batches, drawn once more here).
+    cosine = config.lr_schedule == "cosine"
+    steps = config.max_epochs * len(epoch_batches(train.groups, config.batch_size, config.seed, 0)) if cosine else 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config, steps))
     state = {"epoch": 0, "step": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0}
     best_state = student.trainable_state()

@@ -164,12 +164,15 @@ display(Markdown(report.markdown_table(fraction, ".3g")))
 # The zero-shot fraction rests on a handful of prompts: ten class names in Fashion-MNIST, one
 # embedding each, so a student that misplaces one prompt loses a tenth of the images at once. Per
 # class, in English, for the teacher and every student (mean over seeds), and whether the class
-# name occurs in the English training captions: a name the student never read reaches it only
-# through its backbone's own sense of the word.
+# name occurs in the English training captions (for the students that also read WordNet's nouns,
+# in those too): a name the student never read reaches it only through its backbone's own sense
+# of the word.
 
 # %%
 seen = fidelity.names_in_training(images.dataset, corpus)
-by_class = fidelity.class_accuracy(zero_shot_items, images.dataset, seen)
+by_class = fidelity.class_accuracy(
+    zero_shot_items, images.dataset, seen, fidelity.names_in_vocabulary(images.dataset, corpus, runs)
+)
 report.save_table(
     by_class,
     "teacher_fraction_by_class",

@@ -5,7 +5,7 @@
 # Elsewhere tomclip fetches the data packages' files from the Debian mirror into its cache (checksums
 # verified) when online, or stops with a message naming what is missing and the remedy.
 set -euo pipefail
-data=(dataset-fashion-mnist fonts-noto-color-emoji unicode-cldr-core unicode-data fonts-noto-cjk)
+data=(dataset-fashion-mnist fonts-noto-color-emoji unicode-cldr-core unicode-data fonts-noto-cjk wordnet-base)
 tools=(chromium)
 
 missing=()

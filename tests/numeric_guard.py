@@ -46,7 +46,7 @@ def retrain(profile: str, out: Path) -> None:
     corpus = records.load_corpus(profile)
     for (setting, layers), part in runs.groupby(["setting", "trainable_layers"], sort=False):
         student = replace(student_config, trainable_layers=int(layers))
-        train, validation, data_key = setting_pairs(profile, corpus, student, setting)
+        train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting)
         for run in part.itertuples():
             config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name

@@ -318,7 +318,11 @@ def test_the_grids_epoch_limit_caps_every_row_but_one_trained_to_convergence(tmp
 
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path)
     rows = grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 1, ["MCLIP"], {"max_epochs": 6}, 1, None, None, 80, 1)
-    data = {(layers, setting): (None, None, "key") for layers in (0, 1) for setting in ("full", "low")}
+    data = {
+        (layers, setting, 0): distillation.DistillationPairs(None, None, "key")
+        for layers in (0, 1)
+        for setting in ("full", "low")
+    }
     runs = distillation._grid(
         "smoke", TrainConfig(max_epochs=2), StudentConfig(), rows, {"full": [0], "low": [0]}, data
     )

@@ -76,3 +76,28 @@ def test_a_class_name_counts_as_read_only_as_whole_words_of_a_training_caption()
     seen = fidelity.names_in_training("fashion-mnist", corpus)
     # "T-shirt" and "shirt" are there; "sandal" is not a whole word of "sandals"; "ankle boot" only in test
     assert seen[0] and seen[6] and not seen[5] and not seen[9] and not seen[7]
+
+
+def test_a_student_that_read_more_english_counts_those_names_as_read_and_only_that_student():
+    records = _zero_shot_records()
+    records = pd.concat([records, records[records["model"] == "MCLIP"].assign(model="MCLIP (converged)")])
+    table = fidelity.class_accuracy(
+        records, "fashion-mnist", {0: True, 2: False}, {"MCLIP (converged)": {0: True, 2: True}}
+    )
+    read = table.set_index(["model", "class"])["name in training"]
+    assert read[("MCLIP", "Pullover")] == False  # noqa: E712 (a pandas boolean, not a Python bool)
+    assert read[("MCLIP (converged)", "Pullover")] == True  # noqa: E712
+    corpus = pd.DataFrame({"en": ["coat"], "split": ["train"], "low_resource": False})
+    seen = fidelity.names_in_training("fashion-mnist", corpus, ["sandal", "pullover"])
+    assert seen[4] and seen[5] and seen[2] and not seen[7]
+
+
+def test_the_runs_say_which_students_read_a_vocabulary_and_how_much_of_it(monkeypatch):
+    corpus = pd.DataFrame({"en": ["coat"], "text": ["coat"], "split": ["train"], "low_resource": False})
+    nouns = pd.DataFrame({"en": ["sneaker", "sandal"]})
+    monkeypatch.setattr(fidelity, "vocabulary_pairs", lambda corpus, size: nouns.head(size))
+    runs = pd.DataFrame({"variant": ["MCLIP", "MCLIP (converged)", "MCLIP (converged)"], "vocabulary": [0, 1, 1]})
+    seen = fidelity.names_in_vocabulary("fashion-mnist", corpus, runs)
+    assert list(seen) == ["MCLIP (converged)"]
+    assert seen["MCLIP (converged)"][7] and not seen["MCLIP (converged)"][5]  # the first noun only
+    assert fidelity.names_in_vocabulary("fashion-mnist", corpus, runs.drop(columns="vocabulary")) == {}

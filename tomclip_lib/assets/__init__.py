@@ -167,6 +167,21 @@ ASSETS: dict[str, Asset] = {
             files={"emoji-test.txt": "8445f23ac8388e096be19d0262e14fceff856ff52093f2356dc89485f1a853db"},
         ),
         DebianAsset(
+            "wordnet-nouns",
+            "WordNet 3.0 noun index: 117,798 English nouns, the general vocabulary of the converged students",
+            "WordNet 3.0 License (Princeton University)",
+            "Debian package wordnet-base 3.0",
+            "apt-get install wordnet-base (make setup does as root), or connect to deb.debian.org",
+            package=DebianPackage(
+                "wordnet-base",
+                "1:3.0-37",
+                "pool/main/w/wordnet/wordnet-base_3.0-37_all.deb",
+                "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752",
+            ),
+            system_dir="/usr/share/wordnet",
+            files={"index.noun": "a490d99d93d017bf4822fe2f0ffa51fd73911ce271dc7535fade21f8814b5a04"},
+        ),
+        DebianAsset(
             "noto-sans-cjk",
             "Noto Sans CJK font: Hangul, kana and Han glyphs for figures",
             "SIL Open Font License 1.1",

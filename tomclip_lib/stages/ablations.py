@@ -90,7 +90,7 @@ def train_run(context: AblationContext, config: TrainConfig, seed: int) -> tuple
     """Train (or load) one configuration with one seed on the context's pairs: the student, the
     run's result and its metrics.json (steps, the terms' balance). Runs share the cache of notebook
     03: a configuration trained there is not trained again."""
-    train, valid, data_key = context.data
+    train, valid, data_key = context.data.train, context.data.validation, context.data.key
     config_seed = replace(config, seed=seed)
     student = Student(context.student_config, seed=seed)
     result = train_student(

@@ -18,6 +18,8 @@ import torch
 
 from .. import distributed, paths, records
 from ..data.corpus import split_pairs
+from ..data.vocabulary import vocabulary_pairs
+from ..errors import TomclipError
 from ..models.student import Student, StudentConfig
 from ..models.teacher import embedded_text_encoder
 from ..train import GRID, METRICS, DistillationSplit, TrainConfig, train_student, write_grid
@@ -30,6 +32,7 @@ class DistillationPairs(NamedTuple):
     train: DistillationSplit
     validation: DistillationSplit
     key: str
+    vocabulary: int = 0  # how many of the training pairs are WordNet nouns (data.vocabulary)
 
 
 def target_dim(profile: str) -> int:
@@ -47,21 +50,38 @@ def targets_of(profile: str, pairs: pd.DataFrame) -> np.ndarray:
     return records.teacher_targets(profile)[pairs["target_row"].to_numpy()]
 
 
-def setting_pairs(profile: str, corpus: pd.DataFrame, student_config: StudentConfig, setting: str) -> DistillationPairs:
-    """Training and validation pairs of one setting ('full' or 'low') and a key of their contents."""
-    return _pairs(corpus, student_config, lambda pairs: targets_of(profile, pairs), setting)
+def setting_pairs(
+    profile: str, corpus: pd.DataFrame, student_config: StudentConfig, setting: str, vocabulary: int | None = 0
+) -> DistillationPairs:
+    """Training and validation pairs of one setting ('full' or 'low') and a key of their contents;
+    `vocabulary` WordNet nouns (None: all) join the training pairs (the embedded profile's only)."""
+    extra = None
+    if vocabulary != 0:
+        if records.kind(profile) != records.EMBEDDED:
+            raise TomclipError(
+                "A WordNet vocabulary needs the teacher's text tower to make its targets; the paper profile "
+                "trains on precomputed targets. Set converged_vocabulary to 0 there."
+            )
+        extra = vocabulary_pairs(corpus, vocabulary)
+    return _pairs(corpus, student_config, lambda pairs: targets_of(profile, pairs), setting, extra)
 
 
-def _pairs(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, setting: str) -> DistillationPairs:
+def _pairs(
+    corpus: pd.DataFrame, student_config: StudentConfig, targets_of, setting: str, extra: pd.DataFrame | None = None
+) -> DistillationPairs:
     """Training and validation pairs of one setting: student inputs, the teacher's targets, a key.
 
     With a frozen backbone the inputs are its cached pooled features of the translated captions;
     when its top k layers train, the cached token states that enter them; when all of it trains,
-    the captions. `targets_of(pairs)` gives the targets of a split's rows.
+    the captions. `targets_of(pairs)` gives the targets of a split's rows; `extra` rows join the
+    training split.
     """
     probe = None if student_config.trainable_layers == "all" else Student(student_config)
+    train = split_pairs(corpus, "train", setting)
+    if extra is not None:
+        train = pd.concat([train, extra], ignore_index=True)
     splits, digest = [], hashlib.sha256()
-    for split in (split_pairs(corpus, "train", setting), split_pairs(corpus, "validation")):
+    for split in (train, split_pairs(corpus, "validation")):
         texts, english = list(split["text"]), list(split["en"])
         inputs = (
             texts
@@ -77,20 +97,25 @@ def _pairs(corpus: pd.DataFrame, student_config: StudentConfig, targets_of, sett
         digest.update(records.fingerprint(texts, english).encode())
         digest.update(inputs.numpy().tobytes() if isinstance(inputs, torch.Tensor) else b"texts")
         digest.update(targets.numpy().tobytes())
-    return DistillationPairs(splits[0], splits[1], digest.hexdigest()[:16])
+    return DistillationPairs(splits[0], splits[1], digest.hexdigest()[:16], 0 if extra is None else len(extra))
 
 
 def grid_pairs(
     profile: str, corpus: pd.DataFrame, student_config: StudentConfig, rows: list[GridRow]
-) -> dict[tuple[int | str, str], DistillationPairs]:
-    """The pairs of every (trainable layers, setting) the grid's rows need: the student's inputs
-    differ (pooled features of a frozen backbone, token states of its frozen layers otherwise)."""
+) -> dict[tuple[int | str, str, int | None], DistillationPairs]:
+    """The pairs of every (trainable layers, setting, vocabulary) the grid's rows need: the student's
+    inputs differ (pooled features of a frozen backbone, token states of its frozen layers
+    otherwise), and a row may add WordNet's nouns to its training pairs (GridRow.vocabulary)."""
     needed = dict.fromkeys(
-        (student_of(row, student_config).trainable_layers, setting) for row in rows for setting in row.settings
+        (student_of(row, student_config).trainable_layers, setting, row.vocabulary)
+        for row in rows
+        for setting in row.settings
     )
     return {
-        (layers, setting): setting_pairs(profile, corpus, replace(student_config, trainable_layers=layers), setting)
-        for layers, setting in needed
+        (layers, setting, vocabulary): setting_pairs(
+            profile, corpus, replace(student_config, trainable_layers=layers), setting, vocabulary
+        )
+        for layers, setting, vocabulary in needed
     }
 
 
@@ -100,13 +125,13 @@ def train_grid(
     student_config: StudentConfig,
     rows: list[GridRow],
     seeds: dict[str, list[int]],
-    data: dict[tuple[int | str, str], DistillationPairs],
+    data: dict[tuple[int | str, str, int | None], DistillationPairs],
     progress: bool = True,
     processes: int = 1,
 ) -> pd.DataFrame:
     """Train (or load) every (setting, model, seed); one row per run with its folder and scores.
 
-    `data` holds the pairs of each (trainable layers, setting), as grid_pairs gives them.
+    `data` holds the pairs of each (trainable layers, setting, vocabulary), as grid_pairs gives them.
     With processes > 1, torchrun first trains the unfinished runs on that many processes (one per
     GPU; the batch is the global batch, docs/training-at-scale.md), and this loop then loads them.
     """
@@ -115,8 +140,10 @@ def train_grid(
         _train_under_torchrun(profile, grid, data, base.batch_size, processes)
     table = []
     for row, config, student, folder in grid:
-        train, validation, _ = data[student.trainable_layers, config.setting]
-        result = train_student(config, Student(student, seed=config.seed), train, validation, folder, progress=progress)
+        pairs = data[student.trainable_layers, config.setting, row.vocabulary]
+        result = train_student(
+            config, Student(student, seed=config.seed), pairs.train, pairs.validation, folder, progress=progress
+        )
         metrics = json.loads((folder / METRICS).read_text())
         table.append(
             dict(
@@ -125,6 +152,7 @@ def train_grid(
                 baseline=row.baseline,
                 trainable_layers=student.trainable_layers,
                 setting=config.setting,
+                vocabulary=pairs.vocabulary,
                 seed=config.seed,
                 best_validation=result.best_validation,
                 best_epoch=result.best_epoch,
@@ -152,7 +180,7 @@ def _grid(
     student_config: StudentConfig,
     rows: list[GridRow],
     seeds: dict[str, list[int]],
-    data: dict[tuple[int | str, str], DistillationPairs],
+    data: dict[tuple[int | str, str, int | None], DistillationPairs],
 ):
     """Every run of the grid, (row, configuration, student configuration, folder), in table order."""
     for setting in ("full", "low"):
@@ -160,7 +188,7 @@ def _grid(
             if setting not in row.settings:
                 continue
             student = student_of(row, student_config)
-            data_key = data[student.trainable_layers, setting][2]
+            data_key = data[student.trainable_layers, setting, row.vocabulary].key
             for seed in seeds[setting][: row.seeds]:
                 epochs = row.training.get("max_epochs", base.max_epochs)
                 training = {**row.training, "max_epochs": min(epochs, base.max_epochs) if row.capped else epochs}
@@ -171,8 +199,8 @@ def _grid(
 def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int, processes: int) -> None:
     distributed.check_batch_size(batch_size, processes)
     pending = [
-        (config, student, folder, f"{student.trainable_layers}-{config.setting}")
-        for _, config, student, folder in grid
+        (config, student, folder, _data_name(student.trainable_layers, config.setting, row.vocabulary))
+        for row, config, student, folder in grid
         if not (folder / METRICS).exists()
     ]
     if pending:
@@ -181,13 +209,18 @@ def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int,
             paths.artifacts_dir(profile) / "students" / GRID,
             pending,
             {
-                f"{layers}-{setting}": (train, validation)
-                for (layers, setting), (train, validation, _) in data.items()
-                if f"{layers}-{setting}" in needed
+                _data_name(*key): (pairs.train, pairs.validation)
+                for key, pairs in data.items()
+                if _data_name(*key) in needed
             },
         )
         distributed.launch(["tomclip_lib.train", str(path)], processes)
         path.unlink()  # a copy of the pairs (gigabytes in the paper profile): the runs are in their folders now
+
+
+def _data_name(layers: int | str, setting: str, vocabulary: int | None) -> str:
+    """A name of one entry of `data` in the file torchrun's processes read."""
+    return f"{layers}-{setting}-{vocabulary}"
 
 
 def balance_table(runs: pd.DataFrame) -> pd.DataFrame:

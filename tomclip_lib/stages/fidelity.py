@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..data.classnames import class_names
 from ..data.corpus import split_pairs
+from ..data.vocabulary import vocabulary_pairs
 from .tables import RETRIEVAL_TASK, ZERO_SHOT_TASK
 from .teacher import TEACHER_BASELINE
 
@@ -48,23 +49,42 @@ def teacher_fraction(zero_shot: pd.DataFrame, retrieval: pd.DataFrame, language:
     return pd.DataFrame(rows)
 
 
-def names_in_training(dataset: str, corpus: pd.DataFrame) -> dict[int, bool]:
+def names_in_training(dataset: str, corpus: pd.DataFrame, extra: list[str] | tuple[str, ...] = ()) -> dict[int, bool]:
     """Per class: whether its English name, as the zero-shot prompt writes it ("ankle boot"), occurs as
-    whole words in an English caption of the training split. A student meets a class name it never
-    read only through its backbone; its teacher read the class names while it trained."""
-    captions = "\n".join(split_pairs(corpus, "train")["en"]).lower()
+    whole words in an English caption of the training split (or in `extra`, more English training
+    text). A student meets a class name it never read only through its backbone; its teacher read
+    the class names while it trained."""
+    captions = "\n".join([*split_pairs(corpus, "train")["en"], *extra]).lower()
     return {
         entry.index: re.search(rf"\b{re.escape(entry.form.lower())}\b", captions) is not None
         for entry in class_names(dataset, "en")
     }
 
 
+def names_in_vocabulary(dataset: str, corpus: pd.DataFrame, runs: pd.DataFrame) -> dict[str, dict[int, bool]]:
+    """names_in_training of each model whose runs also read WordNet's nouns (the `vocabulary` column of
+    notebook 03's runs: how many), with those nouns counted as training text; models without: absent."""
+    if "vocabulary" not in runs:
+        return {}
+    counts = runs.groupby("variant", sort=False)["vocabulary"].max()
+    return {
+        model: names_in_training(dataset, corpus, list(vocabulary_pairs(corpus, int(count))["en"]))
+        for model, count in counts.items()
+        if count > 0
+    }
+
+
 def class_accuracy(
-    zero_shot: pd.DataFrame, dataset: str, seen: dict[int, bool] | None = None, language: str = "en"
+    zero_shot: pd.DataFrame,
+    dataset: str,
+    seen: dict[int, bool] | None = None,
+    seen_by_model: dict[str, dict[int, bool]] | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
     """Top-1 accuracy (%) per model, setting and zero-shot class in `language`, mean and sd over seeds,
-    and whether the class name is in the training captions (`seen`, names_in_training): the class
-    prompts are few (10 in Fashion-MNIST), so which of them a student places well decides its score."""
+    and whether the class name is in the training captions (`seen`, names_in_training; a model in
+    `seen_by_model` read more, names_in_vocabulary): the class prompts are few (10 in Fashion-MNIST),
+    so which of them a student places well decides its score."""
     chosen = zero_shot[zero_shot["language"] == language]
     chosen = chosen.assign(hit=100.0 * (chosen["rank"].to_numpy() < 1))
     per_seed = chosen.groupby(["model", "setting", "seed", "label"], observed=True, sort=False, dropna=False)["hit"]
@@ -77,7 +97,10 @@ def class_accuracy(
     names = {entry.index: entry.label for entry in class_names(dataset, "en")}
     table.insert(2, "language", language)
     table.insert(4, "class", table["label"].map(names))
-    table.insert(5, "name in training", table["label"].map(seen or {}).astype("boolean"))
+    read = [
+        (seen_by_model or {}).get(model, seen or {}).get(label) for model, label in zip(table["model"], table["label"])
+    ]
+    table.insert(5, "name in training", pd.array(read, dtype="boolean"))
     return table
 
 

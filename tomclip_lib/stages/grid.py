@@ -42,6 +42,8 @@ class GridRow:
     # Whether the grid's max_epochs caps the row's own (a smoke run's limit holds for all); False for a
     # row whose length is the point of it (trained to convergence: its epochs exceed the grid's).
     capped: bool = True
+    # WordNet nouns added to its training pairs as English pairs (0: none, None: all; docs/fidelity.md).
+    vocabulary: int | None = 0
 
 
 #: The reference trains on CLIP ViT-B/32 text features, 512-d, not normalised (M-CLIP's targets).
@@ -85,6 +87,7 @@ def main_grid(
     fixed_epoch_seeds: int | None = None,
     converged_epochs: int | None = None,
     converged_seeds: int | None = None,
+    converged_vocabulary: int | None = 0,
 ) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
@@ -96,7 +99,8 @@ def main_grid(
     `fixed_epochs` epochs, no early stopping, on their first `fixed_epoch_seeds` seeds (None: all):
     the primary comparison with both arms stopped alike; and, in the full setting, MCLIP and ToMCLIP
     trained to convergence (`converged_epochs` epochs, a cosine decay of the rate, the last epoch
-    kept) on their first `converged_seeds` seeds: the student that learns its teacher (docs/fidelity.md)."""
+    kept) on their first `converged_seeds` seeds, with `converged_vocabulary` WordNet nouns added to
+    their training pairs: the student that learns its teacher (docs/fidelity.md)."""
     rows = [
         GridRow(
             name,
@@ -157,6 +161,7 @@ def main_grid(
                 baseline=None if name == "MCLIP" else "MCLIP (converged)",
                 seeds=converged_seeds,
                 capped=False,
+                vocabulary=converged_vocabulary,
             )
             for name in ("MCLIP", "ToMCLIP")
         ]

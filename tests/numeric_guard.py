@@ -44,9 +44,10 @@ def retrain(profile: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
     corpus = records.load_corpus(profile)
-    for (setting, layers), part in runs.groupby(["setting", "trainable_layers"], sort=False):
+    runs = runs.assign(vocabulary=runs["vocabulary"] if "vocabulary" in runs else 0)
+    for (setting, layers, vocabulary), part in runs.groupby(["setting", "trainable_layers", "vocabulary"], sort=False):
         student = replace(student_config, trainable_layers=int(layers))
-        train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting)
+        train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting, int(vocabulary))
         for run in part.itertuples():
             config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name

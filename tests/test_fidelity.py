@@ -95,7 +95,12 @@ def test_a_student_that_read_more_english_counts_those_names_as_read_and_only_th
 def test_the_runs_say_which_students_read_a_vocabulary_and_how_much_of_it(monkeypatch):
     corpus = pd.DataFrame({"en": ["coat"], "text": ["coat"], "split": ["train"], "low_resource": False})
     nouns = pd.DataFrame({"en": ["sneaker", "sandal"]})
-    monkeypatch.setattr(fidelity, "vocabulary_pairs", lambda corpus, size: nouns.head(size))
+
+    def first_nouns(corpus, size):
+        assert type(size) is int  # vocabulary_pairs refuses numpy integers
+        return nouns.head(size)
+
+    monkeypatch.setattr(fidelity, "vocabulary_pairs", first_nouns)
     runs = pd.DataFrame({"variant": ["MCLIP", "MCLIP (converged)", "MCLIP (converged)"], "vocabulary": [0, 1, 1]})
     seen = fidelity.names_in_vocabulary("fashion-mnist", corpus, runs)
     assert list(seen) == ["MCLIP (converged)"]

@@ -82,3 +82,9 @@ def test_only_the_converged_rows_read_the_vocabulary():
     }
     rows = grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 0, [], converged_epochs=80, converged_vocabulary=None)
     assert [row.vocabulary for row in rows] == [0, None, None]
+
+
+def test_the_paper_profile_refuses_a_vocabulary_with_a_clear_error(monkeypatch):
+    monkeypatch.setattr(distillation.records, "kind", lambda profile: distillation.records.PAPER)
+    with pytest.raises(TomclipError, match="Set converged_vocabulary to 0 there"):
+        distillation.setting_pairs("paper", _corpus(), StudentConfig(trainable_layers="all"), "full", None)

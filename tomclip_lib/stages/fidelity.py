@@ -66,12 +66,9 @@ def names_in_vocabulary(dataset: str, corpus: pd.DataFrame, runs: pd.DataFrame) 
     notebook 03's runs: how many), with those nouns counted as training text; models without: absent."""
     if "vocabulary" not in runs:
         return {}
-    counts = runs.groupby("variant", sort=False)["vocabulary"].max()
-    return {
-        model: names_in_training(dataset, corpus, list(vocabulary_pairs(corpus, int(count))["en"]))
-        for model, count in counts.items()
-        if count > 0
-    }
+    counts = {model: int(count) for model, count in runs.groupby("variant", sort=False)["vocabulary"].max().items()}
+    nouns = {n: list(vocabulary_pairs(corpus, n)["en"]) for n in set(counts.values()) if n > 0}  # each read once
+    return {model: names_in_training(dataset, corpus, nouns[count]) for model, count in counts.items() if count > 0}
 
 
 def class_accuracy(

@@ -107,13 +107,17 @@ def _combine(ms_seed, ms_item, ms_residual, seeds: int, items: int):
 def crossed_variance(differences) -> tuple[float, float, float]:
     """(variance of the mean, Satterthwaite degrees of freedom, seed share) of a (seeds, items)
     matrix under crossed random seed and item effects (_combine). One seed: the paired item
-    variance, I - 1 degrees of freedom."""
+    variance, I - 1 degrees of freedom. Two seeds: 1 degree of freedom whatever Satterthwaite says;
+    two seeds that happen to agree make the seed part look small and its estimated degrees of
+    freedom large, and the interval then covers 89% where seeds matter (docs/statistics.md)."""
     matrix = _difference_matrix(differences)
     seeds, items = matrix.shape
     if seeds == 1:
         return _exact_variance(matrix[0]) / items, float(items - 1), 0.0
     ms_seed, ms_item, ms_residual = mean_squares(matrix)
     variance, df = _combine(ms_seed, ms_item, ms_residual, seeds, items)
+    if seeds == 2:
+        df = min(float(df), 1.0)
     between_seeds = max(ms_seed - ms_residual, 0.0) / (seeds * items)
     return float(variance), float(df), float(between_seeds / variance) if variance > 0 else 0.0
 

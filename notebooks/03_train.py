@@ -80,6 +80,7 @@ fixed_epoch_seeds = 5  # the first seeds of seeds_low those two train (None: all
 converged_epochs = 0
 converged_seeds = 2  # the first seeds of seeds_full those two train (80 epochs: ~4.5 min a seed on two cores)
 converged_vocabulary = 0  # WordNet nouns those two also read, as English pairs (0: none; None: all ~116,500)
+converged_vocabulary_form = "noun"  # each read as itself, or "prompt": in the English prompt, "a photo of a sandal"
 languages = None  # of validation R@1 (None: the paper's 13)
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch
@@ -110,11 +111,12 @@ student_config = StudentConfig(
     trainable_layers=trainable_layers,
 )
 data = distillation.grid_pairs(profile, corpus, student_config, [grid.GridRow("MCLIP", "MCLIP")])
+corpus_pairs = {setting: pairs for (_, setting, *_), pairs in data.items()}  # the corpus's own, per setting
 display(
     pd.DataFrame(
         {
             setting: {"training pairs": len(pairs.train), "validation pairs": len(pairs.validation)}
-            for (_, setting, _), pairs in data.items()
+            for setting, pairs in corpus_pairs.items()
         }
     )
 )
@@ -127,7 +129,7 @@ display(
 # its factor is 1).
 
 # %%
-factor = grid.balance_factor(data[trainable_layers, "full", 0].train.targets, reference_target_norm)
+factor = grid.balance_factor(corpus_pairs["full"].train.targets, reference_target_norm)
 print(f"balance factor {factor:.3g}: the paper's 0.01 becomes {0.01 * factor:.3g} here")
 
 # %% [markdown]
@@ -156,7 +158,7 @@ context = ablations.AblationContext.build(
     corpus,
     records.load_teacher(profile),
     student_config,
-    data[trainable_layers, "low", 0],
+    corpus_pairs["low"],
     sweep_seeds,
     evaluated_languages(languages),
     zero_shot_limit,
@@ -205,8 +207,9 @@ report.save_figure(fig, "dose_response", profile)
 # ToMCLIP are also trained in the full setting to convergence (that many epochs, the rate decayed
 # to zero along a cosine, the last epoch kept), reading `converged_vocabulary` of WordNet's English
 # nouns besides the corpus (the everyday words the paper's captions hold and ours lack; no held-out
-# caption among them): "MCLIP (converged)" is the student that learns its teacher best here,
-# docs/fidelity.md. With `processes` above 1 (the paper profile:
+# caption among them), each alone or, with `converged_vocabulary_form: prompt`, inside the English
+# prompt ("a photo of a sandal"): "MCLIP (converged)" is the student that learns its teacher best
+# here, docs/fidelity.md. With `processes` above 1 (the paper profile:
 # 8, one per GPU) the library starts torchrun for the runs not yet trained, each process holding
 # batch_size / processes pairs of every batch and every loss term computed on the whole batch
 # (docs/training-at-scale.md); the table below then reads what they wrote.
@@ -226,6 +229,7 @@ rows = grid.main_grid(
     converged_epochs,
     converged_seeds,
     converged_vocabulary,
+    converged_vocabulary_form,
 )
 data.update(distillation.grid_pairs(profile, corpus, student_config, rows))
 runs = distillation.train_grid(
@@ -275,8 +279,8 @@ report.save_figure(fig, "training_pointwise_loss", profile)
 # NBVAL_CHECK_OUTPUT
 print(
     f"{len(runs)} runs of {runs['variant'].nunique()} models (full: {len(seeds_full)} seed(s), low-resource: "
-    f"{len(seeds_low)} seed(s)); {len(data[trainable_layers, 'full', 0].train):,} full and "
-    f"{len(data[trainable_layers, 'low', 0].train):,} low-resource pairs"
+    f"{len(seeds_low)} seed(s)); {len(corpus_pairs['full'].train):,} full and "
+    f"{len(corpus_pairs['low'].train):,} low-resource pairs"
 )
 weight = "none (nothing swept)" if chosen is None else f"{chosen['topology_h0']:.3g}"
 print(f"sweep: MCLIP and {', '.join(sweep_models)} at {len(scores) - 1} settings; ToMCLIP's chosen weight {weight}")

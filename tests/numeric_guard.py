@@ -44,10 +44,14 @@ def retrain(profile: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
     corpus = records.load_corpus(profile)
-    runs = runs.assign(vocabulary=runs["vocabulary"] if "vocabulary" in runs else 0)
-    for (setting, layers, vocabulary), part in runs.groupby(["setting", "trainable_layers", "vocabulary"], sort=False):
+    runs = runs.assign(
+        vocabulary=runs["vocabulary"] if "vocabulary" in runs else 0,
+        vocabulary_form=runs["vocabulary_form"] if "vocabulary_form" in runs else "noun",
+    )
+    data = ["setting", "trainable_layers", "vocabulary", "vocabulary_form"]
+    for (setting, layers, vocabulary, form), part in runs.groupby(data, sort=False):
         student = replace(student_config, trainable_layers=int(layers))
-        train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting, int(vocabulary))
+        train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting, int(vocabulary), form)
         for run in part.itertuples():
             config = TrainConfig(**json.loads((Path(run.run_dir) / "config.json").read_text()))  # as trained
             folder = out / Path(run.run_dir).name

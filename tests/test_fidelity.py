@@ -1,8 +1,10 @@
 """How well a student learnt its teacher (stages.fidelity): English scores over the teacher's, per
 zero-shot class, and pooled over the class names a student read in training, on hand-made records."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_verdicts import retrieval, zero_shot
 
 from tomclip_lib.stages import fidelity
@@ -26,7 +28,20 @@ def test_the_teacher_fraction_divides_each_students_english_score_by_the_teacher
     # ToMCLIP's English hits: seed 0 [1, 1, 0], seed 1 [1, 1, 1]: 5/6 against the teacher's 2/3
     assert (row["student"], row["teacher"], row["seeds"]) == pytest.approx((500 / 6, 200 / 3, 2))
     assert row["fraction"] == pytest.approx(1.25)
+    assert row["fraction_low"] < row["fraction_low_items"] < 1.25 < row["fraction_high_items"] < row["fraction_high"]
     assert TEACHER_BASELINE not in fraction.index.get_level_values("model")
+
+
+def test_the_fractions_interval_is_the_delta_methods_on_the_shared_items():
+    """One seed hits [1, 1, 0, 0] where the teacher hits all four: the ratio 0.5, its linearised
+    deviations (s - 0.5 t) / 1 = [0.5, 0.5, -0.5, -0.5], variance 1/3, so the mean's standard error
+    is sqrt(1/12) and the 95% t interval (3 df) is 0.5 +- 3.182 x 0.2887."""
+    ratio, low, high = fidelity._ratio_interval(np.array([[1.0, 1, 0, 0]]), np.ones(4), 0.95)
+    half = stats.t.ppf(0.975, 3) * np.sqrt(1 / 12)
+    assert (ratio, low, high) == pytest.approx((0.5, 0.5 - half, 0.5 + half))
+    same = fidelity._ratio_interval(np.array([[1.0, 0, 1, 1], [1.0, 0, 1, 1]]), np.array([1.0, 0, 1, 1]), 0.95)
+    assert same == pytest.approx((1.0, 1.0, 1.0))  # a student that is its teacher: no doubt left
+    assert all(np.isnan(fidelity._ratio_interval(np.ones((1, 3)), np.zeros(3), 0.95)))  # a teacher that finds nothing
 
 
 def _zero_shot_records() -> pd.DataFrame:
@@ -95,14 +110,35 @@ def test_a_student_that_read_more_english_counts_those_names_as_read_and_only_th
 def test_the_runs_say_which_students_read_a_vocabulary_and_how_much_of_it(monkeypatch):
     corpus = pd.DataFrame({"en": ["coat"], "text": ["coat"], "split": ["train"], "low_resource": False})
     nouns = pd.DataFrame({"en": ["sneaker", "sandal"]})
+    calls = []
 
-    def first_nouns(corpus, size):
+    def first_nouns(corpus, size, form):
         assert type(size) is int  # vocabulary_pairs refuses numpy integers
-        return nouns.head(size)
+        calls.append((size, form))
+        return nouns.head(size) if form == "noun" else nouns.head(size).map(lambda noun: f"a photo of a {noun}")
 
     monkeypatch.setattr(fidelity, "vocabulary_pairs", first_nouns)
     runs = pd.DataFrame({"variant": ["MCLIP", "MCLIP (converged)", "MCLIP (converged)"], "vocabulary": [0, 1, 1]})
     seen = fidelity.names_in_vocabulary("fashion-mnist", corpus, runs)
-    assert list(seen) == ["MCLIP (converged)"]
+    assert list(seen) == ["MCLIP (converged)"] and calls == [(1, "noun")]  # no form column: the nouns themselves
     assert seen["MCLIP (converged)"][7] and not seen["MCLIP (converged)"][5]  # the first noun only
+    in_prompts = fidelity.names_in_vocabulary("fashion-mnist", corpus, runs.assign(vocabulary_form="prompt"))
+    assert in_prompts == seen and calls[-1] == (1, "prompt")  # a name inside a prompt is read too
     assert fidelity.names_in_vocabulary("fashion-mnist", corpus, runs.drop(columns="vocabulary")) == {}
+
+
+@pytest.mark.parametrize("seeds, items, least, most", [(2, 2000, 0.95, 1.0), (10, 373, 0.92, 0.985)])
+def test_the_fractions_interval_covers_the_true_ratio_in_simulated_hits(seeds, items, least, most):
+    """Hits as the records hold them: an item's difficulty q ~ U(0, 1) is shared by teacher and student;
+    the teacher finds q < 0.5, a student with seed offset b ~ U(-0.1, 0.1) finds q + e < 0.35 + b,
+    e ~ N(0, 0.05). Over items and seeds the student finds 0.35, the teacher 0.5: the ratio is 0.7.
+    Two seeds and many items (our converged rows, zero-shot: conservative, statistics.crossed_variance),
+    ten seeds and 373 items (retrieval)."""
+    rng, held, reps = np.random.default_rng(7), 0, 600
+    for _ in range(reps):
+        difficulty = rng.uniform(0, 1, items)
+        offset = rng.uniform(-0.1, 0.1, (seeds, 1))
+        student = (difficulty + rng.normal(0, 0.05, (seeds, items)) < 0.35 + offset).astype(float)
+        _, low, high = fidelity._ratio_interval(student, (difficulty < 0.5).astype(float), 0.95)
+        held += low <= 0.7 <= high
+    assert least <= held / reps <= most, f"coverage {held / reps:.3f}"

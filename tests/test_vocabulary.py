@@ -46,6 +46,31 @@ def test_no_held_out_caption_becomes_a_training_pair_and_each_noun_is_an_english
     assert pairs["item"].str.startswith("wordnet:").all()
 
 
+def test_in_the_prompt_form_each_noun_is_read_inside_the_english_prompt_in_the_same_order(index_file):
+    nouns = vocabulary.vocabulary_pairs(_corpus(), None)
+    prompts = vocabulary.vocabulary_pairs(_corpus(), None, "prompt")
+    assert list(prompts["item"]) == list(nouns["item"])
+    assert dict(zip(nouns["en"], prompts["en"])) == {
+        "sandal": "a photo of a sandal",
+        "ankle boot": "a photo of an ankle boot",
+        "coat": "a photo of a coat",
+    }
+    assert (prompts["en"] == prompts["text"]).all()
+
+
+def test_a_noun_whose_prompt_is_a_held_out_caption_is_left_out_in_both_forms(index_file):
+    corpus = pd.concat([_corpus(), _corpus().iloc[[0]].assign(en="a photo of a sandal", item="emoji:9")])
+    for form in vocabulary.FORMS:
+        assert "sandal" not in " ".join(vocabulary.vocabulary_pairs(corpus, None, form)["en"])
+
+
+def test_an_unknown_form_is_a_clear_error(index_file):
+    with pytest.raises(TomclipError, match="form must be one of"):
+        vocabulary.vocabulary_pairs(_corpus(), None, "sentence")
+    with pytest.raises(TomclipError, match="converged_vocabulary_form must be one of"):
+        grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 0, [], converged_epochs=80, converged_vocabulary_form="x")
+
+
 def test_a_smaller_vocabulary_is_the_start_of_the_same_fixed_order(index_file):
     everything = list(vocabulary.vocabulary_pairs(_corpus(), None)["en"])
     assert list(vocabulary.vocabulary_pairs(_corpus(), 2)["en"]) == everything[:2]
@@ -80,8 +105,18 @@ def test_only_the_converged_rows_read_the_vocabulary():
         "MCLIP (converged)": 0,
         "ToMCLIP (converged)": 0,
     }
-    rows = grid.main_grid(["MCLIP"], ["MCLIP"], 1.0, None, 0, [], converged_epochs=80, converged_vocabulary=None)
-    assert [row.vocabulary for row in rows] == [0, None, None]
+    rows = grid.main_grid(
+        ["MCLIP"],
+        ["MCLIP"],
+        1.0,
+        None,
+        0,
+        [],
+        converged_epochs=80,
+        converged_vocabulary=None,
+        converged_vocabulary_form="prompt",
+    )
+    assert [(row.vocabulary, row.vocabulary_form) for row in rows] == [(0, "noun"), (None, "prompt"), (None, "prompt")]
 
 
 def test_the_paper_profile_refuses_a_vocabulary_with_a_clear_error(monkeypatch):

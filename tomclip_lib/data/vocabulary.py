@@ -3,9 +3,10 @@
 The corpus names emoji, territories and languages; the paper's captions (MS-COCO, Conceptual
 Captions) name everyday things in passing, so its students meet most of CIFAR-100's class names
 in training. Ours never read four of Fashion-MNIST's ten (docs/fidelity.md). WordNet's noun index
-is a vocabulary chosen by nobody for this test: every noun, as an English pair (the student reads
-the noun, the teacher's target is the noun). Nouns equal to a held-out caption are left out, so
-no validation or test caption is trained on.
+is a vocabulary chosen by nobody for this test: every noun, as an English pair, read either as the
+noun itself or in the form of the evaluation's English prompt ("a photo of a sandal"; the student
+reads the text, the teacher's target is the same text). Nouns equal to a held-out caption, or whose
+prompt is, are left out, so no validation or test caption is trained on.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import pandas as pd
 from .. import assets
 from ..errors import TomclipError
 from .corpus import unit_hash
+from .languages import fill_template
 
 SOURCE = "wordnet"
+#: How a noun is read: as itself, or inside the English zero-shot prompt (`english_prompt`).
+FORMS = ("noun", "prompt")
 #: Nouns of letters, spaces, hyphens and apostrophes: WordNet's index also holds "1st_class" or "a.d.".
 _WORD = re.compile(r"[a-z][a-z' -]*")
 
@@ -37,17 +41,31 @@ def wordnet_nouns() -> list[str]:
     return nouns
 
 
-def vocabulary_pairs(corpus: pd.DataFrame, size: int | None) -> pd.DataFrame:
-    """`size` WordNet nouns (None: all, about 116,500) as English training pairs, the first in a
-    fixed hashed order, none equal (ignoring case) to a validation or test caption of `corpus`."""
+def english_prompt(noun: str) -> str:
+    """The evaluation's English prompt around a noun, its article chosen by the first letter ("an
+    apple", "a sandal"; WordNet does not say which nouns are plural or uncountable)."""
+    return fill_template("en", noun, "an" if noun[0] in "aeiou" else "a")
+
+
+def vocabulary_pairs(corpus: pd.DataFrame, size: int | None, form: str = "noun") -> pd.DataFrame:
+    """`size` WordNet nouns (None: all, about 116,500) as English training pairs in `form` (FORMS),
+    the first in a fixed hashed order, no text equal (ignoring case) to a validation or test caption
+    of `corpus`. The nouns and their order are the same in both forms."""
     if size is not None and (not isinstance(size, int) or size < 0):
         raise TomclipError(f"The vocabulary's size must be a whole number >= 0 or None (all), got {size!r}.")
+    if form not in FORMS:
+        raise TomclipError(f"The vocabulary's form must be one of {FORMS}, got {form!r}.")
     held_out = corpus.loc[corpus["split"] != "train", ["en", "text"]]
     excluded = set(pd.concat([held_out["en"], held_out["text"]]).str.casefold())
     nouns = sorted(
-        (noun for noun in wordnet_nouns() if noun.casefold() not in excluded),
+        (
+            noun
+            for noun in wordnet_nouns()
+            if noun.casefold() not in excluded and english_prompt(noun).casefold() not in excluded
+        ),
         key=lambda noun: unit_hash("vocabulary|" + noun),
     )[:size]
+    texts = nouns if form == "noun" else [english_prompt(noun) for noun in nouns]
     return pd.DataFrame(
-        {"item": [f"{SOURCE}:{noun}" for noun in nouns], "source": SOURCE, "lang": "en", "en": nouns, "text": nouns}
+        {"item": [f"{SOURCE}:{noun}" for noun in nouns], "source": SOURCE, "lang": "en", "en": texts, "text": texts}
     )

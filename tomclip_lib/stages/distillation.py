@@ -51,10 +51,16 @@ def targets_of(profile: str, pairs: pd.DataFrame) -> np.ndarray:
 
 
 def setting_pairs(
-    profile: str, corpus: pd.DataFrame, student_config: StudentConfig, setting: str, vocabulary: int | None = 0
+    profile: str,
+    corpus: pd.DataFrame,
+    student_config: StudentConfig,
+    setting: str,
+    vocabulary: int | None = 0,
+    vocabulary_form: str = "noun",
 ) -> DistillationPairs:
     """Training and validation pairs of one setting ('full' or 'low') and a key of their contents;
-    `vocabulary` WordNet nouns (None: all) join the training pairs (the embedded profile's only)."""
+    `vocabulary` WordNet nouns (None: all) in `vocabulary_form` join the training pairs (the embedded
+    profile's only)."""
     extra = None
     if vocabulary != 0:
         if records.kind(profile) != records.EMBEDDED:
@@ -62,7 +68,7 @@ def setting_pairs(
                 "A WordNet vocabulary needs the teacher's text tower to make its targets; the paper profile "
                 "trains on precomputed targets. Set converged_vocabulary to 0 there."
             )
-        extra = vocabulary_pairs(corpus, vocabulary)
+        extra = vocabulary_pairs(corpus, vocabulary, vocabulary_form)
     return _pairs(corpus, student_config, lambda pairs: targets_of(profile, pairs), setting, extra)
 
 
@@ -100,22 +106,25 @@ def _pairs(
     return DistillationPairs(splits[0], splits[1], digest.hexdigest()[:16], 0 if extra is None else len(extra))
 
 
+def data_key(row: GridRow, student: StudentConfig, setting: str) -> tuple[int | str, str, int | None, str]:
+    """Which pairs a row's runs in one setting train on: the student's inputs differ (pooled features
+    of a frozen backbone, token states of its frozen layers otherwise), and a row may add WordNet's
+    nouns to its training pairs (GridRow.vocabulary, GridRow.vocabulary_form)."""
+    return student.trainable_layers, setting, row.vocabulary, row.vocabulary_form
+
+
 def grid_pairs(
     profile: str, corpus: pd.DataFrame, student_config: StudentConfig, rows: list[GridRow]
-) -> dict[tuple[int | str, str, int | None], DistillationPairs]:
-    """The pairs of every (trainable layers, setting, vocabulary) the grid's rows need: the student's
-    inputs differ (pooled features of a frozen backbone, token states of its frozen layers
-    otherwise), and a row may add WordNet's nouns to its training pairs (GridRow.vocabulary)."""
+) -> dict[tuple[int | str, str, int | None, str], DistillationPairs]:
+    """The pairs of every data_key the grid's rows need."""
     needed = dict.fromkeys(
-        (student_of(row, student_config).trainable_layers, setting, row.vocabulary)
-        for row in rows
-        for setting in row.settings
+        data_key(row, student_of(row, student_config), setting) for row in rows for setting in row.settings
     )
     return {
-        (layers, setting, vocabulary): setting_pairs(
-            profile, corpus, replace(student_config, trainable_layers=layers), setting, vocabulary
+        (layers, setting, vocabulary, form): setting_pairs(
+            profile, corpus, replace(student_config, trainable_layers=layers), setting, vocabulary, form
         )
-        for layers, setting, vocabulary in needed
+        for layers, setting, vocabulary, form in needed
     }
 
 
@@ -125,13 +134,13 @@ def train_grid(
     student_config: StudentConfig,
     rows: list[GridRow],
     seeds: dict[str, list[int]],
-    data: dict[tuple[int | str, str, int | None], DistillationPairs],
+    data: dict[tuple[int | str, str, int | None, str], DistillationPairs],
     progress: bool = True,
     processes: int = 1,
 ) -> pd.DataFrame:
     """Train (or load) every (setting, model, seed); one row per run with its folder and scores.
 
-    `data` holds the pairs of each (trainable layers, setting, vocabulary), as grid_pairs gives them.
+    `data` holds the pairs of each data_key, as grid_pairs gives them.
     With processes > 1, torchrun first trains the unfinished runs on that many processes (one per
     GPU; the batch is the global batch, docs/training-at-scale.md), and this loop then loads them.
     """
@@ -140,7 +149,7 @@ def train_grid(
         _train_under_torchrun(profile, grid, data, base.batch_size, processes)
     table = []
     for row, config, student, folder in grid:
-        pairs = data[student.trainable_layers, config.setting, row.vocabulary]
+        pairs = data[data_key(row, student, config.setting)]
         result = train_student(
             config, Student(student, seed=config.seed), pairs.train, pairs.validation, folder, progress=progress
         )
@@ -153,6 +162,7 @@ def train_grid(
                 trainable_layers=student.trainable_layers,
                 setting=config.setting,
                 vocabulary=pairs.vocabulary,
+                vocabulary_form=row.vocabulary_form,
                 seed=config.seed,
                 best_validation=result.best_validation,
                 best_epoch=result.best_epoch,
@@ -180,7 +190,7 @@ def _grid(
     student_config: StudentConfig,
     rows: list[GridRow],
     seeds: dict[str, list[int]],
-    data: dict[tuple[int | str, str, int | None], DistillationPairs],
+    data: dict[tuple[int | str, str, int | None, str], DistillationPairs],
 ):
     """Every run of the grid, (row, configuration, student configuration, folder), in table order."""
     for setting in ("full", "low"):
@@ -188,18 +198,18 @@ def _grid(
             if setting not in row.settings:
                 continue
             student = student_of(row, student_config)
-            data_key = data[student.trainable_layers, setting, row.vocabulary].key
+            key = data[data_key(row, student, setting)].key
             for seed in seeds[setting][: row.seeds]:
                 epochs = row.training.get("max_epochs", base.max_epochs)
                 training = {**row.training, "max_epochs": min(epochs, base.max_epochs) if row.capped else epochs}
                 config = replace(base, variant=row.variant, weights=row.weights, setting=setting, seed=seed, **training)
-                yield row, config, student, records.run_dir(profile, config, student, data_key)
+                yield row, config, student, records.run_dir(profile, config, student, key)
 
 
 def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int, processes: int) -> None:
     distributed.check_batch_size(batch_size, processes)
     pending = [
-        (config, student, folder, _data_name(student.trainable_layers, config.setting, row.vocabulary))
+        (config, student, folder, _data_name(*data_key(row, student, config.setting)))
         for row, config, student, folder in grid
         if not (folder / METRICS).exists()
     ]
@@ -218,9 +228,9 @@ def _train_under_torchrun(profile: str, grid: list, data: dict, batch_size: int,
         path.unlink()  # a copy of the pairs (gigabytes in the paper profile): the runs are in their folders now
 
 
-def _data_name(layers: int | str, setting: str, vocabulary: int | None) -> str:
+def _data_name(layers: int | str, setting: str, vocabulary: int | None, form: str) -> str:
     """A name of one entry of `data` in the file torchrun's processes read."""
-    return f"{layers}-{setting}-{vocabulary}"
+    return f"{layers}-{setting}-{vocabulary}-{form}"
 
 
 def balance_table(runs: pd.DataFrame) -> pd.DataFrame:

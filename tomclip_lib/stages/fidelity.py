@@ -8,45 +8,74 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from ..data.classnames import class_names
 from ..data.corpus import split_pairs
 from ..data.vocabulary import vocabulary_pairs
+from ..statistics import exact_mean, paired_difference
 from .tables import RETRIEVAL_TASK, ZERO_SHOT_TASK
 from .teacher import TEACHER_BASELINE
 
 
-def teacher_fraction(zero_shot: pd.DataFrame, retrieval: pd.DataFrame, language: str = "en") -> pd.DataFrame:
+def teacher_fraction(
+    zero_shot: pd.DataFrame, retrieval: pd.DataFrame, language: str = "en", level: float = 0.95
+) -> pd.DataFrame:
     """Each student's score in `language` as a fraction of the teacher's own English score, per model,
     setting and task (zero-shot top-1, text -> image R@1): in English student and teacher read the
     same caption, so the fraction is how well the student learnt its teacher (issue 29 asks 0.75 of
-    MCLIP in the full setting). Student scores are means over seeds; a function of the records alone."""
+    MCLIP in the full setting). Student scores are means over seeds; a function of the records alone.
+
+    The interval (fraction_low, fraction_high) is the delta method's for a ratio of means: each
+    (seed, item)'s (student hit - fraction x teacher hit) / teacher score, whose mean is zero, given to
+    statistics.paired_difference, so seeds and items (the same items for both) both count: it is
+    about the training procedure. (fraction_low_items, fraction_high_items) counts the items alone,
+    on the seed-averaged hits: about these trained students (two seeds say little of the procedure)."""
     rows = []
-    for task, item_ranks in (
-        (ZERO_SHOT_TASK, zero_shot),
-        (RETRIEVAL_TASK, retrieval[retrieval["direction"] == "text_to_image"]),
+    for task, item_ranks, key in (
+        (ZERO_SHOT_TASK, zero_shot, "image"),
+        (RETRIEVAL_TASK, retrieval[retrieval["direction"] == "text_to_image"], "item"),
     ):
         chosen = item_ranks[item_ranks["language"] == language]
         chosen = chosen.assign(hit=(chosen["rank"].to_numpy() < 1).astype(float))
         is_teacher = (chosen["model"] == TEACHER_BASELINE).to_numpy()
-        teacher = float(chosen["hit"].to_numpy()[is_teacher].mean())
+        teacher_hits = chosen[is_teacher].set_index(key)["hit"].sort_index()
+        teacher = exact_mean(teacher_hits.to_numpy())
         students = chosen[~is_teacher]
-        per_seed = students.groupby(["model", "setting", "seed"], observed=True, sort=False)["hit"].mean()
-        for (model, setting), scores in per_seed.groupby(level=["model", "setting"], sort=False):
+        for (model, setting), part in students.groupby(["model", "setting"], observed=True, sort=False):
+            hits = part.pivot(index="seed", columns=key, values="hit").reindex(columns=teacher_hits.index)
+            fraction, low, high = _ratio_interval(hits.to_numpy(), teacher_hits.to_numpy(), level)
+            _, items_low, items_high = _ratio_interval(
+                exact_mean(hits.to_numpy(), 0)[None, :], teacher_hits.to_numpy(), level
+            )
             rows.append(
                 {
                     "model": model,
                     "setting": setting,
                     "task": task,
                     "language": language,
-                    "seeds": len(scores),
-                    "student": 100 * float(scores.mean()),
+                    "seeds": len(hits),
+                    "student": 100 * exact_mean(hits.to_numpy()),
                     "teacher": 100 * teacher,
-                    "fraction": float(scores.mean()) / teacher if teacher > 0 else float("nan"),
+                    "fraction": fraction,
+                    "fraction_low": low,
+                    "fraction_high": high,
+                    "fraction_low_items": items_low,
+                    "fraction_high_items": items_high,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _ratio_interval(student: np.ndarray, teacher: np.ndarray, level: float) -> tuple[float, float, float]:
+    """(ratio, low, high) of a (seeds, items) matrix's mean over a vector's mean on the same items."""
+    mean = exact_mean(teacher)
+    if not mean > 0:
+        return (float("nan"),) * 3
+    ratio = exact_mean(student) / mean
+    interval = paired_difference((student - ratio * teacher[None, :]) / mean, level)
+    return ratio, ratio + interval.ci_low, ratio + interval.ci_high
 
 
 def names_in_training(dataset: str, corpus: pd.DataFrame, extra: list[str] | tuple[str, ...] = ()) -> dict[int, bool]:
@@ -62,13 +91,18 @@ def names_in_training(dataset: str, corpus: pd.DataFrame, extra: list[str] | tup
 
 
 def names_in_vocabulary(dataset: str, corpus: pd.DataFrame, runs: pd.DataFrame) -> dict[str, dict[int, bool]]:
-    """names_in_training of each model whose runs also read WordNet's nouns (the `vocabulary` column of
-    notebook 03's runs: how many), with those nouns counted as training text; models without: absent."""
+    """names_in_training of each model whose runs also read WordNet's nouns (the `vocabulary` and
+    `vocabulary_form` columns of notebook 03's runs: how many, in which form), with their texts counted
+    as training text; models without: absent."""
     if "vocabulary" not in runs:
         return {}
-    counts = {model: int(count) for model, count in runs.groupby("variant", sort=False)["vocabulary"].max().items()}
-    nouns = {n: list(vocabulary_pairs(corpus, n)["en"]) for n in set(counts.values()) if n > 0}  # each read once
-    return {model: names_in_training(dataset, corpus, nouns[count]) for model, count in counts.items() if count > 0}
+    runs = runs.assign(vocabulary_form=runs["vocabulary_form"] if "vocabulary_form" in runs else "noun")
+    read = runs[runs["vocabulary"] > 0].drop_duplicates("variant")
+    specs = {
+        model: (int(count), form) for model, count, form in read[["variant", "vocabulary", "vocabulary_form"]].values
+    }
+    texts = {spec: list(vocabulary_pairs(corpus, *spec)["en"]) for spec in set(specs.values())}  # each read once
+    return {model: names_in_training(dataset, corpus, texts[spec]) for model, spec in specs.items()}
 
 
 def class_accuracy(

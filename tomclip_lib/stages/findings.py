@@ -78,7 +78,8 @@ def findings(profile: str) -> str:
                     f"- How well {model} (full setting, {how}) learnt its teacher, its English score over the "
                     "teacher's: "
                     + ", ".join(
-                        f"{r.task} {r.student:.1f} of {r.teacher:.1f} ({r.fraction:.2f})" for r in mclip.itertuples()
+                        f"{r.task} {r.student:.1f} of {r.teacher:.1f} ({r.fraction:.2f}{_interval(r)})"
+                        for r in mclip.itertuples()
                     )
                     + _by_vocabulary(vocabulary, model)
                     + "; issue 29's target is 0.75 (docs/fidelity.md)."
@@ -193,6 +194,13 @@ def findings(profile: str) -> str:
             + "."
         )
     return "\n".join(lines) + "\n"
+
+
+def _interval(row) -> str:
+    """A fraction's 95% interval, where the table has one (tables written before it had none)."""
+    if pd.isna(getattr(row, "fraction_low", None)):
+        return ""
+    return f" [{row.fraction_low:.2f}, {row.fraction_high:.2f}]"
 
 
 def _by_vocabulary(vocabulary: pd.DataFrame | None, model: str) -> str:

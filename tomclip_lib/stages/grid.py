@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..data.vocabulary import FORMS
 from ..errors import TomclipError
 from ..models.student import StudentConfig
 from ..train import VARIANTS
@@ -42,8 +43,10 @@ class GridRow:
     # Whether the grid's max_epochs caps the row's own (a smoke run's limit holds for all); False for a
     # row whose length is the point of it (trained to convergence: its epochs exceed the grid's).
     capped: bool = True
-    # WordNet nouns added to its training pairs as English pairs (0: none, None: all; docs/fidelity.md).
+    # WordNet nouns added to its training pairs as English pairs (0: none, None: all; docs/fidelity.md),
+    # read as themselves or in the English prompt's form (data.vocabulary.FORMS).
     vocabulary: int | None = 0
+    vocabulary_form: str = "noun"
 
 
 #: The reference trains on CLIP ViT-B/32 text features, 512-d, not normalised (M-CLIP's targets).
@@ -88,6 +91,7 @@ def main_grid(
     converged_epochs: int | None = None,
     converged_seeds: int | None = None,
     converged_vocabulary: int | None = 0,
+    converged_vocabulary_form: str = "noun",
 ) -> list[GridRow]:
     """The rows of the main tables: each variant at the paper's weights balanced for our targets
     (`factor`, balance_factor), in both settings if it is among `full_variants`, else low-resource
@@ -100,7 +104,10 @@ def main_grid(
     the primary comparison with both arms stopped alike; and, in the full setting, MCLIP and ToMCLIP
     trained to convergence (`converged_epochs` epochs, a cosine decay of the rate, the last epoch
     kept) on their first `converged_seeds` seeds, with `converged_vocabulary` WordNet nouns added to
-    their training pairs: the student that learns its teacher (docs/fidelity.md)."""
+    their training pairs in `converged_vocabulary_form`: the student that learns its teacher
+    (docs/fidelity.md)."""
+    if converged_vocabulary_form not in FORMS:
+        raise TomclipError(f"converged_vocabulary_form must be one of {FORMS}, got {converged_vocabulary_form!r}.")
     rows = [
         GridRow(
             name,
@@ -162,6 +169,7 @@ def main_grid(
                 seeds=converged_seeds,
                 capped=False,
                 vocabulary=converged_vocabulary,
+                vocabulary_form=converged_vocabulary_form,
             )
             for name in ("MCLIP", "ToMCLIP")
         ]

@@ -44,11 +44,7 @@ def retrain(profile: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message="tomclip: not the pinned")  # this child is off the pin on purpose
     runs, student_config = chosen_runs(profile)
     corpus = records.load_corpus(profile)
-    runs = runs.assign(
-        vocabulary=runs["vocabulary"] if "vocabulary" in runs else 0,
-        vocabulary_form=runs["vocabulary_form"] if "vocabulary_form" in runs else "noun",
-    )
-    data = ["setting", "trainable_layers", "vocabulary", "vocabulary_form"]
+    data = ["setting", "trainable_layers", "vocabulary", "vocabulary_form"]  # the smoke run nbval just wrote
     for (setting, layers, vocabulary, form), part in runs.groupby(data, sort=False):
         student = replace(student_config, trainable_layers=int(layers))
         train, validation, data_key, _ = setting_pairs(profile, corpus, student, setting, int(vocabulary), form)

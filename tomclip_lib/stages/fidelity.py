@@ -41,14 +41,12 @@ def teacher_fraction(
         chosen = chosen.assign(hit=(chosen["rank"].to_numpy() < 1).astype(float))
         is_teacher = (chosen["model"] == TEACHER_BASELINE).to_numpy()
         teacher_hits = chosen[is_teacher].set_index(key)["hit"].sort_index()
-        teacher = exact_mean(teacher_hits.to_numpy())
+        teacher = teacher_hits.to_numpy()
         students = chosen[~is_teacher]
         for (model, setting), part in students.groupby(["model", "setting"], observed=True, sort=False):
-            hits = part.pivot(index="seed", columns=key, values="hit").reindex(columns=teacher_hits.index)
-            fraction, low, high = _ratio_interval(hits.to_numpy(), teacher_hits.to_numpy(), level)
-            _, items_low, items_high = _ratio_interval(
-                exact_mean(hits.to_numpy(), 0)[None, :], teacher_hits.to_numpy(), level
-            )
+            hits = part.pivot(index="seed", columns=key, values="hit").reindex(columns=teacher_hits.index).to_numpy()
+            fraction, low, high = _ratio_interval(hits, teacher, level)
+            _, items_low, items_high = _ratio_interval(exact_mean(hits, 0)[None, :], teacher, level)
             rows.append(
                 {
                     "model": model,
@@ -56,8 +54,8 @@ def teacher_fraction(
                     "task": task,
                     "language": language,
                     "seeds": len(hits),
-                    "student": 100 * exact_mean(hits.to_numpy()),
-                    "teacher": 100 * teacher,
+                    "student": 100 * exact_mean(hits),
+                    "teacher": 100 * exact_mean(teacher),
                     "fraction": fraction,
                     "fraction_low": low,
                     "fraction_high": high,

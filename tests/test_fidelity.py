@@ -8,7 +8,7 @@ from scipy import stats
 from test_verdicts import retrieval, zero_shot
 
 from tomclip_lib.stages import fidelity
-from tomclip_lib.stages.tables import RETRIEVAL_TASK
+from tomclip_lib.stages.tables import RETRIEVAL_RR_TASK, RETRIEVAL_TASK
 from tomclip_lib.stages.teacher import TEACHER_BASELINE
 
 
@@ -30,6 +30,10 @@ def test_the_teacher_fraction_divides_each_students_english_score_by_the_teacher
     assert row["fraction"] == pytest.approx(1.25)
     assert row["fraction_low"] < row["fraction_low_items"] < 1.25 < row["fraction_high_items"] < row["fraction_high"]
     assert TEACHER_BASELINE not in fraction.index.get_level_values("model")
+    # reciprocal rank of the same records (a miss at rank 1 scores 1/2): 5.5/6 against the teacher's 2.5/3
+    reciprocal = fraction.loc[(RETRIEVAL_RR_TASK, "ToMCLIP")]
+    assert (reciprocal["student"], reciprocal["teacher"]) == pytest.approx((100 * 5.5 / 6, 100 * 2.5 / 3))
+    assert reciprocal["fraction"] == pytest.approx(1.1)
 
 
 def test_the_fractions_interval_is_the_delta_methods_on_the_shared_items():
@@ -142,3 +146,27 @@ def test_the_fractions_interval_covers_the_true_ratio_in_simulated_hits(seeds, i
         _, low, high = fidelity._ratio_interval(student, (difficulty < 0.5).astype(float), 0.95)
         held += low <= 0.7 <= high
     assert least <= held / reps <= most, f"coverage {held / reps:.3f}"
+
+
+def _reciprocal_ranks(rng, difficulty: np.ndarray, shift: np.ndarray, noise: float) -> np.ndarray:
+    """Reciprocal ranks as the records give them: an item of difficulty q ~ U(0, 1) ranks its true image
+    at floor(12 q^2 + shift + e), e ~ N(0, noise), never above first."""
+    ranks = np.floor(12 * difficulty**2 + shift + rng.normal(0, noise, np.broadcast(difficulty, shift).shape))
+    return 1.0 / (1.0 + np.maximum(ranks, 0.0))
+
+
+@pytest.mark.parametrize("seeds, least, most", [(2, 0.95, 1.0), (10, 0.92, 0.985)])
+def test_the_fractions_interval_covers_the_true_ratio_of_reciprocal_ranks(seeds, least, most):
+    """A continuous score on the retrieval test's 373 items: the teacher ranks with shift 0, a student
+    with shift 1 + b, b ~ U(-0.5, 0.5) per seed; the true ratio of mean reciprocal ranks comes from a
+    million draws. Two seeds (the converged rows: conservative) and ten (the low-resource rows)."""
+    rng, held, reps = np.random.default_rng(11), 0, 600
+    big = rng.uniform(0, 1, 1_000_000)
+    truth = _reciprocal_ranks(rng, big, 1 + rng.uniform(-0.5, 0.5, big.shape), 1.0).mean()
+    truth /= _reciprocal_ranks(rng, big, np.zeros(1), 0.0).mean()
+    for _ in range(reps):
+        difficulty = rng.uniform(0, 1, 373)
+        student = _reciprocal_ranks(rng, difficulty, 1 + rng.uniform(-0.5, 0.5, (seeds, 1)), 1.0)
+        _, low, high = fidelity._ratio_interval(student, _reciprocal_ranks(rng, difficulty, np.zeros(1), 0.0), 0.95)
+        held += low <= truth <= high
+    assert least <= held / reps <= most, f"coverage {held / reps:.3f} of the true ratio {truth:.3f}"

@@ -15,8 +15,8 @@ from ..data.classnames import class_names
 from ..data.corpus import split_pairs
 from ..data.vocabulary import vocabulary_pairs
 from ..statistics import exact_mean, paired_difference
-from .tables import RETRIEVAL_RR_TASK, RETRIEVAL_TASK, ZERO_SHOT_TASK
 from .teacher import TEACHER_BASELINE
+from .verdicts import TASKS
 
 
 def teacher_fraction(
@@ -34,13 +34,9 @@ def teacher_fraction(
     about the training procedure. (fraction_low_items, fraction_high_items) counts the items alone,
     on the seed-averaged scores: about these trained students (two seeds say little of the procedure)."""
     rows = []
-    text_to_image = retrieval[retrieval["direction"] == "text_to_image"]
-    for task, item_ranks, key, score in (
-        (ZERO_SHOT_TASK, zero_shot, "image", _top1),
-        (RETRIEVAL_TASK, text_to_image, "item", _top1),
-        (RETRIEVAL_RR_TASK, text_to_image, "item", _reciprocal),
-    ):
-        chosen = item_ranks[item_ranks["language"] == language]
+    item_ranks = {"zero-shot": zero_shot, "retrieval": retrieval[retrieval["direction"] == "text_to_image"]}
+    for task, (kind, key, score) in TASKS.items():
+        chosen = item_ranks[kind][item_ranks[kind]["language"] == language]
         chosen = chosen.assign(score=score(chosen["rank"].to_numpy()))
         is_teacher = (chosen["model"] == TEACHER_BASELINE).to_numpy()
         teacher_scores = chosen[is_teacher].set_index(key)["score"].sort_index()
@@ -69,14 +65,6 @@ def teacher_fraction(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _top1(ranks: np.ndarray) -> np.ndarray:
-    return (ranks < 1).astype(float)
-
-
-def _reciprocal(ranks: np.ndarray) -> np.ndarray:
-    return 1.0 / (ranks + 1.0)
 
 
 def _ratio_interval(student: np.ndarray, teacher: np.ndarray, level: float) -> tuple[float, float, float]:

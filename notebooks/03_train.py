@@ -80,7 +80,7 @@ fixed_epoch_seeds = 5  # the first seeds of seeds_low those two train (None: all
 converged_epochs = 0
 converged_seeds = 2  # the first seeds of seeds_full those two train (80 epochs: ~4.5 min a seed on two cores)
 converged_vocabulary = 0  # WordNet nouns those two also read, as English pairs (0: none; None: all ~116,500)
-converged_vocabulary_form = "noun"  # each read as itself, or "prompt": in the English prompt, "a photo of a sandal"
+converged_vocabulary_form = "noun"  # as itself; "prompt": "a photo of a sandal"; "caption": "a picture of a sandal"
 languages = None  # of validation R@1 (None: the paper's 13)
 zero_shot_limit = None  # the sweep's zero-shot images (None: all)
 processes = 1  # training processes, one per GPU; above 1 the grid trains under torchrun on the global batch
@@ -207,8 +207,9 @@ report.save_figure(fig, "dose_response", profile)
 # ToMCLIP are also trained in the full setting to convergence (that many epochs, the rate decayed
 # to zero along a cosine, the last epoch kept), reading `converged_vocabulary` of WordNet's English
 # nouns besides the corpus (the everyday words the paper's captions hold and ours lack; no held-out
-# caption among them), each alone or, with `converged_vocabulary_form: prompt`, inside the English
-# prompt ("a photo of a sandal"): "MCLIP (converged)" is the student that learns its teacher best
+# caption among them), each alone, inside the English prompt ("a photo of a sandal";
+# `converged_vocabulary_form: prompt`) or inside another of the teacher's caption templates ("a
+# picture of a sandal"; `caption`): "MCLIP (converged)" is the student that learns its teacher best
 # here, docs/fidelity.md. With `processes` above 1 (the paper profile:
 # 8, one per GPU) the library starts torchrun for the runs not yet trained, each process holding
 # batch_size / processes pairs of every batch and every loss term computed on the whole batch

@@ -58,8 +58,32 @@ def test_in_the_prompt_form_each_noun_is_read_inside_the_english_prompt_in_the_s
     assert (prompts["en"] == prompts["text"]).all()
 
 
-def test_a_noun_whose_prompt_is_a_held_out_caption_is_left_out_in_both_forms(index_file):
+def test_in_the_caption_form_each_noun_is_read_in_another_teacher_template_never_the_prompt(index_file):
+    nouns = vocabulary.vocabulary_pairs(_corpus(), None)
+    captions = vocabulary.vocabulary_pairs(_corpus(), None, "caption")
+    assert list(captions["item"]) == list(nouns["item"])
+    for noun, caption in zip(nouns["en"], captions["en"]):
+        article = "an " if noun[0] in "aeiou" else "a "
+        others = {
+            f"a picture of {article}{noun}",
+            f"an image of {article}{noun}",
+            f"a close-up photo of {article}{noun}",
+        }
+        assert caption in others and caption != vocabulary.english_prompt(noun)
+    assert (captions["en"] == captions["text"]).all()
+    # The template is the noun's own: the same noun gets the same caption whatever else is read.
+    assert vocabulary.english_caption("sandal") == dict(zip(nouns["en"], captions["en"]))["sandal"]
+
+
+def test_a_noun_whose_prompt_is_a_held_out_caption_is_left_out_in_every_form(index_file):
     corpus = pd.concat([_corpus(), _corpus().iloc[[0]].assign(en="a photo of a sandal", item="emoji:9")])
+    for form in vocabulary.FORMS:
+        assert "sandal" not in " ".join(vocabulary.vocabulary_pairs(corpus, None, form)["en"])
+
+
+def test_a_noun_whose_caption_is_a_held_out_caption_is_left_out_in_every_form(index_file):
+    caption = vocabulary.english_caption("sandal")
+    corpus = pd.concat([_corpus(), _corpus().iloc[[0]].assign(en=caption, item="emoji:9")])
     for form in vocabulary.FORMS:
         assert "sandal" not in " ".join(vocabulary.vocabulary_pairs(corpus, None, form)["en"])
 

@@ -3,10 +3,11 @@
 The corpus names emoji, territories and languages; the paper's captions (MS-COCO, Conceptual
 Captions) name everyday things in passing, so its students meet most of CIFAR-100's class names
 in training. Ours never read four of Fashion-MNIST's ten (docs/fidelity.md). WordNet's noun index
-is a vocabulary chosen by nobody for this test: every noun, as an English pair, read either as the
-noun itself or in the form of the evaluation's English prompt ("a photo of a sandal"; the student
-reads the text, the teacher's target is the same text). Nouns equal to a held-out caption, or whose
-prompt is, are left out, so no validation or test caption is trained on.
+is a vocabulary chosen by nobody for this test: every noun, as an English pair, read as the noun
+itself, in the form of the evaluation's English prompt ("a photo of a sandal"), or in a caption of
+the teacher's other templates ("a picture of a sandal", never the prompt itself); the student reads
+the text, the teacher's target is the same text. Nouns any of whose texts equals a held-out
+caption are left out, so no validation or test caption is trained on.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import pandas as pd
 from .. import assets
 from ..errors import TomclipError
 from .corpus import unit_hash
-from .languages import fill_template
+from .languages import ENGLISH_ARTICLES, TEACHER_TEMPLATES, fill_template
 
 SOURCE = "wordnet"
-#: How a noun is read: as itself, or inside the English zero-shot prompt (`english_prompt`).
-FORMS = ("noun", "prompt")
+#: How a noun is read: as itself, inside the English zero-shot prompt (`english_prompt`), or inside
+#: one of the teacher's other caption templates (`english_caption`).
+FORMS = ("noun", "prompt", "caption")
 #: Nouns of letters, spaces, hyphens and apostrophes: WordNet's index also holds "1st_class" or "a.d.".
 _WORD = re.compile(r"[a-z][a-z' -]*")
 
@@ -47,10 +49,20 @@ def english_prompt(noun: str) -> str:
     return fill_template("en", noun, "an" if noun[0] in "aeiou" else "a")
 
 
+def english_caption(noun: str) -> str:
+    """The noun inside one of the teacher's caption templates that do not make the evaluation's prompt
+    ("a picture of a sandal", "an image of a sandal", "a close-up photo of a sandal"), the template
+    drawn by a hash of the noun: the prompt's kind of sentence without any test prompt among them."""
+    article = ENGLISH_ARTICLES["an" if noun[0] in "aeiou" else "a"]
+    captions = [template.format(article + noun) for template in TEACHER_TEMPLATES]
+    others = [caption for caption in captions if caption != english_prompt(noun)]
+    return others[int(unit_hash("caption|" + noun) * len(others))]
+
+
 def vocabulary_pairs(corpus: pd.DataFrame, size: int | None, form: str = "noun") -> pd.DataFrame:
     """`size` WordNet nouns (None: all, about 116,500) as English training pairs in `form` (FORMS),
     the first in a fixed hashed order, no text equal (ignoring case) to a validation or test caption
-    of `corpus`. The nouns and their order are the same in both forms."""
+    of `corpus` in any form. The nouns and their order are the same in every form."""
     if size is not None and (not isinstance(size, int) or size < 0):
         raise TomclipError(f"The vocabulary's size must be a whole number >= 0 or None (all), got {size!r}.")
     if form not in FORMS:
@@ -61,11 +73,12 @@ def vocabulary_pairs(corpus: pd.DataFrame, size: int | None, form: str = "noun")
         (
             noun
             for noun in wordnet_nouns()
-            if noun.casefold() not in excluded and english_prompt(noun).casefold() not in excluded
+            if not {noun.casefold(), english_prompt(noun).casefold(), english_caption(noun).casefold()} & excluded
         ),
         key=lambda noun: unit_hash("vocabulary|" + noun),
     )[:size]
-    texts = nouns if form == "noun" else [english_prompt(noun) for noun in nouns]
+    read = {"noun": str, "prompt": english_prompt, "caption": english_caption}[form]
+    texts = [read(noun) for noun in nouns]
     return pd.DataFrame(
         {"item": [f"{SOURCE}:{noun}" for noun in nouns], "source": SOURCE, "lang": "en", "en": texts, "text": texts}
     )

@@ -44,7 +44,7 @@ class GridRow:
     # row whose length is the point of it (trained to convergence: its epochs exceed the grid's).
     capped: bool = True
     # WordNet nouns added to its training pairs as English pairs (0: none, None: all; docs/fidelity.md),
-    # read as themselves or in the English prompt's form (data.vocabulary.FORMS).
+    # read as themselves, in the English prompt's form or in a caption's (data.vocabulary.FORMS).
     vocabulary: int | None = 0
     vocabulary_form: str = "noun"
 

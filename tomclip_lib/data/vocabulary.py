@@ -22,9 +22,6 @@ from .corpus import unit_hash
 from .languages import ENGLISH_ARTICLES, TEACHER_TEMPLATES, fill_template
 
 SOURCE = "wordnet"
-#: How a noun is read: as itself, inside the English zero-shot prompt (`english_prompt`), or inside
-#: one of the teacher's other caption templates (`english_caption`).
-FORMS = ("noun", "prompt", "caption")
 #: Nouns of letters, spaces, hyphens and apostrophes: WordNet's index also holds "1st_class" or "a.d.".
 _WORD = re.compile(r"[a-z][a-z' -]*")
 
@@ -43,20 +40,30 @@ def wordnet_nouns() -> list[str]:
     return nouns
 
 
+def _article(noun: str) -> str:
+    """The English article variant by the first letter ("an apple", "a sandal"; WordNet does not say
+    which nouns are plural or uncountable)."""
+    return "an" if noun[0] in "aeiou" else "a"
+
+
 def english_prompt(noun: str) -> str:
-    """The evaluation's English prompt around a noun, its article chosen by the first letter ("an
-    apple", "a sandal"; WordNet does not say which nouns are plural or uncountable)."""
-    return fill_template("en", noun, "an" if noun[0] in "aeiou" else "a")
+    """The evaluation's English prompt around a noun."""
+    return fill_template("en", noun, _article(noun))
 
 
 def english_caption(noun: str) -> str:
     """The noun inside one of the teacher's caption templates that do not make the evaluation's prompt
     ("a picture of a sandal", "an image of a sandal", "a close-up photo of a sandal"), the template
     drawn by a hash of the noun: the prompt's kind of sentence without any test prompt among them."""
-    article = ENGLISH_ARTICLES["an" if noun[0] in "aeiou" else "a"]
-    captions = [template.format(article + noun) for template in TEACHER_TEMPLATES]
+    captions = [template.format(ENGLISH_ARTICLES[_article(noun)] + noun) for template in TEACHER_TEMPLATES]
     others = [caption for caption in captions if caption != english_prompt(noun)]
     return others[int(unit_hash("caption|" + noun) * len(others))]
+
+
+#: How a noun is read: as itself, inside the English zero-shot prompt, or inside one of the teacher's
+#: other caption templates.
+READERS = {"noun": str, "prompt": english_prompt, "caption": english_caption}
+FORMS = tuple(READERS)
 
 
 def vocabulary_pairs(corpus: pd.DataFrame, size: int | None, form: str = "noun") -> pd.DataFrame:
@@ -70,15 +77,10 @@ def vocabulary_pairs(corpus: pd.DataFrame, size: int | None, form: str = "noun")
     held_out = corpus.loc[corpus["split"] != "train", ["en", "text"]]
     excluded = set(pd.concat([held_out["en"], held_out["text"]]).str.casefold())
     nouns = sorted(
-        (
-            noun
-            for noun in wordnet_nouns()
-            if not {noun.casefold(), english_prompt(noun).casefold(), english_caption(noun).casefold()} & excluded
-        ),
+        (noun for noun in wordnet_nouns() if not {read(noun).casefold() for read in READERS.values()} & excluded),
         key=lambda noun: unit_hash("vocabulary|" + noun),
     )[:size]
-    read = {"noun": str, "prompt": english_prompt, "caption": english_caption}[form]
-    texts = [read(noun) for noun in nouns]
+    texts = [READERS[form](noun) for noun in nouns]
     return pd.DataFrame(
         {"item": [f"{SOURCE}:{noun}" for noun in nouns], "source": SOURCE, "lang": "en", "en": texts, "text": texts}
     )
